@@ -5,6 +5,9 @@
 //! typed expressions with exact gradients), [`experiment`] (compare and tune runs that
 //! produce records), [`record`] (CSV/JSON writers) and [`plot`] (figures).
 
+pub mod cli;
 pub mod experiment;
 pub mod objective;
 pub mod optim;
+pub mod plot;
+pub mod record;

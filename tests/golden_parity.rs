@@ -9,10 +9,7 @@ use optlab::optim::OptimizerConfig;
 use serde_json::Value;
 
 fn golden() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/data/torch_optim_2d.json"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/torch_optim_2d.json");
     serde_json::from_str(&std::fs::read_to_string(path).expect("golden file")).expect("json")
 }
 
@@ -33,27 +30,15 @@ fn spec_of(case: &Value) -> String {
 }
 
 fn setup(case: &Value) -> (objective::Function, OptimizerConfig, [f64; 2], usize) {
-    let f = objective::builtin(case["function"].as_str().unwrap())
-        .expect("known function")
-        .function();
+    let f = objective::builtin(case["function"].as_str().unwrap()).expect("known function").function();
     let spec = spec_of(case);
     let cfg = OptimizerConfig::parse(&spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
     let s = case["start"].as_array().unwrap();
-    (
-        f,
-        cfg,
-        [s[0].as_f64().unwrap(), s[1].as_f64().unwrap()],
-        case["steps"].as_u64().unwrap() as usize,
-    )
+    (f, cfg, [s[0].as_f64().unwrap(), s[1].as_f64().unwrap()], case["steps"].as_u64().unwrap() as usize)
 }
 
 fn series(case: &Value, key: &str) -> Vec<f64> {
-    case[key]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect()
+    case[key].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()
 }
 
 #[test]
@@ -69,26 +54,15 @@ fn every_golden_trajectory_matches_torch_optim_before_its_chaos_step() {
         let label = format!("{} {}", case["function"], case["label"]);
         assert_eq!(traj.status, Status::Completed, "{label} diverged");
         let (xs, ys) = (series(case, "xs"), series(case, "ys"));
-        let (ls, gxs, gys) = (
-            series(case, "losses"),
-            series(case, "gxs"),
-            series(case, "gys"),
-        );
-        let upto = case["chaos_step"]
-            .as_u64()
-            .map(|c| c as usize)
-            .unwrap_or(steps + 1);
+        let (ls, gxs, gys) = (series(case, "losses"), series(case, "gxs"), series(case, "gys"));
+        let upto = case["chaos_step"].as_u64().map(|c| c as usize).unwrap_or(steps + 1);
         let mut exact = true;
         for k in 0..upto.min(steps + 1) {
             let p = traj.points[k];
             let scale = 1.0 + xs[k].abs() + ys[k].abs();
             let err = (p.x - xs[k]).abs().max((p.y - ys[k]).abs()) / scale;
             worst = worst.max(err);
-            exact &= p.x == xs[k]
-                && p.y == ys[k]
-                && p.loss == ls[k]
-                && p.grad_x == gxs[k]
-                && p.grad_y == gys[k];
+            exact &= p.x == xs[k] && p.y == ys[k] && p.loss == ls[k] && p.grad_x == gxs[k] && p.grad_y == gys[k];
             if err > 1e-12 {
                 failures.push(format!(
                     "{label}: step {k}: ({}, {}) vs torch ({}, {}), rel err {err:e}",
@@ -97,24 +71,16 @@ fn every_golden_trajectory_matches_torch_optim_before_its_chaos_step() {
                 break;
             }
             let lerr = (p.loss - ls[k]).abs() / (1.0 + ls[k].abs());
-            let gerr = (p.grad_x - gxs[k]).abs().max((p.grad_y - gys[k]).abs())
-                / (1.0 + gxs[k].abs() + gys[k].abs());
+            let gerr = (p.grad_x - gxs[k]).abs().max((p.grad_y - gys[k]).abs()) / (1.0 + gxs[k].abs() + gys[k].abs());
             if lerr > 1e-12 || gerr > 1e-12 {
-                failures.push(format!(
-                    "{label}: step {k}: loss/grad differ (rel {lerr:e} / {gerr:e})"
-                ));
+                failures.push(format!("{label}: step {k}: loss/grad differ (rel {lerr:e} / {gerr:e})"));
                 break;
             }
         }
         bit_exact += exact as usize;
     }
     println!("golden parity: {bit_exact}/73 cases bit-identical to torch.optim before chaos_step; worst relative error {worst:e}");
-    assert!(
-        failures.is_empty(),
-        "{} cases differ:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} cases differ:\n{}", failures.len(), failures.join("\n"));
 }
 
 #[test]
@@ -135,9 +101,6 @@ fn golden_cases_that_diverged_in_torch_are_reported_diverged_no_later() {
             ),
             Status::Completed => panic!("{} {} did not diverge", case["function"], case["label"]),
         }
-        assert!(traj
-            .points
-            .iter()
-            .all(|p| p.x.is_finite() && p.loss.is_finite()));
+        assert!(traj.points.iter().all(|p| p.x.is_finite() && p.loss.is_finite()));
     }
 }

@@ -1,1 +1,93 @@
+//! `compare`: several optimizers on one function from one start.
 
+use super::{convergence_tol, run_trajectory, steps_to_converge, Status, Trajectory};
+use crate::objective::Function;
+use crate::optim::OptimizerConfig;
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// One optimizer's run and what it reached.
+#[derive(Clone, Debug)]
+pub struct Run {
+    /// Legend label (unique within a comparison).
+    pub label: String,
+    pub config: OptimizerConfig,
+    pub trajectory: Trajectory,
+    pub summary: RunSummary,
+}
+
+/// The numbers reported for one run (a row of the table and of `summary.json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    pub optimizer: String,
+    /// Every hyperparameter, as a spec string that reproduces the run.
+    pub spec: String,
+    pub lr: f64,
+    pub steps: usize,
+    pub final_x: f64,
+    pub final_y: f64,
+    pub final_loss: f64,
+    pub lowest_loss: f64,
+    /// The local minimum the run ended nearest to (its own basin's), if there is one.
+    pub nearest_minimum: Option<[f64; 2]>,
+    pub distance_to_minimum: Option<f64>,
+    /// First step from which the run stays within `tolerance` of `nearest_minimum`.
+    pub converged_at: Option<usize>,
+    pub tolerance: f64,
+    /// Step at which the run diverged (non-finite values or |θ| > 1e12).
+    pub diverged_at: Option<usize>,
+}
+
+/// Makes labels unique: a second `adam` becomes `adam #2`.
+pub fn unique_labels(configs: &[OptimizerConfig]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in configs {
+        let base = c.label();
+        let n = out.iter().filter(|l| **l == base || l.starts_with(&format!("{base} #"))).count();
+        out.push(if n == 0 { base } else { format!("{base} #{}", n + 1) });
+    }
+    out
+}
+
+/// Summarises a trajectory against the function's minima.
+pub fn summarize(f: &Function, label: &str, cfg: &OptimizerConfig, traj: &Trajectory, steps: usize) -> RunSummary {
+    let last = traj.points.last().copied();
+    let (fx, fy, fl) = last.map(|p| (p.x, p.y, p.loss)).unwrap_or((f64::NAN, f64::NAN, f64::NAN));
+    let diverged_at = match traj.status {
+        Status::Diverged { step } => Some(step),
+        Status::Completed => None,
+    };
+    let tol = convergence_tol(f);
+    let nearest = if diverged_at.is_none() { f.nearest_minimum([fx, fy]) } else { None };
+    let converged_at = nearest.and_then(|(m, _)| steps_to_converge(&traj.points, m, tol));
+    RunSummary {
+        optimizer: label.to_string(),
+        spec: cfg.canonical(),
+        lr: cfg.lr(),
+        steps,
+        final_x: fx,
+        final_y: fy,
+        final_loss: fl,
+        lowest_loss: traj.points.iter().map(|p| p.loss).fold(f64::INFINITY, f64::min),
+        nearest_minimum: nearest.map(|n| n.0),
+        distance_to_minimum: nearest.map(|n| n.1),
+        converged_at: if diverged_at.is_none() { converged_at } else { None },
+        tolerance: tol,
+        diverged_at,
+    }
+}
+
+/// Runs every optimizer from `start` for `steps` steps, in parallel; the result does not
+/// depend on the number of threads.
+pub fn compare(f: &Function, configs: &[OptimizerConfig], start: [f64; 2], steps: usize) -> Vec<Run> {
+    let labels = unique_labels(configs);
+    configs
+        .par_iter()
+        .zip(labels.par_iter())
+        .map(|(cfg, label)| {
+            let trajectory = run_trajectory(f, cfg, start, steps);
+            let summary = summarize(f, label, cfg, &trajectory, steps);
+            Run { label: label.clone(), config: cfg.clone(), trajectory, summary }
+        })
+        .collect()
+}

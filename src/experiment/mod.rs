@@ -42,28 +42,14 @@ pub struct Trajectory {
 
 fn point_at(f: &Function, step: usize, p: [f64; 2]) -> Option<Point> {
     let (loss, grad_x, grad_y) = f.eval(p[0], p[1]);
-    let pt = Point {
-        step,
-        x: p[0],
-        y: p[1],
-        loss,
-        grad_x,
-        grad_y,
-    };
-    let finite = [pt.x, pt.y, pt.loss, pt.grad_x, pt.grad_y]
-        .iter()
-        .all(|v| v.is_finite());
+    let pt = Point { step, x: p[0], y: p[1], loss, grad_x, grad_y };
+    let finite = [pt.x, pt.y, pt.loss, pt.grad_x, pt.grad_y].iter().all(|v| v.is_finite());
     (finite && p[0].abs() <= DIVERGENCE_LIMIT && p[1].abs() <= DIVERGENCE_LIMIT).then_some(pt)
 }
 
 /// Runs `steps` steps of `cfg` on `f` from `start`, recording every point. A diverging run
 /// stops at the first bad point and says so.
-pub fn run_trajectory(
-    f: &Function,
-    cfg: &OptimizerConfig,
-    start: [f64; 2],
-    steps: usize,
-) -> Trajectory {
+pub fn run_trajectory(f: &Function, cfg: &OptimizerConfig, start: [f64; 2], steps: usize) -> Trajectory {
     let mut opt = cfg.build::<f64>();
     let mut p = start;
     let mut points = Vec::with_capacity(steps + 1);
@@ -71,21 +57,13 @@ pub fn run_trajectory(
     for k in 0..=steps {
         match point_at(f, k, p) {
             Some(pt) => points.push(pt),
-            None => {
-                return Trajectory {
-                    points,
-                    status: Status::Diverged { step: k },
-                }
-            }
+            None => return Trajectory { points, status: Status::Diverged { step: k } },
         }
         if k < steps {
             opt.step(&mut p, &mut obj);
         }
     }
-    Trajectory {
-        points,
-        status: Status::Completed,
-    }
+    Trajectory { points, status: Status::Completed }
 }
 
 /// The first step from which the trajectory stays within `tol` of `target` to the end.

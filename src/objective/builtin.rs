@@ -16,11 +16,7 @@ pub fn quadratic(x: f64, y: f64) -> Vg {
 
 pub fn saddle(x: f64, y: f64) -> Vg {
     // x**2/10 - y**2/10; autograd: d(a/10)/da = 1/10 = 0.1, then (0.1)·(2x)
-    (
-        x * x / 10.0 - y * y / 10.0,
-        0.1 * (2.0 * x),
-        -0.1 * (2.0 * y),
-    )
+    (x * x / 10.0 - y * y / 10.0, 0.1 * (2.0 * x), -0.1 * (2.0 * y))
 }
 
 pub fn sin_cos(x: f64, y: f64) -> Vg {
@@ -75,21 +71,13 @@ pub fn booth(x: f64, y: f64) -> Vg {
 }
 
 pub fn matyas(x: f64, y: f64) -> Vg {
-    (
-        0.26 * (x * x + y * y) - 0.48 * x * y,
-        0.52 * x - 0.48 * y,
-        0.52 * y - 0.48 * x,
-    )
+    (0.26 * (x * x + y * y) - 0.48 * x * y, 0.52 * x - 0.48 * y, 0.52 * y - 0.48 * x)
 }
 
 pub fn rastrigin(x: f64, y: f64) -> Vg {
     let w = 2.0 * PI;
     let v = 20.0 + x * x - 10.0 * (w * x).cos() + y * y - 10.0 * (w * y).cos();
-    (
-        v,
-        2.0 * x + 10.0 * w * (w * x).sin(),
-        2.0 * y + 10.0 * w * (w * y).sin(),
-    )
+    (v, 2.0 * x + 10.0 * w * (w * x).sin(), 2.0 * y + 10.0 * w * (w * y).sin())
 }
 
 pub fn ackley(x: f64, y: f64) -> Vg {
@@ -99,11 +87,7 @@ pub fn ackley(x: f64, y: f64) -> Vg {
     let e2 = (0.5 * ((w * x).cos() + (w * y).cos())).exp();
     let v = -20.0 * e1 - e2 + 20.0 + E;
     // d/dx of −20·exp(−0.2r) = 20·0.2·exp(−0.2r)·dr/dx, dr/dx = x/(2r)
-    let (dx1, dy1) = if r > 0.0 {
-        (2.0 * e1 * x / r, 2.0 * e1 * y / r)
-    } else {
-        (0.0, 0.0)
-    };
+    let (dx1, dy1) = if r > 0.0 { (2.0 * e1 * x / r, 2.0 * e1 * y / r) } else { (0.0, 0.0) };
     let gx = dx1 + e2 * 0.5 * w * (w * x).sin();
     let gy = dy1 + e2 * 0.5 * w * (w * y).sin();
     (v, gx, gy)
@@ -143,9 +127,5 @@ pub fn valley(x: f64, y: f64) -> Vg {
 }
 
 pub fn monkey_saddle(x: f64, y: f64) -> Vg {
-    (
-        x * x * x - 3.0 * x * y * y,
-        3.0 * x * x - 3.0 * y * y,
-        -6.0 * x * y,
-    )
+    (x * x * x - 3.0 * x * y * y, 3.0 * x * x - 3.0 * y * y, -6.0 * x * y)
 }

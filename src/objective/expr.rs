@@ -23,18 +23,8 @@ pub struct ExprError {
 impl fmt::Display for ExprError {
     /// Three lines: the message, the expression, a caret under the fault.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pad: String = self.expr[..self.start.min(self.expr.len())]
-            .chars()
-            .map(|_| ' ')
-            .collect();
-        write!(
-            f,
-            "{}\n  {}\n  {}{}",
-            self.message,
-            self.expr,
-            pad,
-            "^".repeat(self.len.max(1))
-        )
+        let pad: String = self.expr[..self.start.min(self.expr.len())].chars().map(|_| ' ').collect();
+        write!(f, "{}\n  {}\n  {}{}", self.message, self.expr, pad, "^".repeat(self.len.max(1)))
     }
 }
 
@@ -102,12 +92,7 @@ fn lex(s: &str) -> Result<Vec<(Tok, usize, usize)>, ExprError> {
     let b = s.as_bytes();
     let mut i = 0;
     let mut out = Vec::new();
-    let err = |m: String, at: usize, len: usize| ExprError {
-        expr: s.to_string(),
-        message: m,
-        start: at,
-        len,
-    };
+    let err = |m: String, at: usize, len: usize| ExprError { expr: s.to_string(), message: m, start: at, len };
     while i < b.len() {
         let c = b[i];
         if c.is_ascii_whitespace() {
@@ -132,19 +117,13 @@ fn lex(s: &str) -> Result<Vec<(Tok, usize, usize)>, ExprError> {
                 }
             }
             let text = &s[start..i];
-            let v: f64 = text
-                .parse()
-                .map_err(|_| err(format!("'{text}' is not a number"), start, i - start))?;
+            let v: f64 = text.parse().map_err(|_| err(format!("'{text}' is not a number"), start, i - start))?;
             out.push((Tok::Num(v), start, i - start));
         } else if c.is_ascii_alphabetic() || c == b'_' {
             while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
                 i += 1;
             }
-            out.push((
-                Tok::Name(s[start..i].to_ascii_lowercase()),
-                start,
-                i - start,
-            ));
+            out.push((Tok::Name(s[start..i].to_ascii_lowercase()), start, i - start));
         } else if c == b'*' && i + 1 < b.len() && b[i + 1] == b'*' {
             i += 2;
             out.push((Tok::Pow, start, 2));
@@ -157,11 +136,7 @@ fn lex(s: &str) -> Result<Vec<(Tok, usize, usize)>, ExprError> {
                 b')' => Tok::RParen,
                 _ => {
                     let ch = s[start..].chars().next().unwrap_or('?');
-                    return Err(err(
-                        format!("unexpected character '{ch}'"),
-                        start,
-                        ch.len_utf8(),
-                    ));
+                    return Err(err(format!("unexpected character '{ch}'"), start, ch.len_utf8()));
                 }
             };
             out.push((t, start, 1));
@@ -183,12 +158,7 @@ impl Parser<'_> {
             Some((_, s, l)) => (*s, *l),
             None => (self.src.len(), 1),
         };
-        ExprError {
-            expr: self.src.to_string(),
-            message: m.into(),
-            start,
-            len,
-        }
+        ExprError { expr: self.src.to_string(), message: m.into(), start, len }
     }
     fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.pos).map(|t| &t.0)
@@ -203,11 +173,7 @@ impl Parser<'_> {
         while let Some(Tok::Op(c @ ('+' | '-'))) = self.peek().cloned() {
             self.pos += 1;
             let b = self.term()?;
-            a = self.push(if c == '+' {
-                Op::Add(a, b)
-            } else {
-                Op::Sub(a, b)
-            });
+            a = self.push(if c == '+' { Op::Add(a, b) } else { Op::Sub(a, b) });
         }
         Ok(a)
     }
@@ -217,11 +183,7 @@ impl Parser<'_> {
         while let Some(Tok::Op(c @ ('*' | '/'))) = self.peek().cloned() {
             self.pos += 1;
             let b = self.unary()?;
-            a = self.push(if c == '*' {
-                Op::Mul(a, b)
-            } else {
-                Op::Div(a, b)
-            });
+            a = self.push(if c == '*' { Op::Mul(a, b) } else { Op::Div(a, b) });
         }
         Ok(a)
     }
@@ -257,10 +219,7 @@ impl Parser<'_> {
     }
     /// The value of the sub-tape `from..=idx` when it holds no variables.
     fn constant_value(&self, from: usize, idx: usize) -> Option<f64> {
-        if self.tape[from..=idx]
-            .iter()
-            .any(|op| matches!(op, Op::X | Op::Y))
-        {
+        if self.tape[from..=idx].iter().any(|op| matches!(op, Op::X | Op::Y)) {
             return None;
         }
         let mut vals = vec![0.0; self.tape.len()];
@@ -383,27 +342,14 @@ impl Expr {
     pub fn parse(src: &str) -> Result<Expr, ExprError> {
         let toks = lex(src)?;
         if toks.is_empty() {
-            return Err(ExprError {
-                expr: src.into(),
-                message: "the expression is empty".into(),
-                start: 0,
-                len: 1,
-            });
+            return Err(ExprError { expr: src.into(), message: "the expression is empty".into(), start: 0, len: 1 });
         }
-        let mut p = Parser {
-            src,
-            toks,
-            pos: 0,
-            tape: Vec::new(),
-        };
+        let mut p = Parser { src, toks, pos: 0, tape: Vec::new() };
         p.sum()?;
         if p.pos < p.toks.len() {
             return Err(p.err("unexpected token (is an operator missing?)"));
         }
-        Ok(Expr {
-            source: src.to_string(),
-            tape: p.tape,
-        })
+        Ok(Expr { source: src.to_string(), tape: p.tape })
     }
 
     /// Number of tape entries (operations).
@@ -425,13 +371,7 @@ impl Expr {
     }
 
     /// Value and exact gradient at (x, y), using the caller's scratch buffers.
-    pub fn eval_with(
-        &self,
-        x: f64,
-        y: f64,
-        v: &mut Vec<f64>,
-        adj: &mut Vec<f64>,
-    ) -> (f64, f64, f64) {
+    pub fn eval_with(&self, x: f64, y: f64, v: &mut Vec<f64>, adj: &mut Vec<f64>) -> (f64, f64, f64) {
         let n = self.tape.len();
         v.clear();
         v.resize(n, 0.0);
@@ -482,21 +422,13 @@ impl Expr {
                     add(adj, &mut seen, b, -g * va / (vb * vb));
                 }
                 Op::PowC(a, c) => {
-                    let d = if c == 0.0 {
-                        0.0
-                    } else {
-                        c * pow_const(v[a], c - 1.0)
-                    };
+                    let d = if c == 0.0 { 0.0 } else { c * pow_const(v[a], c - 1.0) };
                     add(adj, &mut seen, a, g * d);
                 }
                 Op::Pow(a, b) => {
                     let (va, vb) = (v[a], v[b]);
                     add(adj, &mut seen, a, g * (vb * va.powf(vb - 1.0)));
-                    let lb = if va == 0.0 && vb >= 0.0 {
-                        0.0
-                    } else {
-                        g * (v[i] * va.ln())
-                    };
+                    let lb = if va == 0.0 && vb >= 0.0 { 0.0 } else { g * (v[i] * va.ln()) };
                     add(adj, &mut seen, b, lb);
                 }
                 Op::F(f, a) => {
@@ -563,16 +495,11 @@ mod tests {
         let (_, gx, gy) = e.eval(x, y);
         let ex = (2.0 * x * x.sin() + x * x * x.cos()) / 10.0;
         let ey = (2.0 * y * y.cos() - y * y * y.sin()) / 10.0;
-        assert!(
-            (gx - ex).abs() < 1e-15 && (gy - ey).abs() < 1e-15,
-            "{gx} {gy}"
-        );
+        assert!((gx - ex).abs() < 1e-15 && (gy - ey).abs() < 1e-15, "{gx} {gy}");
         let e = Expr::parse("x^y + sqrt(abs(x)) + tanh(y) + exp(-x) + tan(y)").unwrap();
         let (_, gx, gy) = e.eval(1.5, 0.5);
         let ex = 0.5 * 1.5f64.powf(-0.5) + 0.5 / 1.5f64.sqrt() - (-1.5f64).exp();
-        let ey = 1.5f64.powf(0.5) * 1.5f64.ln() + 1.0 - 0.5f64.tanh().powi(2)
-            + 1.0
-            + 0.5f64.tan().powi(2);
+        let ey = 1.5f64.powf(0.5) * 1.5f64.ln() + 1.0 - 0.5f64.tanh().powi(2) + 1.0 + 0.5f64.tan().powi(2);
         assert!((gx - ex).abs() < 1e-14, "{gx} vs {ex}");
         assert!((gy - ey).abs() < 1e-14, "{gy} vs {ey}");
     }
@@ -582,10 +509,7 @@ mod tests {
         let e = Expr::parse("x^2 + sinn(y)").unwrap_err();
         assert_eq!((e.start, e.len), (6, 4));
         assert!(e.to_string().contains("unknown name 'sinn'"));
-        assert!(
-            e.to_string().ends_with("\n  x^2 + sinn(y)\n        ^^^^"),
-            "{e}"
-        );
+        assert!(e.to_string().ends_with("\n  x^2 + sinn(y)\n        ^^^^"), "{e}");
         let e = Expr::parse("(x + y").unwrap_err();
         assert!(e.message.contains("expected ')'"));
         assert_eq!(e.start, 6);
@@ -594,9 +518,6 @@ mod tests {
         let e = Expr::parse("x $ y").unwrap_err();
         assert!(e.message.contains("unexpected character '$'"));
         assert!(Expr::parse("  ").is_err());
-        assert!(Expr::parse("x +")
-            .unwrap_err()
-            .message
-            .contains("ends too early"));
+        assert!(Expr::parse("x +").unwrap_err().message.contains("ends too early"));
     }
 }

@@ -53,20 +53,19 @@ pub fn descend(f: &Function, start: [f64; 2], scale: f64) -> Descent {
 }
 
 /// As [`descend`], but gives up as soon as the path leaves `bounds` (x0, x1, y0, y1).
-pub fn descend_within(
-    f: &Function,
-    start: [f64; 2],
-    scale: f64,
-    bounds: Option<[f64; 4]>,
-) -> Descent {
+pub fn descend_within(f: &Function, start: [f64; 2], scale: f64, bounds: Option<[f64; 4]>) -> Descent {
     let mut p = start;
     let (mut v, mut gx, mut gy) = f.eval(p[0], p[1]);
     if !v.is_finite() {
         return Descent::Unbounded { point: p };
     }
-    let limit = 1e6 * (1.0 + scale);
+    // Far outside the domain (100 times its extent) counts as running away.
+    let [x0, x1, y0, y1] = f.domain;
+    let limit = 100.0 * (1.0 + x0.abs().max(x1.abs()).max(y0.abs()).max(y1.abs()));
     let mut stalled = 0;
-    for _ in 0..100_000 {
+    let mut iterations_left = 100_000;
+    while iterations_left > 0 {
+        iterations_left -= 1;
         let gn = norm(gx, gy);
         if gn <= 1e-13 * (1.0 + v.abs()) {
             break;
@@ -117,6 +116,9 @@ pub fn descend_within(
             }
         }
     }
+    if iterations_left == 0 {
+        return Descent::NotConverged { point: p };
+    }
     polish(f, p)
 }
 
@@ -137,7 +139,7 @@ pub fn polish(f: &Function, mut p: [f64; 2]) -> Descent {
         let dy = (-h[1][0] * gx + h[0][0] * gy) / det;
         let q = [p[0] - dx, p[1] - dy];
         let (_, qx, qy) = f.eval(q[0], q[1]);
-        if !(norm(qx, qy) < gn) {
+        if norm(qx, qy).is_nan() || norm(qx, qy) >= gn {
             break;
         }
         p = q;
@@ -152,7 +154,13 @@ pub fn polish(f: &Function, mut p: [f64; 2]) -> Descent {
     if norm(gx, gy) > 1e-6 * scale {
         return Descent::NotConverged { point: p };
     }
-    if h[0][0] > 0.0 && det > 0.0 {
+    // Both eigenvalues clearly positive (a degenerate point such as x³'s inflection,
+    // whose curvature is zero up to rounding, is not a minimum).
+    let tr = h[0][0] + h[1][1];
+    let disc = ((h[0][0] - h[1][1]).powi(2) + 4.0 * h[0][1] * h[0][1]).sqrt();
+    let lmin = 0.5 * (tr - disc);
+    let hscale = h[0][0].abs().max(h[1][1].abs()).max(h[0][1].abs());
+    if lmin > 1e-6 * (1.0 + hscale) && det > 0.0 {
         Descent::Minimum { point: p, value: v }
     } else {
         Descent::Stationary { point: p, value: v }
@@ -176,17 +184,10 @@ pub fn find_in_domain(f: &Function, n: usize) -> Vec<[f64; 2]> {
     let mut found: Vec<([f64; 2], f64)> = Vec::new();
     for i in 0..n {
         for j in 0..n {
-            let s = [
-                x0 + (x1 - x0) * (i as f64 + 0.5) / n as f64,
-                y0 + (y1 - y0) * (j as f64 + 0.5) / n as f64,
-            ];
+            let s = [x0 + (x1 - x0) * (i as f64 + 0.5) / n as f64, y0 + (y1 - y0) * (j as f64 + 0.5) / n as f64];
             if let Descent::Minimum { point, value } = descend_within(f, s, scale, bounds) {
                 let inside = point[0] >= x0 && point[0] <= x1 && point[1] >= y0 && point[1] <= y1;
-                if inside
-                    && !found
-                        .iter()
-                        .any(|(q, _)| norm(q[0] - point[0], q[1] - point[1]) < tol)
-                {
+                if inside && !found.iter().any(|(q, _)| norm(q[0] - point[0], q[1] - point[1]) < tol) {
                     found.push((point, value));
                 }
             }

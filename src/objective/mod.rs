@@ -79,9 +79,7 @@ impl Function {
     pub fn minima(&self) -> &[[f64; 2]] {
         match &self.known_minima {
             Some(m) => m,
-            None => self
-                .found_minima
-                .get_or_init(|| minima::find_in_domain(self, 40)),
+            None => self.found_minima.get_or_init(|| minima::find_in_domain(self, 40)),
         }
     }
 
@@ -98,10 +96,7 @@ impl Function {
         if let Some(m) = self.basin_minimum(p) {
             return Some((m, dist(m)));
         }
-        self.minima()
-            .iter()
-            .map(|m| (*m, dist(*m)))
-            .min_by(|a, b| a.1.total_cmp(&b.1))
+        self.minima().iter().map(|m| (*m, dist(*m))).min_by(|a, b| a.1.total_cmp(&b.1))
     }
 
     /// A typed expression. Its minima are searched numerically over `domain`.
@@ -119,10 +114,8 @@ impl Function {
             kind: Kind::Expr(Arc::new(e)),
         };
         // An expression is bounded below unless a descent from its start runs away.
-        f.bounded_below = !matches!(
-            minima::descend(&f, start, minima::step_scale(&f)),
-            minima::Descent::Unbounded { .. }
-        );
+        f.bounded_below =
+            !matches!(minima::descend(&f, start, minima::step_scale(&f)), minima::Descent::Unbounded { .. });
         Ok(f)
     }
 }
@@ -147,22 +140,209 @@ const S: [f64; 4] = [-10.0, 10.0, -10.0, 10.0];
 
 /// Every built-in function.
 pub const BUILTINS: &[BuiltinInfo] = &[
-    BuiltinInfo { name: "quadratic", aliases: &[], formula: "x² + y²", domain: S, start: [8.0, 0.1], minima: Some(&[[0.0, 0.0]]), bounded_below: true, log_scale: false, seminar: true, f: builtin::quadratic },
-    BuiltinInfo { name: "saddle", aliases: &[], formula: "x²/10 − y²/10", domain: S, start: [8.0, 0.1], minima: Some(&[]), bounded_below: false, log_scale: false, seminar: true, f: builtin::saddle },
-    BuiltinInfo { name: "sin-cos", aliases: &["sin_cos"], formula: "x²/10·sin x + y²/10·cos y", domain: S, start: [8.0, 0.1], minima: None, bounded_below: false, log_scale: false, seminar: true, f: builtin::sin_cos },
-    BuiltinInfo { name: "sin-cos-sq", aliases: &["sin_cos_sq"], formula: "x²/10·sin(x²) + y²/10·cos(y²)", domain: S, start: [8.0, 0.1], minima: None, bounded_below: false, log_scale: false, seminar: true, f: builtin::sin_cos_sq },
-    BuiltinInfo { name: "rosenbrock", aliases: &[], formula: "(1 − x)² + 100·(y − x²)²", domain: [-2.0, 2.0, -1.0, 3.0], start: [-1.2, 1.0], minima: Some(&[[1.0, 1.0]]), bounded_below: true, log_scale: true, seminar: false, f: builtin::rosenbrock },
-    BuiltinInfo { name: "beale", aliases: &[], formula: "(1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²", domain: [-4.5, 4.5, -4.5, 4.5], start: [1.5, 1.5], minima: Some(&[[3.0, 0.5]]), bounded_below: true, log_scale: true, seminar: false, f: builtin::beale },
-    BuiltinInfo { name: "himmelblau", aliases: &[], formula: "(x² + y − 11)² + (x + y² − 7)²", domain: [-5.0, 5.0, -5.0, 5.0], start: [0.0, 0.0], minima: Some(&[[3.0, 2.0], [-2.805118086952745, 3.131312518250573], [-3.779310253377747, -3.283185991286170], [3.584428340330492, -1.848126526964404]]), bounded_below: true, log_scale: true, seminar: false, f: builtin::himmelblau },
-    BuiltinInfo { name: "booth", aliases: &[], formula: "(x + 2y − 7)² + (2x + y − 5)²", domain: S, start: [-5.0, -5.0], minima: Some(&[[1.0, 3.0]]), bounded_below: true, log_scale: false, seminar: false, f: builtin::booth },
-    BuiltinInfo { name: "matyas", aliases: &[], formula: "0.26·(x² + y²) − 0.48·xy", domain: S, start: [-7.0, 3.0], minima: Some(&[[0.0, 0.0]]), bounded_below: true, log_scale: false, seminar: false, f: builtin::matyas },
-    BuiltinInfo { name: "rastrigin", aliases: &[], formula: "20 + x² − 10·cos 2πx + y² − 10·cos 2πy", domain: [-5.12, 5.12, -5.12, 5.12], start: [-2.0, 3.5], minima: None, bounded_below: true, log_scale: false, seminar: false, f: builtin::rastrigin },
-    BuiltinInfo { name: "ackley", aliases: &[], formula: "−20·exp(−0.2·√((x² + y²)/2)) − exp((cos 2πx + cos 2πy)/2) + 20 + e", domain: [-5.0, 5.0, -5.0, 5.0], start: [-3.0, 3.5], minima: None, bounded_below: true, log_scale: false, seminar: false, f: builtin::ackley },
-    BuiltinInfo { name: "goldstein-price", aliases: &["goldstein_price"], formula: "[1 + (x+y+1)²(19 − 14x + 3x² − 14y + 6xy + 3y²)]·[30 + (2x−3y)²(18 − 32x + 12x² + 48y − 36xy + 27y²)]", domain: [-2.0, 2.0, -2.0, 2.0], start: [-1.0, 1.5], minima: None, bounded_below: true, log_scale: true, seminar: false, f: builtin::goldstein_price },
-    BuiltinInfo { name: "styblinski-tang", aliases: &["styblinski_tang"], formula: "½·(x⁴ − 16x² + 5x + y⁴ − 16y² + 5y)", domain: [-5.0, 5.0, -5.0, 5.0], start: [0.0, 0.0], minima: Some(&[[-2.903534027771178, -2.903534027771178], [-2.903534027771178, 2.746802868094953], [2.746802868094953, -2.903534027771178], [2.746802868094953, 2.746802868094953]]), bounded_below: true, log_scale: false, seminar: false, f: builtin::styblinski_tang },
-    BuiltinInfo { name: "six-hump-camel", aliases: &["camel", "six_hump_camel"], formula: "(4 − 2.1x² + x⁴/3)·x² + xy + (−4 + 4y²)·y²", domain: [-3.0, 3.0, -2.0, 2.0], start: [-2.0, 1.0], minima: None, bounded_below: true, log_scale: true, seminar: false, f: builtin::six_hump_camel },
-    BuiltinInfo { name: "valley", aliases: &["ill-quadratic", "long-valley"], formula: "0.05·x² + 2·y²  (condition number 40)", domain: [-10.0, 10.0, -5.0, 5.0], start: [-9.0, 2.0], minima: Some(&[[0.0, 0.0]]), bounded_below: true, log_scale: false, seminar: false, f: builtin::valley },
-    BuiltinInfo { name: "monkey-saddle", aliases: &["monkey_saddle"], formula: "x³ − 3xy²", domain: [-2.0, 2.0, -2.0, 2.0], start: [1.0, 0.1], minima: Some(&[]), bounded_below: false, log_scale: false, seminar: false, f: builtin::monkey_saddle },
+    BuiltinInfo {
+        name: "quadratic",
+        aliases: &[],
+        formula: "x² + y²",
+        domain: S,
+        start: [8.0, 0.1],
+        minima: Some(&[[0.0, 0.0]]),
+        bounded_below: true,
+        log_scale: false,
+        seminar: true,
+        f: builtin::quadratic,
+    },
+    BuiltinInfo {
+        name: "saddle",
+        aliases: &[],
+        formula: "x²/10 − y²/10",
+        domain: S,
+        start: [8.0, 0.1],
+        minima: Some(&[]),
+        bounded_below: false,
+        log_scale: false,
+        seminar: true,
+        f: builtin::saddle,
+    },
+    BuiltinInfo {
+        name: "sin-cos",
+        aliases: &["sin_cos"],
+        formula: "x²/10·sin x + y²/10·cos y",
+        domain: S,
+        start: [8.0, 0.1],
+        minima: None,
+        bounded_below: false,
+        log_scale: false,
+        seminar: true,
+        f: builtin::sin_cos,
+    },
+    BuiltinInfo {
+        name: "sin-cos-sq",
+        aliases: &["sin_cos_sq"],
+        formula: "x²/10·sin(x²) + y²/10·cos(y²)",
+        domain: S,
+        start: [8.0, 0.1],
+        minima: None,
+        bounded_below: false,
+        log_scale: false,
+        seminar: true,
+        f: builtin::sin_cos_sq,
+    },
+    BuiltinInfo {
+        name: "rosenbrock",
+        aliases: &[],
+        formula: "(1 − x)² + 100·(y − x²)²",
+        domain: [-2.0, 2.0, -1.0, 3.0],
+        start: [-1.2, 1.0],
+        minima: Some(&[[1.0, 1.0]]),
+        bounded_below: true,
+        log_scale: true,
+        seminar: false,
+        f: builtin::rosenbrock,
+    },
+    BuiltinInfo {
+        name: "beale",
+        aliases: &[],
+        formula: "(1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)²",
+        domain: [-4.5, 4.5, -4.5, 4.5],
+        start: [1.5, 1.5],
+        minima: Some(&[[3.0, 0.5]]),
+        bounded_below: true,
+        log_scale: true,
+        seminar: false,
+        f: builtin::beale,
+    },
+    BuiltinInfo {
+        name: "himmelblau",
+        aliases: &[],
+        formula: "(x² + y − 11)² + (x + y² − 7)²",
+        domain: [-5.0, 5.0, -5.0, 5.0],
+        start: [0.0, 0.0],
+        minima: Some(&[
+            [3.0, 2.0],
+            [-2.805118086952745, 3.131312518250573],
+            [-3.779310253377747, -3.28318599128617],
+            [3.584428340330492, -1.848126526964404],
+        ]),
+        bounded_below: true,
+        log_scale: true,
+        seminar: false,
+        f: builtin::himmelblau,
+    },
+    BuiltinInfo {
+        name: "booth",
+        aliases: &[],
+        formula: "(x + 2y − 7)² + (2x + y − 5)²",
+        domain: S,
+        start: [-5.0, -5.0],
+        minima: Some(&[[1.0, 3.0]]),
+        bounded_below: true,
+        log_scale: false,
+        seminar: false,
+        f: builtin::booth,
+    },
+    BuiltinInfo {
+        name: "matyas",
+        aliases: &[],
+        formula: "0.26·(x² + y²) − 0.48·xy",
+        domain: S,
+        start: [-7.0, 3.0],
+        minima: Some(&[[0.0, 0.0]]),
+        bounded_below: true,
+        log_scale: false,
+        seminar: false,
+        f: builtin::matyas,
+    },
+    BuiltinInfo {
+        name: "rastrigin",
+        aliases: &[],
+        formula: "20 + x² − 10·cos 2πx + y² − 10·cos 2πy",
+        domain: [-5.12, 5.12, -5.12, 5.12],
+        start: [-2.0, 3.5],
+        minima: None,
+        bounded_below: true,
+        log_scale: false,
+        seminar: false,
+        f: builtin::rastrigin,
+    },
+    BuiltinInfo {
+        name: "ackley",
+        aliases: &[],
+        formula: "−20·exp(−0.2·√((x² + y²)/2)) − exp((cos 2πx + cos 2πy)/2) + 20 + e",
+        domain: [-5.0, 5.0, -5.0, 5.0],
+        start: [-3.0, 3.5],
+        minima: None,
+        bounded_below: true,
+        log_scale: false,
+        seminar: false,
+        f: builtin::ackley,
+    },
+    BuiltinInfo {
+        name: "goldstein-price",
+        aliases: &["goldstein_price"],
+        formula:
+            "[1 + (x+y+1)²(19 − 14x + 3x² − 14y + 6xy + 3y²)]·[30 + (2x−3y)²(18 − 32x + 12x² + 48y − 36xy + 27y²)]",
+        domain: [-2.0, 2.0, -2.0, 2.0],
+        start: [-1.0, 1.5],
+        minima: None,
+        bounded_below: true,
+        log_scale: true,
+        seminar: false,
+        f: builtin::goldstein_price,
+    },
+    BuiltinInfo {
+        name: "styblinski-tang",
+        aliases: &["styblinski_tang"],
+        formula: "½·(x⁴ − 16x² + 5x + y⁴ − 16y² + 5y)",
+        domain: [-5.0, 5.0, -5.0, 5.0],
+        start: [0.0, 0.0],
+        minima: Some(&[
+            [-2.903534027771178, -2.903534027771178],
+            [-2.903534027771178, 2.746802868094953],
+            [2.746802868094953, -2.903534027771178],
+            [2.746802868094953, 2.746802868094953],
+        ]),
+        bounded_below: true,
+        log_scale: false,
+        seminar: false,
+        f: builtin::styblinski_tang,
+    },
+    BuiltinInfo {
+        name: "six-hump-camel",
+        aliases: &["camel", "six_hump_camel"],
+        formula: "(4 − 2.1x² + x⁴/3)·x² + xy + (−4 + 4y²)·y²",
+        domain: [-3.0, 3.0, -2.0, 2.0],
+        start: [-2.0, 1.0],
+        minima: None,
+        bounded_below: true,
+        log_scale: true,
+        seminar: false,
+        f: builtin::six_hump_camel,
+    },
+    BuiltinInfo {
+        name: "valley",
+        aliases: &["ill-quadratic", "long-valley"],
+        formula: "0.05·x² + 2·y²  (condition number 40)",
+        domain: [-10.0, 10.0, -5.0, 5.0],
+        start: [-9.0, 2.0],
+        minima: Some(&[[0.0, 0.0]]),
+        bounded_below: true,
+        log_scale: false,
+        seminar: false,
+        f: builtin::valley,
+    },
+    BuiltinInfo {
+        name: "monkey-saddle",
+        aliases: &["monkey_saddle"],
+        formula: "x³ − 3xy²",
+        domain: [-2.0, 2.0, -2.0, 2.0],
+        start: [1.0, 0.1],
+        minima: Some(&[]),
+        bounded_below: false,
+        log_scale: false,
+        seminar: false,
+        f: builtin::monkey_saddle,
+    },
 ];
 
 impl BuiltinInfo {
@@ -185,9 +365,7 @@ impl BuiltinInfo {
 /// Looks a built-in up by name or alias (case-insensitive).
 pub fn builtin(name: &str) -> Option<&'static BuiltinInfo> {
     let n = name.trim().to_ascii_lowercase();
-    BUILTINS
-        .iter()
-        .find(|b| b.name == n || b.aliases.contains(&n.as_str()))
+    BUILTINS.iter().find(|b| b.name == n || b.aliases.contains(&n.as_str()))
 }
 
 /// A built-in name, or else an expression in x and y (over the seminar's domain
@@ -197,9 +375,7 @@ pub fn resolve(name_or_expr: &str) -> Result<Function, ExprError> {
         return Ok(b.function());
     }
     let t = name_or_expr.trim();
-    let word = t.len() > 1
-        && t.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let word = t.len() > 1 && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if word && Expr::parse(t).is_err() {
         let names: Vec<&str> = BUILTINS.iter().map(|b| b.name).collect();
         return Err(ExprError {

@@ -14,40 +14,18 @@
 //! The seminar's own Adadelta uses decay 0.1 (so the averages forget almost at once),
 //! ε = 1e-8, and ignores the learning rate; optlab follows PyTorch.
 
-use super::{
-    check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError,
-};
+use super::{check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
 
 pub(super) const INFO: OptimizerInfo = OptimizerInfo {
     name: "adadelta",
     title: "Adadelta as torch.optim.Adadelta",
     formula: "v = ρv + (1−ρ)g²;  Δ = √(u+ε)/√(v+ε)·g;  u = ρu + (1−ρ)Δ²;  θ = θ − lr·Δ",
     params: &[
-        ParamDoc {
-            name: "lr",
-            default: "1.0",
-            doc: "scale applied to Δ",
-        },
-        ParamDoc {
-            name: "rho",
-            default: "0.9",
-            doc: "decay ρ of the running averages",
-        },
-        ParamDoc {
-            name: "eps",
-            default: "1e-6",
-            doc: "added inside both square roots",
-        },
-        ParamDoc {
-            name: "weight_decay",
-            default: "0",
-            doc: "L2 penalty λ",
-        },
-        ParamDoc {
-            name: "maximize",
-            default: "false",
-            doc: "maximise the objective instead",
-        },
+        ParamDoc { name: "lr", default: "1.0", doc: "scale applied to Δ" },
+        ParamDoc { name: "rho", default: "0.9", doc: "decay ρ of the running averages" },
+        ParamDoc { name: "eps", default: "1e-6", doc: "added inside both square roots" },
+        ParamDoc { name: "weight_decay", default: "0", doc: "L2 penalty λ" },
+        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
     ],
 };
 
@@ -63,13 +41,7 @@ pub struct AdadeltaConfig {
 
 impl Default for AdadeltaConfig {
     fn default() -> Self {
-        AdadeltaConfig {
-            lr: 1.0,
-            rho: 0.9,
-            eps: 1e-6,
-            weight_decay: 0.0,
-            maximize: false,
-        }
+        AdadeltaConfig { lr: 1.0, rho: 0.9, eps: 1e-6, weight_decay: 0.0, maximize: false }
     }
 }
 
@@ -111,11 +83,7 @@ pub struct Adadelta<T> {
 
 impl<T: Real> Adadelta<T> {
     pub fn new(cfg: AdadeltaConfig) -> Self {
-        Adadelta {
-            cfg,
-            square_avg: Vec::new(),
-            acc_delta: Vec::new(),
-        }
+        Adadelta { cfg, square_avg: Vec::new(), acc_delta: Vec::new() }
     }
 }
 
@@ -124,13 +92,9 @@ impl<T: Real> GradientRule<T> for Adadelta<T> {
         let c = &self.cfg;
         ensure_len(&mut self.square_avg, params.len(), T::zero());
         ensure_len(&mut self.acc_delta, params.len(), T::zero());
-        let (rho, one_m_rho, eps, neg_lr) =
-            (T::of(c.rho), T::of(1.0 - c.rho), T::of(c.eps), T::of(-c.lr));
-        for (((p, &g), v), u) in params
-            .iter_mut()
-            .zip(grad)
-            .zip(self.square_avg.iter_mut())
-            .zip(self.acc_delta.iter_mut())
+        let (rho, one_m_rho, eps, neg_lr) = (T::of(c.rho), T::of(1.0 - c.rho), T::of(c.eps), T::of(-c.lr));
+        for (((p, &g), v), u) in
+            params.iter_mut().zip(grad).zip(self.square_avg.iter_mut()).zip(self.acc_delta.iter_mut())
         {
             let g = ops::effective_grad(g, *p, c.maximize, c.weight_decay);
             *v = ops::addcmul(*v * rho, g, g, one_m_rho);

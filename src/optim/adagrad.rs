@@ -13,45 +13,19 @@
 //! The seminar's own Adagrad puts ε inside the square root (`lr / sqrt(s + eps)`) and
 //! uses ε = 1e-8; optlab follows PyTorch (ε outside, 1e-10).
 
-use super::{
-    check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError,
-};
+use super::{check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
 
 pub(super) const INFO: OptimizerInfo = OptimizerInfo {
     name: "adagrad",
     title: "Adagrad as torch.optim.Adagrad",
     formula: "s = s + g²;  θ = θ − lr/(1+(t−1)·lr_decay) · g/(√s + ε)",
     params: &[
-        ParamDoc {
-            name: "lr",
-            default: "0.01",
-            doc: "learning rate",
-        },
-        ParamDoc {
-            name: "lr_decay",
-            default: "0",
-            doc: "learning-rate decay η",
-        },
-        ParamDoc {
-            name: "weight_decay",
-            default: "0",
-            doc: "L2 penalty λ",
-        },
-        ParamDoc {
-            name: "initial_accumulator_value",
-            default: "0",
-            doc: "starting value of s",
-        },
-        ParamDoc {
-            name: "eps",
-            default: "1e-10",
-            doc: "added to √s",
-        },
-        ParamDoc {
-            name: "maximize",
-            default: "false",
-            doc: "maximise the objective instead",
-        },
+        ParamDoc { name: "lr", default: "0.01", doc: "learning rate" },
+        ParamDoc { name: "lr_decay", default: "0", doc: "learning-rate decay η" },
+        ParamDoc { name: "weight_decay", default: "0", doc: "L2 penalty λ" },
+        ParamDoc { name: "initial_accumulator_value", default: "0", doc: "starting value of s" },
+        ParamDoc { name: "eps", default: "1e-10", doc: "added to √s" },
+        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
     ],
 };
 
@@ -81,21 +55,13 @@ impl Default for AdagradConfig {
 
 impl AdagradConfig {
     pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
-        let a = spec.args(&[
-            "lr",
-            "lr_decay",
-            "weight_decay",
-            "initial_accumulator_value",
-            "eps",
-            "maximize",
-        ])?;
+        let a = spec.args(&["lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize"])?;
         let d = Self::default();
         Ok(AdagradConfig {
             lr: a.num("lr", d.lr)?,
             lr_decay: a.num("lr_decay", d.lr_decay)?,
             weight_decay: a.num("weight_decay", d.weight_decay)?,
-            initial_accumulator_value: a
-                .num("initial_accumulator_value", d.initial_accumulator_value)?,
+            initial_accumulator_value: a.num("initial_accumulator_value", d.initial_accumulator_value)?,
             eps: a.num("eps", d.eps)?,
             maximize: a.flag("maximize", d.maximize)?,
         })
@@ -112,10 +78,7 @@ impl AdagradConfig {
             ("lr", fmt_num(self.lr)),
             ("lr_decay", fmt_num(self.lr_decay)),
             ("weight_decay", fmt_num(self.weight_decay)),
-            (
-                "initial_accumulator_value",
-                fmt_num(self.initial_accumulator_value),
-            ),
+            ("initial_accumulator_value", fmt_num(self.initial_accumulator_value)),
             ("eps", fmt_num(self.eps)),
             ("maximize", self.maximize.to_string()),
         ]
@@ -131,22 +94,14 @@ pub struct Adagrad<T> {
 
 impl<T: Real> Adagrad<T> {
     pub fn new(cfg: AdagradConfig) -> Self {
-        Adagrad {
-            cfg,
-            step: 0,
-            sum: Vec::new(),
-        }
+        Adagrad { cfg, step: 0, sum: Vec::new() }
     }
 }
 
 impl<T: Real> GradientRule<T> for Adagrad<T> {
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let c = &self.cfg;
-        ensure_len(
-            &mut self.sum,
-            params.len(),
-            T::of(c.initial_accumulator_value),
-        );
+        ensure_len(&mut self.sum, params.len(), T::of(c.initial_accumulator_value));
         self.step += 1;
         let clr = c.lr / (1.0 + (self.step as f64 - 1.0) * c.lr_decay);
         let (neg_clr, eps, one) = (T::of(-clr), T::of(c.eps), T::one());

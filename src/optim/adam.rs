@@ -16,45 +16,21 @@
 //! bias correction compounds from step to step, and it adds ε inside the square root;
 //! optlab follows PyTorch (corrections applied to copies, ε outside).
 
-use super::{
-    check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError,
-};
+use super::{check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
 
 pub(super) const INFO: OptimizerInfo = OptimizerInfo {
     name: "adam",
     title: "Adam / AMSGrad as torch.optim.Adam",
     formula: "m = β₁m + (1−β₁)g;  v = β₂v + (1−β₂)g²;  θ = θ − lr/(1−β₁ᵗ) · m/(√v/√(1−β₂ᵗ) + ε)",
     params: &[
+        ParamDoc { name: "lr", default: "0.001", doc: "learning rate" },
         ParamDoc {
-            name: "lr",
-            default: "0.001",
-            doc: "learning rate",
+            name: "betas", default: "(0.9, 0.999)", doc: "decay rates (β₁, β₂) of the moments, each in [0, 1)"
         },
-        ParamDoc {
-            name: "betas",
-            default: "(0.9, 0.999)",
-            doc: "decay rates (β₁, β₂) of the moments, each in [0, 1)",
-        },
-        ParamDoc {
-            name: "eps",
-            default: "1e-8",
-            doc: "added to the denominator",
-        },
-        ParamDoc {
-            name: "weight_decay",
-            default: "0",
-            doc: "L2 penalty λ added to the gradient",
-        },
-        ParamDoc {
-            name: "amsgrad",
-            default: "false",
-            doc: "use the running maximum of v (AMSGrad)",
-        },
-        ParamDoc {
-            name: "maximize",
-            default: "false",
-            doc: "maximise the objective instead",
-        },
+        ParamDoc { name: "eps", default: "1e-8", doc: "added to the denominator" },
+        ParamDoc { name: "weight_decay", default: "0", doc: "L2 penalty λ added to the gradient" },
+        ParamDoc { name: "amsgrad", default: "false", doc: "use the running maximum of v (AMSGrad)" },
+        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
     ],
 };
 
@@ -113,10 +89,7 @@ impl AdamConfig {
     pub fn pairs(&self) -> Vec<(&'static str, String)> {
         vec![
             ("lr", fmt_num(self.lr)),
-            (
-                "betas",
-                format!("({}, {})", fmt_num(self.betas.0), fmt_num(self.betas.1)),
-            ),
+            ("betas", format!("({}, {})", fmt_num(self.betas.0), fmt_num(self.betas.1))),
             ("eps", fmt_num(self.eps)),
             ("weight_decay", fmt_num(self.weight_decay)),
             ("amsgrad", self.amsgrad.to_string()),
@@ -136,13 +109,7 @@ pub struct Adam<T> {
 
 impl<T: Real> Adam<T> {
     pub fn new(cfg: AdamConfig) -> Self {
-        Adam {
-            cfg,
-            step: 0,
-            exp_avg: Vec::new(),
-            exp_avg_sq: Vec::new(),
-            max_exp_avg_sq: Vec::new(),
-        }
+        Adam { cfg, step: 0, exp_avg: Vec::new(), exp_avg_sq: Vec::new(), max_exp_avg_sq: Vec::new() }
     }
 }
 
@@ -160,13 +127,8 @@ impl<T: Real> GradientRule<T> for Adam<T> {
         let (b1, b2) = c.betas;
         let step_size = c.lr / (1.0 - b1.powf(t));
         let bc2_sqrt = T::of((1.0 - b2.powf(t)).sqrt());
-        let (w1, b2t, w2, eps, neg_step) = (
-            T::of(1.0 - b1),
-            T::of(b2),
-            T::of(1.0 - b2),
-            T::of(c.eps),
-            T::of(-step_size),
-        );
+        let (w1, b2t, w2, eps, neg_step) =
+            (T::of(1.0 - b1), T::of(b2), T::of(1.0 - b2), T::of(c.eps), T::of(-step_size));
         let (l2, decay) = if c.decoupled_weight_decay {
             (0.0, Some(T::of(1.0 - c.lr * c.weight_decay)))
         } else {

@@ -11,40 +11,18 @@
 //! Defaults as in PyTorch: lr γ = 0.002, betas (0.9, 0.999), eps 1e-8, weight_decay 0,
 //! maximize false.
 
-use super::{
-    check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError,
-};
+use super::{check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
 
 pub(super) const INFO: OptimizerInfo = OptimizerInfo {
     name: "adamax",
     title: "Adamax as torch.optim.Adamax",
     formula: "m = β₁m + (1−β₁)g;  u = max(β₂u, |g| + ε);  θ = θ − lr/(1−β₁ᵗ) · m/u",
     params: &[
-        ParamDoc {
-            name: "lr",
-            default: "0.002",
-            doc: "learning rate",
-        },
-        ParamDoc {
-            name: "betas",
-            default: "(0.9, 0.999)",
-            doc: "decay rates (β₁, β₂), each in [0, 1)",
-        },
-        ParamDoc {
-            name: "eps",
-            default: "1e-8",
-            doc: "added to |g|",
-        },
-        ParamDoc {
-            name: "weight_decay",
-            default: "0",
-            doc: "L2 penalty λ",
-        },
-        ParamDoc {
-            name: "maximize",
-            default: "false",
-            doc: "maximise the objective instead",
-        },
+        ParamDoc { name: "lr", default: "0.002", doc: "learning rate" },
+        ParamDoc { name: "betas", default: "(0.9, 0.999)", doc: "decay rates (β₁, β₂), each in [0, 1)" },
+        ParamDoc { name: "eps", default: "1e-8", doc: "added to |g|" },
+        ParamDoc { name: "weight_decay", default: "0", doc: "L2 penalty λ" },
+        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
     ],
 };
 
@@ -60,13 +38,7 @@ pub struct AdamaxConfig {
 
 impl Default for AdamaxConfig {
     fn default() -> Self {
-        AdamaxConfig {
-            lr: 2e-3,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            weight_decay: 0.0,
-            maximize: false,
-        }
+        AdamaxConfig { lr: 2e-3, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.0, maximize: false }
     }
 }
 
@@ -91,10 +63,7 @@ impl AdamaxConfig {
     pub fn pairs(&self) -> Vec<(&'static str, String)> {
         vec![
             ("lr", fmt_num(self.lr)),
-            (
-                "betas",
-                format!("({}, {})", fmt_num(self.betas.0), fmt_num(self.betas.1)),
-            ),
+            ("betas", format!("({}, {})", fmt_num(self.betas.0), fmt_num(self.betas.1))),
             ("eps", fmt_num(self.eps)),
             ("weight_decay", fmt_num(self.weight_decay)),
             ("maximize", self.maximize.to_string()),
@@ -112,12 +81,7 @@ pub struct Adamax<T> {
 
 impl<T: Real> Adamax<T> {
     pub fn new(cfg: AdamaxConfig) -> Self {
-        Adamax {
-            cfg,
-            step: 0,
-            exp_avg: Vec::new(),
-            exp_inf: Vec::new(),
-        }
+        Adamax { cfg, step: 0, exp_avg: Vec::new(), exp_inf: Vec::new() }
     }
 }
 

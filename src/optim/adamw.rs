@@ -16,36 +16,12 @@ pub(super) const INFO: OptimizerInfo = OptimizerInfo {
     title: "AdamW (decoupled weight decay) as torch.optim.AdamW",
     formula: "θ = θ·(1 − lr·λ);  then Adam's update",
     params: &[
-        ParamDoc {
-            name: "lr",
-            default: "0.001",
-            doc: "learning rate",
-        },
-        ParamDoc {
-            name: "betas",
-            default: "(0.9, 0.999)",
-            doc: "decay rates (β₁, β₂), each in [0, 1)",
-        },
-        ParamDoc {
-            name: "eps",
-            default: "1e-8",
-            doc: "added to the denominator",
-        },
-        ParamDoc {
-            name: "weight_decay",
-            default: "0.01",
-            doc: "decoupled decay λ",
-        },
-        ParamDoc {
-            name: "amsgrad",
-            default: "false",
-            doc: "use the running maximum of v (AMSGrad)",
-        },
-        ParamDoc {
-            name: "maximize",
-            default: "false",
-            doc: "maximise the objective instead",
-        },
+        ParamDoc { name: "lr", default: "0.001", doc: "learning rate" },
+        ParamDoc { name: "betas", default: "(0.9, 0.999)", doc: "decay rates (β₁, β₂), each in [0, 1)" },
+        ParamDoc { name: "eps", default: "1e-8", doc: "added to the denominator" },
+        ParamDoc { name: "weight_decay", default: "0.01", doc: "decoupled decay λ" },
+        ParamDoc { name: "amsgrad", default: "false", doc: "use the running maximum of v (AMSGrad)" },
+        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
     ],
 };
 
@@ -57,21 +33,13 @@ pub struct AdamWConfig {
 
 impl Default for AdamWConfig {
     fn default() -> Self {
-        AdamWConfig {
-            adam: AdamConfig {
-                weight_decay: 1e-2,
-                decoupled_weight_decay: true,
-                ..AdamConfig::default()
-            },
-        }
+        AdamWConfig { adam: AdamConfig { weight_decay: 1e-2, decoupled_weight_decay: true, ..AdamConfig::default() } }
     }
 }
 
 impl AdamWConfig {
     pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
-        Ok(AdamWConfig {
-            adam: AdamConfig::from_spec_with(spec, Self::default().adam)?,
-        })
+        Ok(AdamWConfig { adam: AdamConfig::from_spec_with(spec, Self::default().adam)? })
     }
     pub fn validate(&self) -> Result<(), String> {
         self.adam.validate()

@@ -16,16 +16,8 @@ pub(super) const INFO: OptimizerInfo = OptimizerInfo {
     title: "plain gradient descent (seminar's GD; same as sgd without momentum)",
     formula: "θ = θ − lr·g",
     params: &[
-        ParamDoc {
-            name: "lr",
-            default: "0.1",
-            doc: "learning rate (seminar's value)",
-        },
-        ParamDoc {
-            name: "maximize",
-            default: "false",
-            doc: "maximise the objective instead",
-        },
+        ParamDoc { name: "lr", default: "0.1", doc: "learning rate (seminar's value)" },
+        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
     ],
 };
 
@@ -38,10 +30,7 @@ pub struct GdConfig {
 
 impl Default for GdConfig {
     fn default() -> Self {
-        GdConfig {
-            lr: 0.1,
-            maximize: false,
-        }
+        GdConfig { lr: 0.1, maximize: false }
     }
 }
 
@@ -49,19 +38,13 @@ impl GdConfig {
     pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
         let a = spec.args(&["lr", "maximize"])?;
         let d = Self::default();
-        Ok(GdConfig {
-            lr: a.num("lr", d.lr)?,
-            maximize: a.flag("maximize", d.maximize)?,
-        })
+        Ok(GdConfig { lr: a.num("lr", d.lr)?, maximize: a.flag("maximize", d.maximize)? })
     }
     pub fn validate(&self) -> Result<(), String> {
         check::lr(self.lr)
     }
     pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("lr", fmt_num(self.lr)),
-            ("maximize", self.maximize.to_string()),
-        ]
+        vec![("lr", fmt_num(self.lr)), ("maximize", self.maximize.to_string())]
     }
 }
 

@@ -49,9 +49,7 @@ pub use spec::{Spec, SpecError, Value};
 use std::fmt;
 
 /// The floating-point types optimizers run on (`f32` for networks, `f64` for the 2-D lab).
-pub trait Real:
-    num_traits::Float + Send + Sync + Default + fmt::Debug + fmt::Display + 'static
-{
+pub trait Real: num_traits::Float + Send + Sync + Default + fmt::Debug + fmt::Display + 'static {
     /// Converts a hyperparameter (always held as `f64`, like a Python float) to this type.
     fn of(v: f64) -> Self;
     /// Widens to `f64` (for records and reports).
@@ -114,10 +112,7 @@ pub struct FirstOrder<T, R> {
 
 impl<T: Real, R: GradientRule<T>> FirstOrder<T, R> {
     pub fn new(rule: R) -> Self {
-        FirstOrder {
-            rule,
-            grad: Vec::new(),
-        }
+        FirstOrder { rule, grad: Vec::new() }
     }
 }
 
@@ -331,7 +326,8 @@ impl OptimizerConfig {
         format!("{name}({})", body.join(", "))
     }
 
-    /// A short label: the name plus the hyperparameters that differ from the defaults.
+    /// A short label: the name, the learning rate, and the hyperparameters that differ
+    /// from the defaults, e.g. `sgd(lr=0.01, momentum=0.9)`.
     pub fn label(&self) -> String {
         let default = Self::from_spec(&Spec::bare(self.name())).expect("defaults are valid");
         let (name, pairs) = self.pairs();
@@ -339,7 +335,7 @@ impl OptimizerConfig {
         let diff: Vec<String> = pairs
             .iter()
             .zip(dpairs.iter())
-            .filter(|(a, b)| a.1 != b.1)
+            .filter(|(a, b)| a.0 == "lr" || a.1 != b.1)
             .map(|(a, _)| format!("{}={}", a.0, a.1))
             .collect();
         if diff.is_empty() {
@@ -393,18 +389,14 @@ pub fn fmt_num(v: f64) -> String {
 /// Shared validation helpers, worded like PyTorch's `ValueError`s plus what to do.
 pub(crate) mod check {
     pub fn lr(v: f64) -> Result<(), String> {
-        if !(v >= 0.0) || !v.is_finite() {
-            return Err(format!(
-                "invalid learning rate: lr={v} (use a finite value >= 0, e.g. lr=0.01)"
-            ));
+        if v.is_nan() || v < 0.0 || !v.is_finite() {
+            return Err(format!("invalid learning rate: lr={v} (use a finite value >= 0, e.g. lr=0.01)"));
         }
         Ok(())
     }
     pub fn non_negative(key: &str, v: f64) -> Result<(), String> {
-        if !(v >= 0.0) || !v.is_finite() {
-            return Err(format!(
-                "invalid {key} value: {key}={v} (use a finite value >= 0)"
-            ));
+        if v.is_nan() || v < 0.0 || !v.is_finite() {
+            return Err(format!("invalid {key} value: {key}={v} (use a finite value >= 0)"));
         }
         Ok(())
     }
@@ -421,9 +413,7 @@ pub(crate) mod check {
     }
     pub fn unit_closed(key: &str, v: f64) -> Result<(), String> {
         if !(0.0..=1.0).contains(&v) {
-            return Err(format!(
-                "invalid {key} value: {key}={v} (use a value in [0, 1])"
-            ));
+            return Err(format!("invalid {key} value: {key}={v} (use a value in [0, 1])"));
         }
         Ok(())
     }

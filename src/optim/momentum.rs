@@ -10,30 +10,16 @@
 //! up to rounding for a constant lr (they differ once lr changes during a run, since here
 //! the lr is folded into the buffer).
 
-use super::{
-    check, ensure_len, fmt_num, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError,
-};
+use super::{check, ensure_len, fmt_num, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
 
 pub(super) const INFO: OptimizerInfo = OptimizerInfo {
     name: "momentum",
     title: "heavy-ball momentum, the seminar's form (≈ sgd(momentum=γ))",
     formula: "m = γ·m + lr·g;  θ = θ − m",
     params: &[
-        ParamDoc {
-            name: "lr",
-            default: "0.1",
-            doc: "learning rate (seminar's value)",
-        },
-        ParamDoc {
-            name: "gamma",
-            default: "0.9",
-            doc: "momentum factor γ",
-        },
-        ParamDoc {
-            name: "maximize",
-            default: "false",
-            doc: "maximise the objective instead",
-        },
+        ParamDoc { name: "lr", default: "0.1", doc: "learning rate (seminar's value)" },
+        ParamDoc { name: "gamma", default: "0.9", doc: "momentum factor γ" },
+        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
     ],
 };
 
@@ -47,11 +33,7 @@ pub struct MomentumConfig {
 
 impl Default for MomentumConfig {
     fn default() -> Self {
-        MomentumConfig {
-            lr: 0.1,
-            gamma: 0.9,
-            maximize: false,
-        }
+        MomentumConfig { lr: 0.1, gamma: 0.9, maximize: false }
     }
 }
 
@@ -70,11 +52,7 @@ impl MomentumConfig {
         check::unit_closed("gamma", self.gamma)
     }
     pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("lr", fmt_num(self.lr)),
-            ("gamma", fmt_num(self.gamma)),
-            ("maximize", self.maximize.to_string()),
-        ]
+        vec![("lr", fmt_num(self.lr)), ("gamma", fmt_num(self.gamma)), ("maximize", self.maximize.to_string())]
     }
 }
 

@@ -13,9 +13,7 @@
 //! momentum_decay 0.004, decoupled_weight_decay false, maximize false. The running product
 //! of μ is kept in f64 (as PyTorch does under a float64 default dtype).
 
-use super::{
-    check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError,
-};
+use super::{check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
 
 pub(super) const INFO: OptimizerInfo = OptimizerInfo {
     name: "nadam",
@@ -60,15 +58,8 @@ impl Default for NAdamConfig {
 
 impl NAdamConfig {
     pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
-        let a = spec.args(&[
-            "lr",
-            "betas",
-            "eps",
-            "weight_decay",
-            "momentum_decay",
-            "decoupled_weight_decay",
-            "maximize",
-        ])?;
+        let a =
+            spec.args(&["lr", "betas", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay", "maximize"])?;
         let d = Self::default();
         Ok(NAdamConfig {
             lr: a.num("lr", d.lr)?,
@@ -90,17 +81,11 @@ impl NAdamConfig {
     pub fn pairs(&self) -> Vec<(&'static str, String)> {
         vec![
             ("lr", fmt_num(self.lr)),
-            (
-                "betas",
-                format!("({}, {})", fmt_num(self.betas.0), fmt_num(self.betas.1)),
-            ),
+            ("betas", format!("({}, {})", fmt_num(self.betas.0), fmt_num(self.betas.1))),
             ("eps", fmt_num(self.eps)),
             ("weight_decay", fmt_num(self.weight_decay)),
             ("momentum_decay", fmt_num(self.momentum_decay)),
-            (
-                "decoupled_weight_decay",
-                self.decoupled_weight_decay.to_string(),
-            ),
+            ("decoupled_weight_decay", self.decoupled_weight_decay.to_string()),
             ("maximize", self.maximize.to_string()),
         ]
     }
@@ -117,13 +102,7 @@ pub struct NAdam<T> {
 
 impl<T: Real> NAdam<T> {
     pub fn new(cfg: NAdamConfig) -> Self {
-        NAdam {
-            cfg,
-            step: 0,
-            mu_product: 1.0,
-            exp_avg: Vec::new(),
-            exp_avg_sq: Vec::new(),
-        }
+        NAdam { cfg, step: 0, mu_product: 1.0, exp_avg: Vec::new(), exp_avg_sq: Vec::new() }
     }
 }
 

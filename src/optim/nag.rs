@@ -28,21 +28,9 @@ pub(super) const INFO: OptimizerInfo = OptimizerInfo {
     title: "Nesterov accelerated gradient, look-ahead form (seminar's NAG)",
     formula: "g = ∇f(θ − γ·m);  m = γ·m + lr·g;  θ = θ − m",
     params: &[
-        ParamDoc {
-            name: "lr",
-            default: "0.1",
-            doc: "learning rate (seminar's value)",
-        },
-        ParamDoc {
-            name: "gamma",
-            default: "0.9",
-            doc: "momentum factor γ",
-        },
-        ParamDoc {
-            name: "maximize",
-            default: "false",
-            doc: "maximise the objective instead",
-        },
+        ParamDoc { name: "lr", default: "0.1", doc: "learning rate (seminar's value)" },
+        ParamDoc { name: "gamma", default: "0.9", doc: "momentum factor γ" },
+        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
     ],
 };
 
@@ -56,12 +44,7 @@ pub struct Nag<T> {
 
 impl<T: Real> Nag<T> {
     pub fn new(cfg: NagConfig) -> Self {
-        Nag {
-            cfg,
-            m: Vec::new(),
-            ahead: Vec::new(),
-            grad: Vec::new(),
-        }
+        Nag { cfg, m: Vec::new(), ahead: Vec::new(), grad: Vec::new() }
     }
 }
 

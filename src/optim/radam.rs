@@ -13,46 +13,19 @@
 //! take the second branch, so a large lr moves θ by lr·|m̂| — easily divergent on
 //! steep functions.
 
-use super::{
-    check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError,
-};
+use super::{check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
 
 pub(super) const INFO: OptimizerInfo = OptimizerInfo {
     name: "radam",
     title: "RAdam (rectified Adam) as torch.optim.RAdam",
-    formula:
-        "ρ_t = ρ_∞ − 2tβ₂ᵗ/(1−β₂ᵗ);  θ = θ − lr·m̂·√(1−β₂ᵗ)/(√v+ε)·r_t if ρ_t > 5 else θ − lr·m̂",
+    formula: "ρ_t = ρ_∞ − 2tβ₂ᵗ/(1−β₂ᵗ);  θ = θ − lr·m̂·√(1−β₂ᵗ)/(√v+ε)·r_t if ρ_t > 5 else θ − lr·m̂",
     params: &[
-        ParamDoc {
-            name: "lr",
-            default: "0.001",
-            doc: "learning rate",
-        },
-        ParamDoc {
-            name: "betas",
-            default: "(0.9, 0.999)",
-            doc: "decay rates (β₁, β₂), each in [0, 1)",
-        },
-        ParamDoc {
-            name: "eps",
-            default: "1e-8",
-            doc: "added to the denominator",
-        },
-        ParamDoc {
-            name: "weight_decay",
-            default: "0",
-            doc: "weight decay λ",
-        },
-        ParamDoc {
-            name: "decoupled_weight_decay",
-            default: "false",
-            doc: "AdamW-style decay",
-        },
-        ParamDoc {
-            name: "maximize",
-            default: "false",
-            doc: "maximise the objective instead",
-        },
+        ParamDoc { name: "lr", default: "0.001", doc: "learning rate" },
+        ParamDoc { name: "betas", default: "(0.9, 0.999)", doc: "decay rates (β₁, β₂), each in [0, 1)" },
+        ParamDoc { name: "eps", default: "1e-8", doc: "added to the denominator" },
+        ParamDoc { name: "weight_decay", default: "0", doc: "weight decay λ" },
+        ParamDoc { name: "decoupled_weight_decay", default: "false", doc: "AdamW-style decay" },
+        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
     ],
 };
 
@@ -82,14 +55,7 @@ impl Default for RAdamConfig {
 
 impl RAdamConfig {
     pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
-        let a = spec.args(&[
-            "lr",
-            "betas",
-            "eps",
-            "weight_decay",
-            "decoupled_weight_decay",
-            "maximize",
-        ])?;
+        let a = spec.args(&["lr", "betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize"])?;
         let d = Self::default();
         Ok(RAdamConfig {
             lr: a.num("lr", d.lr)?,
@@ -109,16 +75,10 @@ impl RAdamConfig {
     pub fn pairs(&self) -> Vec<(&'static str, String)> {
         vec![
             ("lr", fmt_num(self.lr)),
-            (
-                "betas",
-                format!("({}, {})", fmt_num(self.betas.0), fmt_num(self.betas.1)),
-            ),
+            ("betas", format!("({}, {})", fmt_num(self.betas.0), fmt_num(self.betas.1))),
             ("eps", fmt_num(self.eps)),
             ("weight_decay", fmt_num(self.weight_decay)),
-            (
-                "decoupled_weight_decay",
-                self.decoupled_weight_decay.to_string(),
-            ),
+            ("decoupled_weight_decay", self.decoupled_weight_decay.to_string()),
             ("maximize", self.maximize.to_string()),
         ]
     }
@@ -134,12 +94,7 @@ pub struct RAdam<T> {
 
 impl<T: Real> RAdam<T> {
     pub fn new(cfg: RAdamConfig) -> Self {
-        RAdam {
-            cfg,
-            step: 0,
-            exp_avg: Vec::new(),
-            exp_avg_sq: Vec::new(),
-        }
+        RAdam { cfg, step: 0, exp_avg: Vec::new(), exp_avg_sq: Vec::new() }
     }
 }
 
@@ -157,19 +112,11 @@ impl<T: Real> GradientRule<T> for RAdam<T> {
         let rho_inf = 2.0 / (1.0 - b2) - 1.0;
         let rho_t = rho_inf - 2.0 * t * b2.powf(t) / bc2;
         let rectified = rho_t > 5.0;
-        let rect = T::of(
-            ((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
-                .powf(0.5),
-        );
+        let rect =
+            T::of(((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t)).powf(0.5));
         let bc2_sqrt = T::of(bc2.powf(0.5));
-        let (w1, b2t, w2, eps, lr, bc1t) = (
-            T::of(1.0 - b1),
-            T::of(b2),
-            T::of(1.0 - b2),
-            T::of(c.eps),
-            T::of(c.lr),
-            T::of(bc1),
-        );
+        let (w1, b2t, w2, eps, lr, bc1t) =
+            (T::of(1.0 - b1), T::of(b2), T::of(1.0 - b2), T::of(c.eps), T::of(c.lr), T::of(bc1));
         let (l2, decay) = if c.decoupled_weight_decay {
             (0.0, T::of(1.0 - c.lr * c.weight_decay))
         } else {

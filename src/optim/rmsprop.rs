@@ -13,9 +13,7 @@
 //! Defaults as in PyTorch: lr γ = 0.01, alpha α = 0.99, eps 1e-8, weight_decay 0,
 //! momentum μ = 0, centered false, maximize false.
 
-use super::{
-    check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError,
-};
+use super::{check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
 
 pub(super) const INFO: OptimizerInfo = OptimizerInfo {
     name: "rmsprop",
@@ -60,15 +58,7 @@ impl Default for RmsPropConfig {
 
 impl RmsPropConfig {
     pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
-        let a = spec.args(&[
-            "lr",
-            "alpha",
-            "eps",
-            "weight_decay",
-            "momentum",
-            "centered",
-            "maximize",
-        ])?;
+        let a = spec.args(&["lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"])?;
         let d = Self::default();
         Ok(RmsPropConfig {
             lr: a.num("lr", d.lr)?,
@@ -110,12 +100,7 @@ pub struct RmsProp<T> {
 
 impl<T: Real> RmsProp<T> {
     pub fn new(cfg: RmsPropConfig) -> Self {
-        RmsProp {
-            cfg,
-            square_avg: Vec::new(),
-            grad_avg: Vec::new(),
-            buf: Vec::new(),
-        }
+        RmsProp { cfg, square_avg: Vec::new(), grad_avg: Vec::new(), buf: Vec::new() }
     }
 }
 
@@ -130,14 +115,8 @@ impl<T: Real> GradientRule<T> for RmsProp<T> {
         if c.momentum > 0.0 {
             ensure_len(&mut self.buf, n, T::zero());
         }
-        let (alpha, w, eps, neg_lr, mu, one) = (
-            T::of(c.alpha),
-            T::of(1.0 - c.alpha),
-            T::of(c.eps),
-            T::of(-c.lr),
-            T::of(c.momentum),
-            T::one(),
-        );
+        let (alpha, w, eps, neg_lr, mu, one) =
+            (T::of(c.alpha), T::of(1.0 - c.alpha), T::of(c.eps), T::of(-c.lr), T::of(c.momentum), T::one());
         for i in 0..n {
             let p = &mut params[i];
             let g = ops::effective_grad(grad[i], *p, c.maximize, c.weight_decay);

@@ -12,35 +12,17 @@
 //! step_sizes (Δ_min, Δ_max) = (1e-6, 50), maximize false. Rprop uses only the sign of the
 //! gradient, so it is meant for full-batch problems such as the 2-D functions.
 
-use super::{
-    check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError,
-};
+use super::{check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
 
 pub(super) const INFO: OptimizerInfo = OptimizerInfo {
     name: "rprop",
     title: "Rprop as torch.optim.Rprop",
     formula: "Δ = clamp(Δ·(η₊ | η₋ | 1 by sign of g·g_prev), Δmin, Δmax);  θ = θ − sign(g)·Δ",
     params: &[
-        ParamDoc {
-            name: "lr",
-            default: "0.01",
-            doc: "initial step size Δ₀",
-        },
-        ParamDoc {
-            name: "etas",
-            default: "(0.5, 1.2)",
-            doc: "(η₋, η₊) with 0 < η₋ < 1 < η₊",
-        },
-        ParamDoc {
-            name: "step_sizes",
-            default: "(1e-6, 50)",
-            doc: "(Δmin, Δmax)",
-        },
-        ParamDoc {
-            name: "maximize",
-            default: "false",
-            doc: "maximise the objective instead",
-        },
+        ParamDoc { name: "lr", default: "0.01", doc: "initial step size Δ₀" },
+        ParamDoc { name: "etas", default: "(0.5, 1.2)", doc: "(η₋, η₊) with 0 < η₋ < 1 < η₊" },
+        ParamDoc { name: "step_sizes", default: "(1e-6, 50)", doc: "(Δmin, Δmax)" },
+        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
     ],
 };
 
@@ -55,12 +37,7 @@ pub struct RpropConfig {
 
 impl Default for RpropConfig {
     fn default() -> Self {
-        RpropConfig {
-            lr: 1e-2,
-            etas: (0.5, 1.2),
-            step_sizes: (1e-6, 50.0),
-            maximize: false,
-        }
+        RpropConfig { lr: 1e-2, etas: (0.5, 1.2), step_sizes: (1e-6, 50.0), maximize: false }
     }
 }
 
@@ -79,33 +56,19 @@ impl RpropConfig {
         check::lr(self.lr)?;
         let (em, ep) = self.etas;
         if !(0.0 < em && em < 1.0 && 1.0 < ep && ep.is_finite()) {
-            return Err(format!(
-                "invalid eta values: etas=({em}, {ep}) (need 0 < η₋ < 1 < η₊)"
-            ));
+            return Err(format!("invalid eta values: etas=({em}, {ep}) (need 0 < η₋ < 1 < η₊)"));
         }
         let (lo, hi) = self.step_sizes;
         if !(lo >= 0.0 && lo <= hi && hi.is_finite()) {
-            return Err(format!(
-                "invalid step_sizes: ({lo}, {hi}) (need 0 <= min <= max)"
-            ));
+            return Err(format!("invalid step_sizes: ({lo}, {hi}) (need 0 <= min <= max)"));
         }
         Ok(())
     }
     pub fn pairs(&self) -> Vec<(&'static str, String)> {
         vec![
             ("lr", fmt_num(self.lr)),
-            (
-                "etas",
-                format!("({}, {})", fmt_num(self.etas.0), fmt_num(self.etas.1)),
-            ),
-            (
-                "step_sizes",
-                format!(
-                    "({}, {})",
-                    fmt_num(self.step_sizes.0),
-                    fmt_num(self.step_sizes.1)
-                ),
-            ),
+            ("etas", format!("({}, {})", fmt_num(self.etas.0), fmt_num(self.etas.1))),
+            ("step_sizes", format!("({}, {})", fmt_num(self.step_sizes.0), fmt_num(self.step_sizes.1))),
             ("maximize", self.maximize.to_string()),
         ]
     }
@@ -120,11 +83,7 @@ pub struct Rprop<T> {
 
 impl<T: Real> Rprop<T> {
     pub fn new(cfg: RpropConfig) -> Self {
-        Rprop {
-            cfg,
-            prev: Vec::new(),
-            step_size: Vec::new(),
-        }
+        Rprop { cfg, prev: Vec::new(), step_size: Vec::new() }
     }
 }
 

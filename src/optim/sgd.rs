@@ -17,45 +17,19 @@
 //! `sgd(momentum=μ, nesterov=true)` the same as the seminar's look-ahead `nag`, only
 //! recording different points: see [`super::nag`].
 
-use super::{
-    check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError,
-};
+use super::{check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
 
 pub(super) const INFO: OptimizerInfo = OptimizerInfo {
     name: "sgd",
     title: "SGD as torch.optim.SGD (momentum, dampening, Nesterov, weight decay)",
     formula: "b = μ·b + (1−τ)·g (b = g on step 1);  g = g + μ·b if nesterov else b;  θ = θ − lr·g",
     params: &[
-        ParamDoc {
-            name: "lr",
-            default: "0.001",
-            doc: "learning rate",
-        },
-        ParamDoc {
-            name: "momentum",
-            default: "0",
-            doc: "momentum factor μ",
-        },
-        ParamDoc {
-            name: "dampening",
-            default: "0",
-            doc: "dampening τ for momentum",
-        },
-        ParamDoc {
-            name: "weight_decay",
-            default: "0",
-            doc: "L2 penalty λ (adds λθ to the gradient)",
-        },
-        ParamDoc {
-            name: "nesterov",
-            default: "false",
-            doc: "Nesterov momentum (needs momentum > 0, dampening = 0)",
-        },
-        ParamDoc {
-            name: "maximize",
-            default: "false",
-            doc: "maximise the objective instead",
-        },
+        ParamDoc { name: "lr", default: "0.001", doc: "learning rate" },
+        ParamDoc { name: "momentum", default: "0", doc: "momentum factor μ" },
+        ParamDoc { name: "dampening", default: "0", doc: "dampening τ for momentum" },
+        ParamDoc { name: "weight_decay", default: "0", doc: "L2 penalty λ (adds λθ to the gradient)" },
+        ParamDoc { name: "nesterov", default: "false", doc: "Nesterov momentum (needs momentum > 0, dampening = 0)" },
+        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
     ],
 };
 
@@ -72,27 +46,13 @@ pub struct SgdConfig {
 
 impl Default for SgdConfig {
     fn default() -> Self {
-        SgdConfig {
-            lr: 1e-3,
-            momentum: 0.0,
-            dampening: 0.0,
-            weight_decay: 0.0,
-            nesterov: false,
-            maximize: false,
-        }
+        SgdConfig { lr: 1e-3, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, nesterov: false, maximize: false }
     }
 }
 
 impl SgdConfig {
     pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
-        let a = spec.args(&[
-            "lr",
-            "momentum",
-            "dampening",
-            "weight_decay",
-            "nesterov",
-            "maximize",
-        ])?;
+        let a = spec.args(&["lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"])?;
         let d = Self::default();
         Ok(SgdConfig {
             lr: a.num("lr", d.lr)?,
@@ -141,10 +101,7 @@ pub struct Sgd<T> {
 
 impl<T: Real> Sgd<T> {
     pub fn new(cfg: SgdConfig) -> Self {
-        Sgd {
-            cfg,
-            buf: Vec::new(),
-        }
+        Sgd { cfg, buf: Vec::new() }
     }
 }
 
@@ -165,16 +122,8 @@ impl<T: Real> GradientRule<T> for Sgd<T> {
         let one_minus_damp = T::of(1.0 - c.dampening);
         for ((p, &g), b) in params.iter_mut().zip(grad).zip(self.buf.iter_mut()) {
             let mut g = ops::effective_grad(g, *p, c.maximize, c.weight_decay);
-            *b = if first {
-                g
-            } else {
-                ops::add_alpha(*b * mu, g, one_minus_damp)
-            };
-            g = if c.nesterov {
-                ops::add_alpha(g, *b, mu)
-            } else {
-                *b
-            };
+            *b = if first { g } else { ops::add_alpha(*b * mu, g, one_minus_damp) };
+            g = if c.nesterov { ops::add_alpha(g, *b, mu) } else { *b };
             *p = ops::add_alpha(*p, g, neg_lr);
         }
     }

@@ -32,10 +32,7 @@ pub struct SpecError {
 
 impl SpecError {
     pub fn new(message: impl Into<String>, span: Range<usize>) -> Self {
-        SpecError {
-            message: message.into(),
-            span,
-        }
+        SpecError { message: message.into(), span }
     }
 }
 
@@ -75,27 +72,20 @@ impl<'a> Lexer<'a> {
             Some(c) => format!("'{c}'"),
             None => "the end".to_string(),
         };
-        SpecError::new(
-            format!("{msg} at position {} but found {found}", self.pos + 1),
-            self.pos..self.pos + 1,
-        )
+        SpecError::new(format!("{msg} at position {} but found {found}", self.pos + 1), self.pos..self.pos + 1)
     }
     fn ident(&mut self) -> Result<(String, Range<usize>), SpecError> {
         self.skip_ws();
         let start = self.pos;
         let b = self.s.as_bytes();
-        while self.pos < b.len()
-            && (b[self.pos].is_ascii_alphanumeric() || b[self.pos] == b'_' || b[self.pos] == b'-')
+        while self.pos < b.len() && (b[self.pos].is_ascii_alphanumeric() || b[self.pos] == b'_' || b[self.pos] == b'-')
         {
             self.pos += 1;
         }
         if start == self.pos {
             return Err(self.error_here("expected a name".into()));
         }
-        Ok((
-            self.s[start..self.pos].to_ascii_lowercase(),
-            start..self.pos,
-        ))
+        Ok((self.s[start..self.pos].to_ascii_lowercase(), start..self.pos))
     }
     fn number(&mut self) -> Result<f64, SpecError> {
         self.skip_ws();
@@ -105,12 +95,8 @@ impl<'a> Lexer<'a> {
             self.pos += 1;
         }
         let text = self.s[start..self.pos].trim();
-        text.parse::<f64>().map_err(|_| {
-            SpecError::new(
-                format!("'{text}' is not a number (write e.g. 0.01 or 1e-3)"),
-                start..self.pos,
-            )
-        })
+        text.parse::<f64>()
+            .map_err(|_| SpecError::new(format!("'{text}' is not a number (write e.g. 0.01 or 1e-3)"), start..self.pos))
     }
     fn value(&mut self) -> Result<Value, SpecError> {
         match self.peek() {
@@ -146,12 +132,7 @@ impl<'a> Lexer<'a> {
 impl Spec {
     /// A spec with a name and no arguments.
     pub fn bare(name: &str) -> Spec {
-        Spec {
-            text: name.into(),
-            name: name.into(),
-            name_span: 0..name.len(),
-            args: vec![],
-        }
+        Spec { text: name.into(), name: name.into(), name_span: 0..name.len(), args: vec![] }
     }
 
     /// Parses `name` or `name(key=value, ...)`.
@@ -187,12 +168,7 @@ impl Spec {
         if lx.peek().is_some() {
             return Err(lx.error_here("unexpected text after the spec".into()));
         }
-        Ok(Spec {
-            text: text.to_string(),
-            name,
-            name_span,
-            args,
-        })
+        Ok(Spec { text: text.to_string(), name, name_span, args })
     }
 
     /// Checks that every key is one of `allowed`; returns an accessor for the values.
@@ -200,11 +176,7 @@ impl Spec {
         for (k, _, span) in &self.args {
             if !allowed.contains(&k.as_str()) {
                 return Err(SpecError::new(
-                    format!(
-                        "unknown key '{k}' for {} (accepted: {})",
-                        self.name,
-                        allowed.join(", ")
-                    ),
+                    format!("unknown key '{k}' for {} (accepted: {})", self.name, allowed.join(", ")),
                     span.clone(),
                 ));
             }
@@ -223,10 +195,7 @@ impl Args<'_> {
         self.spec.args.iter().find(|(k, _, _)| k == key)
     }
     fn wrong(&self, key: &str, want: &str, span: &Range<usize>) -> SpecError {
-        SpecError::new(
-            format!("{key} of {} takes {want}", self.spec.name),
-            span.clone(),
-        )
+        SpecError::new(format!("{key} of {} takes {want}", self.spec.name), span.clone())
     }
     /// A number (booleans count as 0/1, as in Python).
     pub fn num(&self, key: &str, default: f64) -> Result<f64, SpecError> {

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Regenerates the figures the README shows (run from the repository root).
+set -euo pipefail
+cargo build --release
+tmp=$(mktemp -d)
+./target/release/optlab compare --function sin-cos --steps 500 --out "$tmp/sin-cos"
+./target/release/optlab compare --function sin-cos --tuned --out "$tmp/sin-cos-tuned"
+./target/release/optlab compare --function rosenbrock --optimizer "adam(lr=0.05)" "sgd(lr=1e-3, momentum=0.9)" "rmsprop(lr=0.01)" "nadam(lr=0.05)" --steps 2000 --out "$tmp/rosenbrock"
+for k in contour surface loss; do cp "$tmp/sin-cos/$k.png" "docs/sin-cos-$k.png"; done
+cp "$tmp/sin-cos-tuned/contour.png" docs/sin-cos-tuned-contour.png
+cp "$tmp/rosenbrock/contour.png" docs/rosenbrock-contour.png
+rm -rf "$tmp"
+echo "docs/ figures updated"

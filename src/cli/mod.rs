@@ -1,0 +1,101 @@
+//! The command line: parses flags into experiment settings, runs them, writes records and
+//! figures. Everything substantial lives in the library; this layer only wires it.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+pub use commands::{run, UsageError};
+
+/// optlab: see, measure and compare gradient-based optimizers.
+///
+/// With no command, runs the seminar reproduction (`optlab seminar`).
+#[derive(Parser, Debug)]
+#[command(name = "optlab", version, about, long_about = None, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+const EXAMPLES: &str = "Examples:
+  optlab compare --function sin-cos --optimizer gd momentum nag adagrad adadelta adam
+  optlab compare --function rosenbrock --optimizer \"adam(lr=0.05)\" \"sgd(lr=1e-3, momentum=0.9)\" --steps 2000
+  optlab compare --function \"x^2*sin(x)/10 + y^2*cos(y)/10\" --optimizer adam --start 8,0.1
+  optlab tune --function sin-cos-sq --optimizer gd momentum nag adagrad adadelta adam
+  optlab compare --function sin-cos --optimizer gd adam --tuned
+  optlab list optimizers";
+
+/// Settings shared by `compare` and `tune`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// A built-in function (see `optlab list functions`) or an expression in x and y,
+    /// e.g. "x^2*sin(x)/10 + y^2*cos(y)/10" (+ - * / ^ **, sin cos tan exp ln log sqrt abs
+    /// tanh, pi, e)
+    #[arg(long, short = 'f', default_value = "sin-cos")]
+    pub function: String,
+    /// Optimizer specs with PyTorch's keyword names, e.g. adam "adam(lr=0.1, betas=(0.8, 0.99))"
+    /// "sgd(lr=0.1, momentum=0.9, nesterov=true)". Repeat the flag or list several after it.
+    /// Default: the seminar's six with lr=0.1.
+    #[arg(long = "optimizer", short = 'o', num_args = 1.., value_name = "SPEC")]
+    pub optimizers: Vec<String>,
+    /// Start point X,Y (default: the function's usual start; (8, 0.1) for the seminar's)
+    #[arg(long, value_name = "X,Y", allow_hyphen_values = true)]
+    pub start: Option<String>,
+    /// Plotting domain x0,x1,y0,y1 (default: the function's own; [-10,10]² for expressions)
+    #[arg(long, value_name = "X0,X1,Y0,Y1", allow_hyphen_values = true)]
+    pub domain: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run optimizers from the same start; write trajectories.csv, summary.json and the
+    /// contour, surface and loss figures (PNG and SVG); print a table.
+    Compare {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Number of steps
+        #[arg(long, default_value_t = 500)]
+        steps: usize,
+        /// Output folder (default: out/compare/<function>)
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// First tune each optimizer's lr (as `optlab tune` does), then run with it
+        #[arg(long)]
+        tuned: bool,
+    },
+    /// Find, for each optimizer, the learning rate with which it reaches the start's
+    /// nearest local minimum in the fewest steps (log search over 1e-4..10, then two
+    /// refinement rounds; deterministic).
+    Tune {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Step budget of each trial run
+        #[arg(long, default_value_t = 10_000)]
+        steps: usize,
+        /// Also write tune.json to this folder
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// List optimizers (hyperparameters, defaults, formula) or functions (formula, domain,
+    /// start, minima).
+    List {
+        #[arg(value_enum)]
+        what: ListWhat,
+    },
+    /// Reproduce the seminar's part 1: the six optimizers from (8, 0.1) on its four
+    /// functions, with lr = 0.1 for all and with tuned lrs; figures and tables.
+    Seminar {
+        /// Output folder
+        #[arg(long, default_value = "out/seminar")]
+        out: std::path::PathBuf,
+        /// A fast smoke run (50 steps, coarse tuning)
+        #[arg(long)]
+        quick: bool,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ListWhat {
+    Optimizers,
+    Functions,
+}

@@ -1,0 +1,192 @@
+//! Filled contours with isolines, trajectories with start/end markers, a legend.
+
+use super::theme::{self, colormap, tick, Scale, FONT_FAMILY};
+use super::{clip_polyline, perr, Figure, Series};
+use crate::objective::Function;
+use anyhow::Result;
+use plotters::coord::Shift;
+use plotters::element::BitMapElement;
+use plotters::prelude::*;
+
+/// Colour bands of the filled contours.
+const BANDS: usize = 20;
+
+/// A contour plot of `f` over `view` with the runs drawn on top.
+pub struct Contour<'a> {
+    pub f: &'a Function,
+    pub series: &'a [Series<'a>],
+    pub title: String,
+    pub view: [f64; 4],
+    pub size: (u32, u32),
+}
+
+/// Where a run's points lie, for choosing a view: the function's domain, widened to take
+/// in trajectories that leave it by up to one domain width on each side.
+pub fn view_for(f: &Function, series: &[Series]) -> [f64; 4] {
+    let [mut x0, mut x1, mut y0, mut y1] = f.domain;
+    let (wx, wy) = (x1 - x0, y1 - y0);
+    let (lx0, lx1, ly0, ly1) = (x0 - wx, x1 + wx, y0 - wy, y1 + wy);
+    for s in series {
+        for &(x, y, _) in &s.points {
+            if x >= lx0 && x <= lx1 && y >= ly0 && y <= ly1 {
+                x0 = x0.min(x);
+                x1 = x1.max(x);
+                y0 = y0.min(y);
+                y1 = y1.max(y);
+            }
+        }
+    }
+    [x0, x1, y0, y1]
+}
+
+/// Segments of the isoline t = level on a grid of t values (row-major, `nx` by `ny`,
+/// with cell corners at `xs`, `ys`): marching squares with linear interpolation.
+pub fn isolines(t: &[f64], nx: usize, ny: usize, xs: &[f64], ys: &[f64], level: f64) -> Vec<[(f64, f64); 2]> {
+    let mut segs = Vec::new();
+    for j in 0..ny - 1 {
+        for i in 0..nx - 1 {
+            let c = [(i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)];
+            let mut pts: Vec<(f64, f64)> = Vec::with_capacity(4);
+            for e in 0..4 {
+                let (a, b) = (c[e], c[(e + 1) % 4]);
+                let (ta, tb) = (t[a.1 * nx + a.0] - level, t[b.1 * nx + b.0] - level);
+                if !(ta.is_finite() && tb.is_finite()) || (ta < 0.0) == (tb < 0.0) {
+                    continue;
+                }
+                let u = ta / (ta - tb);
+                pts.push((xs[a.0] + u * (xs[b.0] - xs[a.0]), ys[a.1] + u * (ys[b.1] - ys[a.1])));
+            }
+            if pts.len() >= 2 {
+                segs.push([pts[0], pts[1]]);
+            }
+            if pts.len() == 4 {
+                segs.push([pts[2], pts[3]]);
+            }
+        }
+    }
+    segs
+}
+
+impl Figure for Contour<'_> {
+    fn size(&self) -> (u32, u32) {
+        self.size
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        let [x0, x1, y0, y1] = self.view;
+        area.fill(&WHITE).map_err(perr)?;
+        let mut chart = ChartBuilder::on(area)
+            .caption(&self.title, (FONT_FAMILY, 20))
+            .margin(14)
+            .x_label_area_size(42)
+            .y_label_area_size(56)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(perr)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("x")
+            .y_desc("y")
+            .x_label_formatter(&|v| tick(*v))
+            .y_label_formatter(&|v| tick(*v))
+            .label_style((FONT_FAMILY, 14))
+            .axis_desc_style((FONT_FAMILY, 15))
+            .draw()
+            .map_err(perr)?;
+
+        // Filled contours: the function sampled at every pixel, coloured by band.
+        let (px, py) = chart.plotting_area().get_pixel_range();
+        let (w, h) = ((px.end - px.start).max(2) as usize, (py.end - py.start).max(2) as usize);
+        let mut z = vec![0.0; w * h];
+        for j in 0..h {
+            let y = y1 - (j as f64 + 0.5) / h as f64 * (y1 - y0);
+            for i in 0..w {
+                let x = x0 + (i as f64 + 0.5) / w as f64 * (x1 - x0);
+                z[j * w + i] = self.f.value(x, y);
+            }
+        }
+        let scale = Scale::fit(&z, self.f.log_scale);
+        let mut buf = vec![0u8; w * h * 3];
+        for (k, &v) in z.iter().enumerate() {
+            let t = scale.t(v);
+            let band = ((t * BANDS as f64).floor().clamp(0.0, BANDS as f64 - 1.0) + 0.5) / BANDS as f64;
+            let c = colormap(band);
+            buf[3 * k..3 * k + 3].copy_from_slice(&[c.0, c.1, c.2]);
+        }
+        if let Some(img) = BitMapElement::with_owned_buffer((x0, y1), (w as u32, h as u32), buf) {
+            chart.draw_series(std::iter::once(img)).map_err(perr)?;
+        }
+
+        // Isolines at every other band boundary, on a coarser grid.
+        let (nx, ny) = ((w / 4).max(8), (h / 4).max(8));
+        let xs: Vec<f64> = (0..nx).map(|i| x0 + (x1 - x0) * i as f64 / (nx - 1) as f64).collect();
+        let ys: Vec<f64> = (0..ny).map(|j| y0 + (y1 - y0) * j as f64 / (ny - 1) as f64).collect();
+        let mut tg = vec![0.0; nx * ny];
+        for j in 0..ny {
+            for i in 0..nx {
+                tg[j * nx + i] = scale.t(self.f.value(xs[i], ys[j]));
+            }
+        }
+        let line = BLACK.mix(0.28).stroke_width(1);
+        for k in (2..BANDS).step_by(2) {
+            let segs = isolines(&tg, nx, ny, &xs, &ys, k as f64 / BANDS as f64);
+            chart.draw_series(segs.into_iter().map(|s| PathElement::new(vec![s[0], s[1]], line))).map_err(perr)?;
+        }
+
+        // Known minima inside the view.
+        let inside = |p: &[f64; 2]| p[0] >= x0 && p[0] <= x1 && p[1] >= y0 && p[1] <= y1;
+        let minima: Vec<[f64; 2]> = self.f.minima().iter().filter(|m| inside(m)).copied().collect();
+        chart.draw_series(minima.iter().map(|m| Cross::new((m[0], m[1]), 5, WHITE.stroke_width(2)))).map_err(perr)?;
+
+        // Trajectories: a light halo under each line keeps it visible on any colour.
+        for (i, s) in self.series.iter().enumerate() {
+            let color = theme::color(i);
+            let pts: Vec<(f64, f64)> = s.points.iter().map(|p| (p.0, p.1)).collect();
+            let pieces = clip_polyline(&pts, self.view);
+            let halo = if color == WHITE { BLACK.mix(0.6) } else { WHITE.mix(0.55) };
+            chart
+                .draw_series(pieces.iter().map(|p| PathElement::new(p.clone(), halo.stroke_width(4))))
+                .map_err(perr)?;
+            chart
+                .draw_series(pieces.iter().map(|p| PathElement::new(p.clone(), color.stroke_width(2))))
+                .map_err(perr)?
+                .label(&s.label)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3)));
+            if let Some(&(ex, ey, _)) = s.points.last() {
+                if ex >= x0 && ex <= x1 && ey >= y0 && ey <= y1 {
+                    if s.diverged_at.is_some() {
+                        chart
+                            .draw_series(std::iter::once(Cross::new((ex, ey), 7, color.stroke_width(3))))
+                            .map_err(perr)?;
+                    } else {
+                        chart
+                            .draw_series([
+                                Circle::new((ex, ey), 6, BLACK.filled()),
+                                Circle::new((ex, ey), 4, color.filled()),
+                            ])
+                            .map_err(perr)?;
+                    }
+                }
+            }
+        }
+        if let Some(s) = self.series.first() {
+            if let Some(&(sx, sy, _)) = s.points.first() {
+                chart
+                    .draw_series([Circle::new((sx, sy), 7, BLACK.filled()), Circle::new((sx, sy), 5, WHITE.filled())])
+                    .map_err(perr)?;
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK.mix(0.5))
+            .label_font((FONT_FAMILY, 13))
+            .draw()
+            .map_err(perr)?;
+        Ok(())
+    }
+}

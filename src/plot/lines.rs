@@ -1,0 +1,115 @@
+//! Loss per step, one line per run; log scale when every loss is positive.
+
+use super::theme::{self, tick, FONT_FAMILY};
+use super::{perr, Figure, Series};
+use anyhow::Result;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// Loss curves of the runs.
+pub struct LossCurves<'a> {
+    pub series: &'a [Series<'a>],
+    pub title: String,
+    pub size: (u32, u32),
+}
+
+impl LossCurves<'_> {
+    /// Whether the y axis is logarithmic (every loss strictly positive).
+    pub fn log_scale(&self) -> bool {
+        let all: Vec<f64> = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.2)).collect();
+        !all.is_empty() && all.iter().all(|&v| v > 0.0)
+    }
+}
+
+impl Figure for LossCurves<'_> {
+    fn size(&self) -> (u32, u32) {
+        self.size
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static,
+    {
+        area.fill(&WHITE).map_err(perr)?;
+        let steps = self.series.iter().map(|s| s.points.len()).max().unwrap_or(1).max(2) - 1;
+        let vals: Vec<f64> = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.2)).collect();
+        let (mut lo, mut hi) = vals.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, &v| (a.0.min(v), a.1.max(v)));
+        if !lo.is_finite() || !hi.is_finite() {
+            (lo, hi) = (0.0, 1.0);
+        }
+        if hi <= lo {
+            hi = lo + 1.0;
+        }
+        let mut builder = ChartBuilder::on(area);
+        builder.caption(&self.title, (FONT_FAMILY, 20)).margin(14).x_label_area_size(42).y_label_area_size(70);
+        let colors: Vec<RGBColor> = (0..self.series.len())
+            .map(theme::color)
+            .map(|c| if c == WHITE { RGBColor(0, 0, 0) } else { darken(c) })
+            .collect();
+        macro_rules! body {
+            ($chart:expr) => {{
+                let mut chart = $chart;
+                chart
+                    .configure_mesh()
+                    .x_desc("step")
+                    .y_desc(if self.log_scale() { "loss (log scale)" } else { "loss" })
+                    .x_label_formatter(&|v| tick(*v))
+                    .y_label_formatter(&|v| tick(*v))
+                    .label_style((FONT_FAMILY, 14))
+                    .axis_desc_style((FONT_FAMILY, 15))
+                    .light_line_style(BLACK.mix(0.05))
+                    .bold_line_style(BLACK.mix(0.12))
+                    .draw()
+                    .map_err(perr)?;
+                for (i, s) in self.series.iter().enumerate() {
+                    let c = colors[i];
+                    chart
+                        .draw_series(LineSeries::new(
+                            s.points.iter().enumerate().map(|(k, p)| (k as f64, p.2)),
+                            c.stroke_width(2),
+                        ))
+                        .map_err(perr)?
+                        .label(&s.label)
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
+                    if s.diverged_at.is_some() {
+                        if let Some(p) = s.points.last() {
+                            let k = (s.points.len() - 1) as f64;
+                            chart
+                                .draw_series(std::iter::once(Cross::new((k, p.2), 7, c.stroke_width(3))))
+                                .map_err(perr)?;
+                        }
+                    }
+                }
+                chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::UpperRight)
+                    .background_style(WHITE.mix(0.9))
+                    .border_style(BLACK.mix(0.5))
+                    .label_font((FONT_FAMILY, 13))
+                    .draw()
+                    .map_err(perr)?;
+            }};
+        }
+        if self.log_scale() {
+            let chart =
+                builder.build_cartesian_2d(0f64..steps as f64, (lo * 0.5..hi * 2.0).log_scale()).map_err(perr)?;
+            body!(chart);
+        } else {
+            let pad = 0.05 * (hi - lo);
+            let chart = builder.build_cartesian_2d(0f64..steps as f64, lo - pad..hi + pad).map_err(perr)?;
+            body!(chart);
+        }
+        Ok(())
+    }
+}
+
+/// Bright palette colours (yellow, white) are darkened for a white background.
+fn darken(c: RGBColor) -> RGBColor {
+    let l = 0.299 * c.0 as f64 + 0.587 * c.1 as f64 + 0.114 * c.2 as f64;
+    if l > 170.0 {
+        let k = 170.0 / l;
+        RGBColor((c.0 as f64 * k) as u8, (c.1 as f64 * k) as u8, (c.2 as f64 * k) as u8)
+    } else {
+        c
+    }
+}

@@ -1,0 +1,140 @@
+//! Figures: contour and 3-D surface plots with trajectories, loss curves. Each figure is
+//! drawn once through a backend-generic function and saved as both PNG and SVG. Text uses
+//! an embedded DejaVu Sans, so figures render on machines without any system font.
+//! Figures read only records (trajectories); they never run optimizers.
+
+pub mod contour;
+pub mod lines;
+pub mod surface;
+pub mod theme;
+
+use anyhow::{anyhow, Context, Result};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// A figure that can be drawn on any plotters backend.
+pub trait Figure {
+    /// Size in pixels (PNG) / user units (SVG).
+    fn size(&self) -> (u32, u32);
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()>
+    where
+        DB::ErrorType: 'static;
+}
+
+/// Converts a plotters error into an `anyhow` one.
+pub(crate) fn perr<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow!("drawing failed: {e:?}")
+}
+
+/// Writes `<stem>.png` and `<stem>.svg`; returns both paths.
+pub fn save<F: Figure>(fig: &F, stem: &Path) -> Result<Vec<PathBuf>> {
+    theme::init_fonts();
+    let png = stem.with_extension("png");
+    let svg = stem.with_extension("svg");
+    {
+        let root = BitMapBackend::new(&png, fig.size()).into_drawing_area();
+        fig.draw(&root)?;
+        root.present().map_err(perr).with_context(|| format!("writing {}", png.display()))?;
+    }
+    {
+        let root = SVGBackend::new(&svg, fig.size()).into_drawing_area();
+        fig.draw(&root)?;
+        root.present().map_err(perr).with_context(|| format!("writing {}", svg.display()))?;
+    }
+    Ok(vec![png, svg])
+}
+
+/// What a figure needs of one run.
+pub struct Series<'a> {
+    pub label: String,
+    /// (x, y, loss) per recorded step, all finite.
+    pub points: Vec<(f64, f64, f64)>,
+    pub diverged_at: Option<usize>,
+    pub _marker: std::marker::PhantomData<&'a ()>,
+}
+
+impl Series<'_> {
+    pub fn from_run(run: &crate::experiment::compare::Run) -> Series<'static> {
+        Series {
+            label: match run.summary.diverged_at {
+                Some(k) => format!("{} (diverged at {k})", run.label),
+                None => run.label.clone(),
+            },
+            points: run.trajectory.points.iter().map(|p| (p.x, p.y, p.loss)).collect(),
+            diverged_at: run.summary.diverged_at,
+            _marker: std::marker::PhantomData,
+        }
+    }
+}
+
+/// Splits a polyline into the pieces inside `view` (x0, x1, y0, y1), cutting segments at
+/// the border (Liang–Barsky), so nothing is drawn outside the axes.
+pub fn clip_polyline(pts: &[(f64, f64)], view: [f64; 4]) -> Vec<Vec<(f64, f64)>> {
+    let [x0, x1, y0, y1] = view;
+    let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
+    let mut cur: Vec<(f64, f64)> = Vec::new();
+    let inside = |p: (f64, f64)| p.0 >= x0 && p.0 <= x1 && p.1 >= y0 && p.1 <= y1;
+    if pts.len() == 1 && inside(pts[0]) {
+        return vec![pts.to_vec()];
+    }
+    for w in pts.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let (mut t0, mut t1) = (0.0f64, 1.0f64);
+        let mut ok = true;
+        for (p, q) in [(-dx, a.0 - x0), (dx, x1 - a.0), (-dy, a.1 - y0), (dy, y1 - a.1)] {
+            if p == 0.0 {
+                if q < 0.0 {
+                    ok = false;
+                    break;
+                }
+            } else {
+                let r = q / p;
+                if p < 0.0 {
+                    t0 = t0.max(r);
+                } else {
+                    t1 = t1.min(r);
+                }
+            }
+        }
+        if !ok || t0 > t1 {
+            if cur.len() > 1 {
+                out.push(std::mem::take(&mut cur));
+            }
+            cur.clear();
+            continue;
+        }
+        let pa = (a.0 + t0 * dx, a.1 + t0 * dy);
+        let pb = (a.0 + t1 * dx, a.1 + t1 * dy);
+        if cur.is_empty() || t0 > 0.0 {
+            if cur.len() > 1 {
+                out.push(std::mem::take(&mut cur));
+            }
+            cur = vec![pa];
+        }
+        cur.push(pb);
+        if t1 < 1.0 {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if cur.len() > 1 {
+        out.push(cur);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip_polyline;
+
+    #[test]
+    fn clipping_cuts_segments_at_the_border() {
+        let v = [0.0, 1.0, 0.0, 1.0];
+        let pieces = clip_polyline(&[(0.5, 0.5), (2.0, 0.5), (2.0, 2.0), (0.5, 0.25)], v);
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(pieces[0], vec![(0.5, 0.5), (1.0, 0.5)]);
+        assert!(pieces.iter().flatten().all(|p| p.0 >= 0.0 && p.0 <= 1.0 && p.1 >= 0.0 && p.1 <= 1.0));
+        assert!(clip_polyline(&[(5.0, 5.0), (6.0, 6.0)], v).is_empty());
+    }
+}

@@ -1,0 +1,51 @@
+//! Records: CSV and JSON files a pandas user can load, written atomically (to a temporary
+//! file in the same folder, then renamed), so a crash never leaves half a file.
+
+use crate::experiment::compare::Run;
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Writes `bytes` to `path` atomically, creating the folder if needed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
+        }
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))?;
+    Ok(())
+}
+
+/// Pretty JSON.
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let s = serde_json::to_string_pretty(value).context("serialising JSON")?;
+    write_atomic(path, s.as_bytes())
+}
+
+/// Quotes a CSV field when it needs it (labels contain commas: `adam(lr=0.1, ...)`).
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// `trajectories.csv`: optimizer, step, x, y, loss, grad_x, grad_y. The row with step k is
+/// the point after k steps (step 0 is the start). Floats are written in full precision
+/// (shortest text that reads back to the same f64).
+pub fn trajectories_csv(runs: &[Run]) -> String {
+    let mut s = String::from("optimizer,step,x,y,loss,grad_x,grad_y\n");
+    for r in runs {
+        let label = csv_field(&r.label);
+        for p in &r.trajectory.points {
+            let _ = writeln!(s, "{label},{},{:?},{:?},{:?},{:?},{:?}", p.step, p.x, p.y, p.loss, p.grad_x, p.grad_y);
+        }
+    }
+    s
+}

@@ -6,7 +6,9 @@
 //! produce records), [`record`] (CSV/JSON writers) and [`plot`] (figures).
 
 pub mod cli;
+pub mod data;
 pub mod experiment;
+pub mod nn;
 pub mod objective;
 pub mod optim;
 pub mod plot;

@@ -1,0 +1,223 @@
+//! Datasets of 28×28 grey images with 10 classes: MNIST and Fashion-MNIST.
+//!
+//! Where the files are looked for: `--data-dir`, then `$OPTLAB_DATA`, then `./data/<name>`
+//! (each either holding the four files or a `<name>/` folder with them). MNIST also has an
+//! embedded subset (the first 10,000 training and 2,000 test images) compiled into the
+//! binary, used when the full files are not found. Pixels stay `u8` in memory; batches are
+//! normalised when they are assembled.
+
+pub mod fetch;
+pub mod idx;
+
+use anyhow::{bail, Result};
+use std::path::{Path, PathBuf};
+
+/// One split (train or test).
+#[derive(Clone, Debug)]
+pub struct Split {
+    pub images: Vec<u8>,
+    pub labels: Vec<u8>,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl Split {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+    pub fn pixels(&self) -> usize {
+        self.rows * self.cols
+    }
+    /// Writes the normalised images of `indices` into `out` (row-major, one image a row).
+    pub fn gather(&self, indices: &[usize], mean: f32, std: f32, out: &mut [f32]) {
+        let p = self.pixels();
+        // (v/255 − mean)/std in f32, as torchvision's ToTensor + Normalize compute it; a
+        // 256-entry table makes it a lookup per pixel.
+        let mut table = [0f32; 256];
+        for (v, t) in table.iter_mut().enumerate() {
+            *t = ((v as f32 / 255.0) - mean) / std;
+        }
+        for (k, &i) in indices.iter().enumerate() {
+            let src = &self.images[i * p..(i + 1) * p];
+            for (o, &v) in out[k * p..(k + 1) * p].iter_mut().zip(src) {
+                *o = table[v as usize];
+            }
+        }
+    }
+}
+
+/// A dataset with its normalisation and where it came from.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub name: String,
+    pub train: Split,
+    pub test: Split,
+    pub mean: f32,
+    pub std: f32,
+    /// Where the files were read from, or "embedded subset".
+    pub source: String,
+}
+
+/// A dataset optlab knows.
+pub struct DatasetInfo {
+    pub name: &'static str,
+    pub mean: f32,
+    pub std: f32,
+    pub licence: &'static str,
+}
+
+pub const DATASETS: &[DatasetInfo] = &[
+    DatasetInfo { name: "mnist", mean: 0.1307, std: 0.3081, licence: "CC BY-SA 3.0" },
+    DatasetInfo { name: "fashion-mnist", mean: 0.2860, std: 0.3530, licence: "MIT" },
+];
+
+pub const FILES: [&str; 4] =
+    ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
+
+pub fn info(name: &str) -> Result<&'static DatasetInfo> {
+    match DATASETS.iter().find(|d| d.name == name) {
+        Some(d) => Ok(d),
+        None => bail!("unknown dataset '{name}' (known: mnist, fashion-mnist)"),
+    }
+}
+
+fn find_file(dir: &Path, stem: &str) -> Option<PathBuf> {
+    [format!("{stem}.gz"), stem.to_string()].into_iter().map(|n| dir.join(n)).find(|p| p.is_file())
+}
+
+/// The folders searched for `name`, in order.
+pub fn search_dirs(name: &str, data_dir: Option<&Path>) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = Vec::new();
+    if let Some(d) = data_dir {
+        roots.push(d.to_path_buf());
+    }
+    if let Some(env) = std::env::var_os("OPTLAB_DATA") {
+        roots.push(PathBuf::from(env));
+    }
+    roots.push(PathBuf::from("data"));
+    let mut dirs = Vec::new();
+    for r in roots {
+        dirs.push(r.join(name));
+        dirs.push(r);
+    }
+    dirs
+}
+
+fn split_from(images: idx::Idx, labels: idx::Idx, what: &str) -> Result<Split> {
+    let (n, rows, cols) = (images.dims[0], images.dims[1], images.dims[2]);
+    if labels.dims[0] != n {
+        bail!("{what}: {n} images but {} labels", labels.dims[0]);
+    }
+    if let Some(bad) = labels.data.iter().find(|&&l| l > 9) {
+        bail!("{what}: label {bad} is out of range 0..9");
+    }
+    Ok(Split { images: images.data, labels: labels.data, rows, cols })
+}
+
+fn check_label_range(labels: &idx::Idx, file: &str) -> Result<()> {
+    if let Some((i, bad)) = labels.data.iter().enumerate().find(|(_, &l)| l > 9) {
+        bail!("{file}: label {bad} at index {i} is out of range 0..9");
+    }
+    Ok(())
+}
+
+/// Reads the four files from `dir`.
+pub fn load_dir(name: &str, dir: &Path) -> Result<Dataset> {
+    let info = info(name)?;
+    let mut parts = Vec::new();
+    for (i, stem) in FILES.iter().enumerate() {
+        let Some(path) = find_file(dir, stem) else { bail!("{}: missing {stem}(.gz)", dir.display()) };
+        let d = idx::read_file(&path, if i.is_multiple_of(2) { 3 } else { 1 })?;
+        if !i.is_multiple_of(2) {
+            check_label_range(&d, &path.display().to_string())?;
+        }
+        parts.push(d);
+    }
+    let mut it = parts.into_iter();
+    let (a, b, c, d) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+    Ok(Dataset {
+        name: name.to_string(),
+        train: split_from(a, b, "training set")?,
+        test: split_from(c, d, "test set")?,
+        mean: info.mean,
+        std: info.std,
+        source: dir.display().to_string(),
+    })
+}
+
+/// The MNIST subset compiled into the binary.
+pub fn embedded_mnist() -> Result<Dataset> {
+    const B: [&[u8]; 4] = [
+        include_bytes!("../../assets/mnist-subset/train-images-idx3-ubyte.gz"),
+        include_bytes!("../../assets/mnist-subset/train-labels-idx1-ubyte.gz"),
+        include_bytes!("../../assets/mnist-subset/t10k-images-idx3-ubyte.gz"),
+        include_bytes!("../../assets/mnist-subset/t10k-labels-idx1-ubyte.gz"),
+    ];
+    let p = |i: usize| idx::parse(B[i], if i.is_multiple_of(2) { 3 } else { 1 }, FILES[i]);
+    Ok(Dataset {
+        name: "mnist".into(),
+        train: split_from(p(0)?, p(1)?, "embedded training set")?,
+        test: split_from(p(2)?, p(3)?, "embedded test set")?,
+        mean: 0.1307,
+        std: 0.3081,
+        source: "embedded subset (first 10,000 train / 2,000 test images of MNIST)".into(),
+    })
+}
+
+/// How a dataset was asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Want {
+    /// The full files if found; for MNIST, else the embedded subset.
+    Auto,
+    /// The full files, or an error saying how to fetch them.
+    Full,
+    /// The embedded subset (MNIST only).
+    Subset,
+}
+
+/// Finds and loads a dataset.
+pub fn load(name: &str, data_dir: Option<&Path>, want: Want) -> Result<Dataset> {
+    info(name)?;
+    if want == Want::Subset {
+        if name != "mnist" {
+            bail!("only mnist has an embedded subset; fetch {name} with `optlab data fetch {name}`");
+        }
+        return embedded_mnist();
+    }
+    let dirs = search_dirs(name, data_dir);
+    for d in &dirs {
+        if FILES.iter().all(|s| find_file(d, s).is_some()) {
+            return load_dir(name, d);
+        }
+    }
+    if name == "mnist" && want == Want::Auto {
+        return embedded_mnist();
+    }
+    let looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    bail!("{name} not found (looked in {}); get it with `optlab data fetch {name}`", looked.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_subset_is_real_mnist() {
+        let d = embedded_mnist().unwrap();
+        assert_eq!((d.train.len(), d.test.len(), d.train.rows, d.train.cols), (10_000, 2_000, 28, 28));
+        assert_eq!(&d.train.labels[..10], &[5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
+        assert_eq!(&d.test.labels[..10], &[7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
+    }
+
+    #[test]
+    fn missing_fashion_mnist_says_how_to_fetch_it() {
+        let dir = std::env::temp_dir().join(format!("optlab-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let e = load("fashion-mnist", Some(&dir), Want::Full).unwrap_err().to_string();
+        assert!(e.contains("optlab data fetch fashion-mnist"), "{e}");
+        assert!(load("cifar", None, Want::Auto).unwrap_err().to_string().contains("unknown dataset 'cifar'"));
+    }
+}

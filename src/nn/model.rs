@@ -1,0 +1,501 @@
+//! A sequential model on flat buffers: parameters and gradients are single `f32` slices in
+//! PyTorch's `model.parameters()` order (each weight row-major in PyTorch's own shape), and
+//! every activation lives in a preallocated [`Workspace`], so a training step allocates
+//! nothing. Matrix products go through `matrixmultiply::sgemm`; convolutions are im2col
+//! followed by a GEMM.
+
+use super::gemm::sgemm;
+use super::spec::LayerSpec;
+use anyhow::{bail, Result};
+use rand_chacha::rand_core::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Channels × height × width of an activation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shape {
+    pub c: usize,
+    pub h: usize,
+    pub w: usize,
+}
+
+impl Shape {
+    pub fn len(&self) -> usize {
+        self.c * self.h * self.w
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Layer {
+    Linear {
+        inp: usize,
+        out: usize,
+        w: usize,
+        b: usize,
+    },
+    Conv {
+        cin: usize,
+        h: usize,
+        wd: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        pad: usize,
+        oh: usize,
+        ow: usize,
+        w: usize,
+        b: usize,
+    },
+    Relu,
+    Tanh,
+    Sigmoid,
+    MaxPool {
+        c: usize,
+        h: usize,
+        wd: usize,
+        k: usize,
+        oh: usize,
+        ow: usize,
+    },
+    Flatten,
+}
+
+/// A model: layers, then log-softmax and the mean negative log-likelihood.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub name: String,
+    layers: Vec<Layer>,
+    /// Features of each activation: `sizes[0]` the input, `sizes[i + 1]` layer i's output.
+    sizes: Vec<usize>,
+    pub n_params: usize,
+    /// (name, shape) of each parameter tensor, in order.
+    pub param_shapes: Vec<(String, Vec<usize>)>,
+    /// Multiply-adds of one sample's forward pass (for FLOP counts).
+    pub forward_macs: usize,
+}
+
+/// Activations, their gradients and scratch space for batches of up to `cap` samples.
+pub struct Workspace {
+    cap: usize,
+    acts: Vec<Vec<f32>>,
+    dacts: Vec<Vec<f32>>,
+    cols: Vec<Vec<f32>>,
+    dcols: Vec<f32>,
+    argmax: Vec<Vec<u32>>,
+}
+
+impl Workspace {
+    /// The input buffer for `n` samples: write the normalised batch here.
+    pub fn input_mut(&mut self, n: usize) -> &mut [f32] {
+        let s = self.acts[0].len() / self.cap;
+        &mut self.acts[0][..n * s]
+    }
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+}
+
+impl Model {
+    /// Builds the layers for inputs of `input` shape and `classes` outputs.
+    pub fn new(name: &str, specs: &[LayerSpec], input: Shape, classes: usize) -> Result<Model> {
+        let mut shape = input;
+        let mut layers = Vec::new();
+        let mut sizes = vec![input.len()];
+        let mut n = 0usize;
+        let mut shapes = Vec::new();
+        let mut macs = 0usize;
+        for (i, s) in specs.iter().enumerate() {
+            let l = match *s {
+                LayerSpec::Linear { out } => {
+                    let inp = shape.len();
+                    let l = Layer::Linear { inp, out, w: n, b: n + inp * out };
+                    shapes.push((format!("{i}.linear.weight"), vec![out, inp]));
+                    shapes.push((format!("{i}.linear.bias"), vec![out]));
+                    n += inp * out + out;
+                    macs += inp * out;
+                    shape = Shape { c: out, h: 1, w: 1 };
+                    l
+                }
+                LayerSpec::Conv { out, k, stride, pad } => {
+                    if shape.h == 1 && shape.w == 1 && i > 0 {
+                        bail!("layer {} (conv) needs an image, but its input is flat (put conv layers before linear ones)", i + 1);
+                    }
+                    if shape.h + 2 * pad < k || shape.w + 2 * pad < k {
+                        bail!("layer {} (conv k={k}): kernel larger than its {}×{} input", i + 1, shape.h, shape.w);
+                    }
+                    let (oh, ow) = ((shape.h + 2 * pad - k) / stride + 1, (shape.w + 2 * pad - k) / stride + 1);
+                    let kk = shape.c * k * k;
+                    let l = Layer::Conv {
+                        cin: shape.c,
+                        h: shape.h,
+                        wd: shape.w,
+                        cout: out,
+                        k,
+                        stride,
+                        pad,
+                        oh,
+                        ow,
+                        w: n,
+                        b: n + out * kk,
+                    };
+                    shapes.push((format!("{i}.conv.weight"), vec![out, shape.c, k, k]));
+                    shapes.push((format!("{i}.conv.bias"), vec![out]));
+                    n += out * kk + out;
+                    macs += out * kk * oh * ow;
+                    shape = Shape { c: out, h: oh, w: ow };
+                    l
+                }
+                LayerSpec::MaxPool { k } => {
+                    if shape.h < k || shape.w < k {
+                        bail!("layer {} (maxpool {k}): window larger than its {}×{} input", i + 1, shape.h, shape.w);
+                    }
+                    let l = Layer::MaxPool { c: shape.c, h: shape.h, wd: shape.w, k, oh: shape.h / k, ow: shape.w / k };
+                    shape = Shape { c: shape.c, h: shape.h / k, w: shape.w / k };
+                    l
+                }
+                LayerSpec::Relu => Layer::Relu,
+                LayerSpec::Tanh => Layer::Tanh,
+                LayerSpec::Sigmoid => Layer::Sigmoid,
+                LayerSpec::Flatten => {
+                    shape = Shape { c: shape.len(), h: 1, w: 1 };
+                    Layer::Flatten
+                }
+            };
+            layers.push(l);
+            sizes.push(shape.len());
+        }
+        if shape.len() != classes {
+            bail!(
+                "the model ends with {} outputs, but the data has {classes} classes (end with linear({classes}))",
+                shape.len()
+            );
+        }
+        if n == 0 {
+            bail!("the model has no parameters (add a linear or conv layer)");
+        }
+        Ok(Model { name: name.to_string(), layers, sizes, n_params: n, param_shapes: shapes, forward_macs: macs })
+    }
+
+    /// Parameters initialised as PyTorch does by default (kaiming-uniform with a = √5 for
+    /// weights, i.e. U(±1/√fan_in), and U(±1/√fan_in) for biases), from `seed`.
+    pub fn init(&self, seed: u64) -> Vec<f32> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut p = vec![0f32; self.n_params];
+        let mut uniform = |dst: &mut [f32], bound: f32| {
+            for v in dst {
+                let u = (rng.next_u32() >> 8) as f32 * (1.0 / 16_777_216.0);
+                *v = (2.0 * u - 1.0) * bound;
+            }
+        };
+        for l in &self.layers {
+            let (w, b, fan_in, wn, bn) = match *l {
+                Layer::Linear { inp, out, w, b } => (w, b, inp, inp * out, out),
+                Layer::Conv { cin, cout, k, w, b, .. } => (w, b, cin * k * k, cout * cin * k * k, cout),
+                _ => continue,
+            };
+            let bound = 1.0 / (fan_in as f32).sqrt();
+            uniform(&mut p[w..w + wn], bound);
+            uniform(&mut p[b..b + bn], bound);
+        }
+        p
+    }
+
+    /// Features of one input sample.
+    pub fn input_len(&self) -> usize {
+        self.sizes[0]
+    }
+
+    /// A workspace for batches of up to `cap` samples.
+    pub fn workspace(&self, cap: usize) -> Workspace {
+        let acts: Vec<Vec<f32>> = self.sizes.iter().map(|&s| vec![0f32; s * cap]).collect();
+        let dacts = acts.clone();
+        let mut cols = Vec::new();
+        let mut argmax = Vec::new();
+        let mut dcols = 0;
+        for l in &self.layers {
+            match *l {
+                Layer::Conv { cin, k, oh, ow, .. } => {
+                    cols.push(vec![0f32; cap * cin * k * k * oh * ow]);
+                    dcols = dcols.max(cin * k * k * oh * ow);
+                }
+                Layer::MaxPool { c, oh, ow, .. } => argmax.push(vec![0u32; cap * c * oh * ow]),
+                _ => {}
+            }
+        }
+        Workspace { cap, acts, dacts, cols, dcols: vec![0f32; dcols], argmax }
+    }
+
+    /// Forward pass over the `n` samples in the workspace's input; returns the log-probabilities
+    /// (`n` × classes).
+    pub fn forward<'w>(&self, params: &[f32], ws: &'w mut Workspace, n: usize) -> &'w [f32] {
+        assert!(n <= ws.cap && params.len() == self.n_params);
+        let (mut ci, mut pi) = (0, 0);
+        for (i, l) in self.layers.iter().enumerate() {
+            let (lo, hi) = ws.acts.split_at_mut(i + 1);
+            let x = &lo[i][..n * self.sizes[i]];
+            let y = &mut hi[0][..n * self.sizes[i + 1]];
+            match *l {
+                Layer::Linear { inp, out, w, b } => {
+                    for row in y.chunks_exact_mut(out) {
+                        row.copy_from_slice(&params[b..b + out]);
+                    }
+                    // Y[n,out] += X[n,in] · Wᵀ
+                    sgemm(n, inp, out, x, inp, 1, &params[w..w + inp * out], 1, inp, 1.0, y, out, 1);
+                }
+                Layer::Conv { cin, h, wd, cout, k, stride, pad, oh, ow, w, b } => {
+                    let (kk, pp) = (cin * k * k, oh * ow);
+                    let cols = &mut ws.cols[ci];
+                    for s in 0..n {
+                        let col = &mut cols[s * kk * pp..(s + 1) * kk * pp];
+                        im2col(&x[s * cin * h * wd..(s + 1) * cin * h * wd], cin, h, wd, k, stride, pad, oh, ow, col);
+                        let ys = &mut y[s * cout * pp..(s + 1) * cout * pp];
+                        for (c, plane) in ys.chunks_exact_mut(pp).enumerate() {
+                            plane.fill(params[b + c]);
+                        }
+                        sgemm(cout, kk, pp, &params[w..w + cout * kk], kk, 1, col, pp, 1, 1.0, ys, pp, 1);
+                    }
+                    ci += 1;
+                }
+                Layer::Relu => y.iter_mut().zip(x).for_each(|(o, &v)| *o = if v > 0.0 { v } else { 0.0 }),
+                Layer::Tanh => y.iter_mut().zip(x).for_each(|(o, &v)| *o = v.tanh()),
+                Layer::Sigmoid => y.iter_mut().zip(x).for_each(|(o, &v)| *o = 1.0 / (1.0 + (-v).exp())),
+                Layer::Flatten => y.copy_from_slice(x),
+                Layer::MaxPool { c, h, wd, k, oh, ow } => {
+                    let am = &mut ws.argmax[pi];
+                    for s in 0..n {
+                        let xs = &x[s * c * h * wd..(s + 1) * c * h * wd];
+                        for ch in 0..c {
+                            for oy in 0..oh {
+                                for ox in 0..ow {
+                                    let (mut best, mut at) = (f32::NEG_INFINITY, 0usize);
+                                    for ky in 0..k {
+                                        for kx in 0..k {
+                                            let idx = ch * h * wd + (oy * k + ky) * wd + ox * k + kx;
+                                            let v = xs[idx];
+                                            // first maximum wins, NaN propagates (as PyTorch)
+                                            if v > best || v.is_nan() {
+                                                best = v;
+                                                at = idx;
+                                            }
+                                        }
+                                    }
+                                    let o = s * c * oh * ow + ch * oh * ow + oy * ow + ox;
+                                    y[o] = best;
+                                    am[o] = at as u32;
+                                }
+                            }
+                        }
+                    }
+                    pi += 1;
+                }
+            }
+        }
+        // log-softmax in place on the logits
+        let classes = *self.sizes.last().unwrap();
+        let z = &mut ws.acts.last_mut().unwrap()[..n * classes];
+        for row in z.chunks_exact_mut(classes) {
+            let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let sum: f32 = row.iter().map(|&v| (v - m).exp()).sum();
+            let lse = sum.ln();
+            for v in row.iter_mut() {
+                *v = *v - m - lse;
+            }
+        }
+        &ws.acts.last().unwrap()[..n * classes]
+    }
+
+    /// Mean negative log-likelihood of `labels` for the batch in the workspace, and its
+    /// gradient with respect to every parameter, written into `grad`.
+    pub fn loss_and_grad(&self, params: &[f32], grad: &mut [f32], ws: &mut Workspace, labels: &[u8]) -> f32 {
+        let n = labels.len();
+        let classes = *self.sizes.last().unwrap();
+        self.forward(params, ws, n);
+        let nl = self.layers.len();
+        let mut loss = 0f32;
+        {
+            let logp = &ws.acts[nl][..n * classes];
+            let dz = &mut ws.dacts[nl][..n * classes];
+            let inv = 1.0 / n as f32;
+            for (j, (&y, (lp, d))) in
+                labels.iter().zip(logp.chunks_exact(classes).zip(dz.chunks_exact_mut(classes))).enumerate()
+            {
+                let _ = j;
+                loss -= lp[y as usize];
+                for (c, (dv, &l)) in d.iter_mut().zip(lp).enumerate() {
+                    *dv = l.exp() * inv - if c == y as usize { inv } else { 0.0 };
+                }
+            }
+            loss *= inv;
+        }
+        self.backward(params, grad, ws, n);
+        loss
+    }
+
+    fn backward(&self, params: &[f32], grad: &mut [f32], ws: &mut Workspace, n: usize) {
+        let (mut ci, mut pi) = (ws.cols.len(), ws.argmax.len());
+        for (i, l) in self.layers.iter().enumerate().rev() {
+            let need_dx = i > 0;
+            let (lo, hi) = ws.dacts.split_at_mut(i + 1);
+            let dy = &hi[0][..n * self.sizes[i + 1]];
+            let dx = &mut lo[i][..n * self.sizes[i]];
+            let x = &ws.acts[i][..n * self.sizes[i]];
+            let y = &ws.acts[i + 1][..n * self.sizes[i + 1]];
+            match *l {
+                Layer::Linear { inp, out, w, b } => {
+                    // dW[out,in] = dYᵀ · X ;  db = Σ rows of dY ;  dX = dY · W
+                    sgemm(out, n, inp, dy, 1, out, x, inp, 1, 0.0, &mut grad[w..w + inp * out], inp, 1);
+                    let db = &mut grad[b..b + out];
+                    db.fill(0.0);
+                    for row in dy.chunks_exact(out) {
+                        db.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+                    }
+                    if need_dx {
+                        sgemm(n, out, inp, dy, out, 1, &params[w..w + inp * out], inp, 1, 0.0, dx, inp, 1);
+                    }
+                }
+                Layer::Conv { cin, h, wd, cout, k, stride, pad, oh, ow, w, b } => {
+                    ci -= 1;
+                    let (kk, pp) = (cin * k * k, oh * ow);
+                    let cols = &ws.cols[ci];
+                    grad[w..w + cout * kk].fill(0.0);
+                    grad[b..b + cout].fill(0.0);
+                    for s in 0..n {
+                        let dys = &dy[s * cout * pp..(s + 1) * cout * pp];
+                        let col = &cols[s * kk * pp..(s + 1) * kk * pp];
+                        sgemm(cout, pp, kk, dys, pp, 1, col, 1, pp, 1.0, &mut grad[w..w + cout * kk], kk, 1);
+                        for (c, plane) in dys.chunks_exact(pp).enumerate() {
+                            grad[b + c] += plane.iter().sum::<f32>();
+                        }
+                        if need_dx {
+                            let dcol = &mut ws.dcols[..kk * pp];
+                            sgemm(kk, cout, pp, &params[w..w + cout * kk], 1, kk, dys, pp, 1, 0.0, dcol, pp, 1);
+                            let dxs = &mut dx[s * cin * h * wd..(s + 1) * cin * h * wd];
+                            dxs.fill(0.0);
+                            col2im(dcol, cin, h, wd, k, stride, pad, oh, ow, dxs);
+                        }
+                    }
+                }
+                Layer::Relu => {
+                    if need_dx {
+                        dx.iter_mut().zip(dy).zip(y).for_each(|((d, &g), &o)| *d = if o > 0.0 { g } else { 0.0 });
+                    }
+                }
+                Layer::Tanh => {
+                    if need_dx {
+                        dx.iter_mut().zip(dy).zip(y).for_each(|((d, &g), &o)| *d = g * (1.0 - o * o));
+                    }
+                }
+                Layer::Sigmoid => {
+                    if need_dx {
+                        dx.iter_mut().zip(dy).zip(y).for_each(|((d, &g), &o)| *d = g * (1.0 - o) * o);
+                    }
+                }
+                Layer::Flatten => {
+                    if need_dx {
+                        dx.copy_from_slice(dy);
+                    }
+                }
+                Layer::MaxPool { c, h, wd, oh, ow, .. } => {
+                    pi -= 1;
+                    if need_dx {
+                        let am = &ws.argmax[pi];
+                        dx.fill(0.0);
+                        let (ins, outs) = (c * h * wd, c * oh * ow);
+                        for s in 0..n {
+                            for o in 0..outs {
+                                dx[s * ins + am[s * outs + o] as usize] += dy[s * outs + o];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sum of the per-sample losses and the number of correct predictions for the batch in
+    /// the workspace (`labels.len()` samples).
+    pub fn evaluate(&self, params: &[f32], ws: &mut Workspace, labels: &[u8]) -> (f64, usize) {
+        let classes = *self.sizes.last().unwrap();
+        let logp = self.forward(params, ws, labels.len());
+        let (mut loss, mut correct) = (0f64, 0usize);
+        for (row, &y) in logp.chunks_exact(classes).zip(labels) {
+            loss -= row[y as usize] as f64;
+            let arg = row.iter().enumerate().fold(0, |a, (i, &v)| if v > row[a] { i } else { a });
+            correct += (arg == y as usize) as usize;
+        }
+        (loss, correct)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn im2col(
+    x: &[f32],
+    cin: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    oh: usize,
+    ow: usize,
+    col: &mut [f32],
+) {
+    let pp = oh * ow;
+    for c in 0..cin {
+        for ky in 0..k {
+            for kx in 0..k {
+                let row = &mut col[((c * k + ky) * k + kx) * pp..((c * k + ky) * k + kx + 1) * pp];
+                for oy in 0..oh {
+                    let iy = (oy * stride + ky) as isize - pad as isize;
+                    let dst = &mut row[oy * ow..(oy + 1) * ow];
+                    if iy < 0 || iy >= h as isize {
+                        dst.fill(0.0);
+                        continue;
+                    }
+                    let src = &x[c * h * w + iy as usize * w..c * h * w + (iy as usize + 1) * w];
+                    for (ox, d) in dst.iter_mut().enumerate() {
+                        let ix = (ox * stride + kx) as isize - pad as isize;
+                        *d = if ix < 0 || ix >= w as isize { 0.0 } else { src[ix as usize] };
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn col2im(
+    col: &[f32],
+    cin: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    stride: usize,
+    pad: usize,
+    oh: usize,
+    ow: usize,
+    dx: &mut [f32],
+) {
+    let pp = oh * ow;
+    for c in 0..cin {
+        for ky in 0..k {
+            for kx in 0..k {
+                let row = &col[((c * k + ky) * k + kx) * pp..((c * k + ky) * k + kx + 1) * pp];
+                for oy in 0..oh {
+                    let iy = (oy * stride + ky) as isize - pad as isize;
+                    if iy < 0 || iy >= h as isize {
+                        continue;
+                    }
+                    for ox in 0..ow {
+                        let ix = (ox * stride + kx) as isize - pad as isize;
+                        if ix >= 0 && ix < w as isize {
+                            dx[c * h * w + iy as usize * w + ix as usize] += row[oy * ow + ox];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -23,7 +23,7 @@ impl fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-fn usage(msg: impl Into<String>) -> anyhow::Error {
+pub(super) fn usage(msg: impl Into<String>) -> anyhow::Error {
     UsageError(msg.into()).into()
 }
 
@@ -46,6 +46,13 @@ pub fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Seminar { out, quick } => cmd_seminar(&out, quick),
+        Command::Train(args) => super::training::cmd_train(&args),
+        Command::Data { action: super::DataAction::Fetch { name, data_dir } } => {
+            super::training::cmd_fetch(&name, &data_dir)
+        }
+        Command::Bench { data_dir, epochs, no_part2 } => {
+            super::training::cmd_bench(data_dir.as_deref(), epochs, !no_part2)
+        }
     }
 }
 
@@ -154,7 +161,7 @@ pub fn summary_table(runs: &[Run]) -> String {
     render_table(&rows)
 }
 
-fn render_table<const N: usize>(rows: &[[String; N]]) -> String {
+pub(super) fn render_table<const N: usize>(rows: &[[String; N]]) -> String {
     let mut widths = [0usize; N];
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r.iter()) {

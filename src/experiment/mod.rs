@@ -2,6 +2,7 @@
 //! about the command line or about figures.
 
 pub mod compare;
+pub mod train;
 pub mod tune;
 
 use crate::objective::Function;

@@ -74,6 +74,9 @@ pub struct Model {
     pub param_shapes: Vec<(String, Vec<usize>)>,
     /// Multiply-adds of one sample's forward pass (for FLOP counts).
     pub forward_macs: usize,
+    /// Multiply-adds of one sample's forward and backward pass: forward, weight gradient,
+    /// and input gradient for every parametrised layer except the first.
+    pub train_macs: usize,
 }
 
 /// Activations, their gradients and scratch space for batches of up to `cap` samples.
@@ -106,6 +109,7 @@ impl Model {
         let mut n = 0usize;
         let mut shapes = Vec::new();
         let mut macs = 0usize;
+        let mut train_macs = 0usize;
         for (i, s) in specs.iter().enumerate() {
             let l = match *s {
                 LayerSpec::Linear { out } => {
@@ -115,6 +119,7 @@ impl Model {
                     shapes.push((format!("{i}.linear.bias"), vec![out]));
                     n += inp * out + out;
                     macs += inp * out;
+                    train_macs += inp * out * if train_macs == 0 { 2 } else { 3 };
                     shape = Shape { c: out, h: 1, w: 1 };
                     l
                 }
@@ -144,6 +149,7 @@ impl Model {
                     shapes.push((format!("{i}.conv.bias"), vec![out]));
                     n += out * kk + out;
                     macs += out * kk * oh * ow;
+                    train_macs += out * kk * oh * ow * if train_macs == 0 { 2 } else { 3 };
                     shape = Shape { c: out, h: oh, w: ow };
                     l
                 }
@@ -175,7 +181,15 @@ impl Model {
         if n == 0 {
             bail!("the model has no parameters (add a linear or conv layer)");
         }
-        Ok(Model { name: name.to_string(), layers, sizes, n_params: n, param_shapes: shapes, forward_macs: macs })
+        Ok(Model {
+            name: name.to_string(),
+            layers,
+            sizes,
+            n_params: n,
+            param_shapes: shapes,
+            forward_macs: macs,
+            train_macs,
+        })
     }
 
     /// Parameters initialised as PyTorch does by default (kaiming-uniform with a = √5 for

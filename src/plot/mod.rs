@@ -4,6 +4,7 @@
 //! Figures read only records (trajectories); they never run optimizers.
 
 pub mod contour;
+pub mod curves;
 pub mod lines;
 pub mod surface;
 pub mod theme;

@@ -34,16 +34,14 @@ impl Split {
     /// Writes the normalised images of `indices` into `out` (row-major, one image a row).
     pub fn gather(&self, indices: &[usize], mean: f32, std: f32, out: &mut [f32]) {
         let p = self.pixels();
-        // (v/255 − mean)/std in f32, as torchvision's ToTensor + Normalize compute it; a
-        // 256-entry table makes it a lookup per pixel.
-        let mut table = [0f32; 256];
-        for (v, t) in table.iter_mut().enumerate() {
-            *t = ((v as f32 / 255.0) - mean) / std;
-        }
+        // (v/255 − mean)/std, computed as one multiply-add per pixel so it vectorises; it
+        // differs from torchvision's two-step rounding by at most an ulp.
+        let scale = 1.0 / (255.0 * std);
+        let shift = -mean / std;
         for (k, &i) in indices.iter().enumerate() {
             let src = &self.images[i * p..(i + 1) * p];
             for (o, &v) in out[k * p..(k + 1) * p].iter_mut().zip(src) {
-                *o = table[v as usize];
+                *o = (v as f32).mul_add(scale, shift);
             }
         }
     }

@@ -86,6 +86,7 @@ pub struct Workspace {
     dacts: Vec<Vec<f32>>,
     cols: Vec<Vec<f32>>,
     dcols: Vec<f32>,
+    scratch: Vec<f32>,
     argmax: Vec<Vec<u32>>,
 }
 
@@ -227,18 +228,26 @@ impl Model {
         let dacts = acts.clone();
         let mut cols = Vec::new();
         let mut argmax = Vec::new();
-        let mut dcols = 0;
+        let (mut dcols, mut scratch) = (0, 0);
         for l in &self.layers {
             match *l {
-                Layer::Conv { cin, k, oh, ow, .. } => {
-                    cols.push(vec![0f32; cap * cin * k * k * oh * ow]);
-                    dcols = dcols.max(cin * k * k * oh * ow);
+                Layer::Conv { cin, h, wd, cout, k, stride, pad, oh, ow, .. } => {
+                    if stride == 1 {
+                        // padded input per sample; wide output and padded input gradient
+                        let (hp, wp) = (h + 2 * pad, wd + 2 * pad);
+                        cols.push(vec![0f32; cap * cin * hp * wp]);
+                        dcols = dcols.max(cout * oh * wp);
+                        scratch = scratch.max(cin * hp * wp);
+                    } else {
+                        cols.push(vec![0f32; cap * cin * k * k * oh * ow]);
+                        dcols = dcols.max(cin * k * k * oh * ow);
+                    }
                 }
                 Layer::MaxPool { c, oh, ow, .. } => argmax.push(vec![0u32; cap * c * oh * ow]),
                 _ => {}
             }
         }
-        Workspace { cap, acts, dacts, cols, dcols: vec![0f32; dcols], argmax }
+        Workspace { cap, acts, dacts, cols, dcols: vec![0f32; dcols], scratch: vec![0f32; scratch], argmax }
     }
 
     /// Forward pass over the `n` samples in the workspace's input; returns the log-probabilities
@@ -258,6 +267,35 @@ impl Model {
                     // Y[n,out] += X[n,in] · Wᵀ
                     sgemm(n, inp, out, x, inp, 1, &params[w..w + inp * out], 1, inp, 1.0, y, out, 1);
                 }
+                Layer::Conv { cin, h, wd, cout, k, stride: 1, pad, oh, ow, w, b } => {
+                    let (hp, wp) = (h + 2 * pad, wd + 2 * pad);
+                    let padded = &mut ws.cols[ci];
+                    let wide = &mut ws.dcols[..cout * oh * wp];
+                    for s in 0..n {
+                        let ps = &mut padded[s * cin * hp * wp..(s + 1) * cin * hp * wp];
+                        pad_input(&x[s * cin * h * wd..(s + 1) * cin * h * wd], cin, h, wd, pad, ps);
+                        conv_wide_forward(
+                            ps,
+                            &params[w..w + cout * cin * k * k],
+                            &params[b..b + cout],
+                            cin,
+                            cout,
+                            k,
+                            wp,
+                            oh,
+                            ow,
+                            wide,
+                        );
+                        let ys = &mut y[s * cout * oh * ow..(s + 1) * cout * oh * ow];
+                        for c in 0..cout {
+                            for oy in 0..oh {
+                                let src = &wide[c * oh * wp + oy * wp..c * oh * wp + oy * wp + ow];
+                                ys[(c * oh + oy) * ow..(c * oh + oy + 1) * ow].copy_from_slice(src);
+                            }
+                        }
+                    }
+                    ci += 1;
+                }
                 Layer::Conv { cin, h, wd, cout, k, stride, pad, oh, ow, w, b } => {
                     let (kk, pp) = (cin * k * k, oh * ow);
                     let cols = &mut ws.cols[ci];
@@ -276,6 +314,35 @@ impl Model {
                 Layer::Tanh => y.iter_mut().zip(x).for_each(|(o, &v)| *o = v.tanh()),
                 Layer::Sigmoid => y.iter_mut().zip(x).for_each(|(o, &v)| *o = 1.0 / (1.0 + (-v).exp())),
                 Layer::Flatten => y.copy_from_slice(x),
+                Layer::MaxPool { c, h, wd, k: 2, oh, ow } => {
+                    // the common 2×2 window, unrolled
+                    let am = &mut ws.argmax[pi];
+                    for s in 0..n {
+                        let xs = &x[s * c * h * wd..(s + 1) * c * h * wd];
+                        let base = s * c * oh * ow;
+                        for ch in 0..c {
+                            for oy in 0..oh {
+                                let r0 = ch * h * wd + 2 * oy * wd;
+                                let (row0, row1) = (&xs[r0..r0 + wd], &xs[r0 + wd..r0 + 2 * wd]);
+                                let o = base + (ch * oh + oy) * ow;
+                                let (yo, ao) = (&mut y[o..o + ow], &mut am[o..o + ow]);
+                                for ox in 0..ow {
+                                    let cand = [row0[2 * ox], row0[2 * ox + 1], row1[2 * ox], row1[2 * ox + 1]];
+                                    let (mut best, mut at) = (cand[0], 0usize);
+                                    for (j, &v) in cand.iter().enumerate().skip(1) {
+                                        if v > best || v.is_nan() {
+                                            best = v;
+                                            at = j;
+                                        }
+                                    }
+                                    yo[ox] = best;
+                                    ao[ox] = (r0 + 2 * ox + (at & 1) + (at >> 1) * wd) as u32;
+                                }
+                            }
+                        }
+                    }
+                    pi += 1;
+                }
                 Layer::MaxPool { c, h, wd, k, oh, ow } => {
                     let am = &mut ws.argmax[pi];
                     for s in 0..n {
@@ -367,6 +434,41 @@ impl Model {
                     }
                     if need_dx {
                         sgemm(n, out, inp, dy, out, 1, &params[w..w + inp * out], inp, 1, 0.0, dx, inp, 1);
+                    }
+                }
+                Layer::Conv { cin, h, wd, cout, k, stride: 1, pad, oh, ow, w, b } => {
+                    ci -= 1;
+                    let (hp, wp) = (h + 2 * pad, wd + 2 * pad);
+                    let padded = &ws.cols[ci];
+                    let kk = cin * k * k;
+                    grad[w..w + cout * kk].fill(0.0);
+                    grad[b..b + cout].fill(0.0);
+                    let dwide = &mut ws.dcols[..cout * oh * wp];
+                    dwide.fill(0.0);
+                    for s in 0..n {
+                        let dys = &dy[s * cout * oh * ow..(s + 1) * cout * oh * ow];
+                        for c in 0..cout {
+                            for oy in 0..oh {
+                                dwide[c * oh * wp + oy * wp..c * oh * wp + oy * wp + ow]
+                                    .copy_from_slice(&dys[(c * oh + oy) * ow..(c * oh + oy + 1) * ow]);
+                            }
+                            grad[b + c] += dys[c * oh * ow..(c + 1) * oh * ow].iter().sum::<f32>();
+                        }
+                        let ps = &padded[s * cin * hp * wp..(s + 1) * cin * hp * wp];
+                        conv_wide_weight_grad(ps, dwide, cin, cout, k, wp, oh, ow, &mut grad[w..w + cout * kk]);
+                        if need_dx {
+                            let dpad = &mut ws.scratch[..cin * hp * wp];
+                            dpad.fill(0.0);
+                            conv_wide_input_grad(dwide, &params[w..w + cout * kk], cin, cout, k, wp, oh, ow, dpad);
+                            let dxs = &mut dx[s * cin * h * wd..(s + 1) * cin * h * wd];
+                            for c in 0..cin {
+                                for iy in 0..h {
+                                    let src = &dpad
+                                        [c * hp * wp + (iy + pad) * wp + pad..c * hp * wp + (iy + pad) * wp + pad + wd];
+                                    dxs[(c * h + iy) * wd..(c * h + iy + 1) * wd].copy_from_slice(src);
+                                }
+                            }
+                        }
                     }
                 }
                 Layer::Conv { cin, h, wd, cout, k, stride, pad, oh, ow, w, b } => {
@@ -512,4 +614,137 @@ fn col2im(
             }
         }
     }
+}
+
+/// Copies one sample (`cin` planes of h×w) into a zero-bordered buffer of (h+2p)×(w+2p) planes.
+fn pad_input(x: &[f32], cin: usize, h: usize, w: usize, pad: usize, out: &mut [f32]) {
+    let (hp, wp) = (h + 2 * pad, w + 2 * pad);
+    if pad > 0 {
+        out.fill(0.0);
+    }
+    for c in 0..cin {
+        for iy in 0..h {
+            let dst = c * hp * wp + (iy + pad) * wp + pad;
+            out[dst..dst + w].copy_from_slice(&x[(c * h + iy) * w..(c * h + iy + 1) * w]);
+        }
+    }
+}
+
+/// Length of the "wide" run of a stride-1 convolution: output rows are computed `wp` apart
+/// (the padded width), so one contiguous loop covers a whole output plane; the columns past
+/// `ow` in each row are junk and never read.
+#[inline]
+fn wide_len(wp: usize, oh: usize, ow: usize) -> usize {
+    (oh - 1) * wp + ow
+}
+
+/// Stride-1 convolution of one padded sample into `wide` (cout planes of oh rows × wp).
+#[allow(clippy::too_many_arguments)]
+fn conv_wide_forward(
+    padded: &[f32],
+    wt: &[f32],
+    bias: &[f32],
+    cin: usize,
+    cout: usize,
+    k: usize,
+    wp: usize,
+    oh: usize,
+    ow: usize,
+    wide: &mut [f32],
+) {
+    let len = wide_len(wp, oh, ow);
+    let hp = padded.len() / cin;
+    for c in 0..cout {
+        let out = &mut wide[c * oh * wp..c * oh * wp + len];
+        out.fill(bias[c]);
+        for ci in 0..cin {
+            for ky in 0..k {
+                for kx in 0..k {
+                    let wv = wt[((c * cin + ci) * k + ky) * k + kx];
+                    let off = ci * hp + ky * wp + kx;
+                    for (o, &v) in out.iter_mut().zip(&padded[off..off + len]) {
+                        *o = wv.mul_add(v, *o);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds one sample's weight gradient: dW[c][ci][ky][kx] += Σ_j dwide[c][j]·padded[ci][ky·wp + kx + j].
+#[allow(clippy::too_many_arguments)]
+fn conv_wide_weight_grad(
+    padded: &[f32],
+    dwide: &[f32],
+    cin: usize,
+    cout: usize,
+    k: usize,
+    wp: usize,
+    oh: usize,
+    ow: usize,
+    dw: &mut [f32],
+) {
+    let len = wide_len(wp, oh, ow);
+    let hp = padded.len() / cin;
+    for c in 0..cout {
+        let d = &dwide[c * oh * wp..c * oh * wp + len];
+        for ci in 0..cin {
+            for ky in 0..k {
+                for kx in 0..k {
+                    let off = ci * hp + ky * wp + kx;
+                    dw[((c * cin + ci) * k + ky) * k + kx] += dot(d, &padded[off..off + len]);
+                }
+            }
+        }
+    }
+}
+
+/// The gradient with respect to the padded input: dpad[ci][ky·wp + kx + j] += w·dwide[c][j].
+#[allow(clippy::too_many_arguments)]
+fn conv_wide_input_grad(
+    dwide: &[f32],
+    wt: &[f32],
+    cin: usize,
+    cout: usize,
+    k: usize,
+    wp: usize,
+    oh: usize,
+    ow: usize,
+    dpad: &mut [f32],
+) {
+    let len = wide_len(wp, oh, ow);
+    let hp = dpad.len() / cin;
+    for c in 0..cout {
+        let d = &dwide[c * oh * wp..c * oh * wp + len];
+        for ci in 0..cin {
+            for ky in 0..k {
+                for kx in 0..k {
+                    let wv = wt[((c * cin + ci) * k + ky) * k + kx];
+                    let off = ci * hp + ky * wp + kx;
+                    for (o, &g) in dpad[off..off + len].iter_mut().zip(d) {
+                        *o = wv.mul_add(g, *o);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Dot product with 16 independent partial sums, so it vectorises without reassociation
+/// by the compiler (the order of the sum is fixed, so results are deterministic).
+#[inline]
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            acc[i] = x[i].mul_add(y[i], acc[i]);
+        }
+    }
+    let mut tail = 0f32;
+    for (x, y) in ra.iter().zip(rb) {
+        tail = x.mul_add(*y, tail);
+    }
+    acc.iter().sum::<f32>() + tail
 }

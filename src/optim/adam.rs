@@ -134,6 +134,19 @@ impl<T: Real> GradientRule<T> for Adam<T> {
         } else {
             (c.weight_decay, None)
         };
+        if !c.amsgrad && !c.maximize && c.weight_decay == 0.0 && (1.0 - b1).abs() < 0.5 {
+            // The common case, without per-element branches so that it vectorises; the same
+            // arithmetic as the general loop below.
+            for (((p, &g), m), v) in
+                params.iter_mut().zip(grad).zip(self.exp_avg.iter_mut()).zip(self.exp_avg_sq.iter_mut())
+            {
+                *m = w1.mul_add(g - *m, *m);
+                *v = ops::addcmul(*v * b2t, g, g, w2);
+                let denom = v.sqrt() / bc2_sqrt + eps;
+                *p = ops::addcdiv(*p, *m, denom, neg_step);
+            }
+            return;
+        }
         for i in 0..n {
             let p = &mut params[i];
             if let (Some(d), true) = (decay, c.weight_decay != 0.0) {

@@ -88,10 +88,13 @@ fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
     }
 }
 
+/// A labelled, coloured line of (epoch, mean, std) points.
+type Line = (String, RGBColor, Vec<(f64, f64, f64)>);
+
 fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
-    series: &[(String, RGBColor, Vec<(f64, f64, f64)>)],
+    series: &[Line],
     y_desc: &str,
     log_y: bool,
     epochs: usize,

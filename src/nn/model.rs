@@ -260,6 +260,16 @@ impl Model {
             let x = &lo[i][..n * self.sizes[i]];
             let y = &mut hi[0][..n * self.sizes[i + 1]];
             match *l {
+                Layer::Linear { inp, out, w, b } if out <= SKINNY => {
+                    // few outputs (a classifier head): one dot product per output, which
+                    // beats a GEMM kernel whose tiles would be mostly padding
+                    let wt = &params[w..w + inp * out];
+                    for (xr, yr) in x.chunks_exact(inp).zip(y.chunks_exact_mut(out)) {
+                        for (o, yv) in yr.iter_mut().enumerate() {
+                            *yv = params[b + o] + dot(xr, &wt[o * inp..(o + 1) * inp]);
+                        }
+                    }
+                }
                 Layer::Linear { inp, out, w, b } => {
                     for row in y.chunks_exact_mut(out) {
                         row.copy_from_slice(&params[b..b + out]);
@@ -326,17 +336,27 @@ impl Model {
                                 let (row0, row1) = (&xs[r0..r0 + wd], &xs[r0 + wd..r0 + 2 * wd]);
                                 let o = base + (ch * oh + oy) * ow;
                                 let (yo, ao) = (&mut y[o..o + ow], &mut am[o..o + ow]);
-                                for ox in 0..ow {
-                                    let cand = [row0[2 * ox], row0[2 * ox + 1], row1[2 * ox], row1[2 * ox + 1]];
-                                    let (mut best, mut at) = (cand[0], 0usize);
-                                    for (j, &v) in cand.iter().enumerate().skip(1) {
-                                        if v > best || v.is_nan() {
-                                            best = v;
-                                            at = j;
-                                        }
-                                    }
-                                    yo[ox] = best;
-                                    ao[ox] = (r0 + 2 * ox + (at & 1) + (at >> 1) * wd) as u32;
+                                // branch-free selects, so the loop vectorises; the first
+                                // maximum wins and NaN propagates, as in PyTorch
+                                let (r0u, wdu) = (r0 as u32, wd as u32);
+                                for (ox, ((p0, p1), (yv, av))) in row0
+                                    .chunks_exact(2)
+                                    .zip(row1.chunks_exact(2))
+                                    .zip(yo.iter_mut().zip(ao.iter_mut()))
+                                    .enumerate()
+                                {
+                                    let (mut best, mut at) = (p0[0], 0u32);
+                                    let t = p0[1] > best || p0[1].is_nan();
+                                    best = if t { p0[1] } else { best };
+                                    at = if t { 1 } else { at };
+                                    let t = p1[0] > best || p1[0].is_nan();
+                                    best = if t { p1[0] } else { best };
+                                    at = if t { wdu } else { at };
+                                    let t = p1[1] > best || p1[1].is_nan();
+                                    best = if t { p1[1] } else { best };
+                                    at = if t { wdu + 1 } else { at };
+                                    *yv = best;
+                                    *av = r0u + 2 * ox as u32 + at;
                                 }
                             }
                         }
@@ -424,6 +444,25 @@ impl Model {
             let x = &ws.acts[i][..n * self.sizes[i]];
             let y = &ws.acts[i + 1][..n * self.sizes[i + 1]];
             match *l {
+                Layer::Linear { inp, out, w, b } if out <= SKINNY => {
+                    let (gw, gb) = grad[w..b + out].split_at_mut(inp * out);
+                    gw.fill(0.0);
+                    gb.fill(0.0);
+                    let wt = &params[w..w + inp * out];
+                    for (j, (xr, dyr)) in x.chunks_exact(inp).zip(dy.chunks_exact(out)).enumerate() {
+                        for (o, &g) in dyr.iter().enumerate() {
+                            gb[o] += g;
+                            axpy(g, xr, &mut gw[o * inp..(o + 1) * inp]);
+                        }
+                        if need_dx {
+                            let dxr = &mut dx[j * inp..(j + 1) * inp];
+                            dxr.fill(0.0);
+                            for (o, &g) in dyr.iter().enumerate() {
+                                axpy(g, &wt[o * inp..(o + 1) * inp], dxr);
+                            }
+                        }
+                    }
+                }
                 Layer::Linear { inp, out, w, b } => {
                     // dW[out,in] = dYᵀ · X ;  db = Σ rows of dY ;  dX = dY · W
                     sgemm(out, n, inp, dy, 1, out, x, inp, 1, 0.0, &mut grad[w..w + inp * out], inp, 1);
@@ -452,7 +491,7 @@ impl Model {
                                 dwide[c * oh * wp + oy * wp..c * oh * wp + oy * wp + ow]
                                     .copy_from_slice(&dys[(c * oh + oy) * ow..(c * oh + oy + 1) * ow]);
                             }
-                            grad[b + c] += dys[c * oh * ow..(c + 1) * oh * ow].iter().sum::<f32>();
+                            grad[b + c] += sum(&dys[c * oh * ow..(c + 1) * oh * ow]);
                         }
                         let ps = &padded[s * cin * hp * wp..(s + 1) * cin * hp * wp];
                         conv_wide_weight_grad(ps, dwide, cin, cout, k, wp, oh, ow, &mut grad[w..w + cout * kk]);
@@ -482,7 +521,7 @@ impl Model {
                         let col = &cols[s * kk * pp..(s + 1) * kk * pp];
                         sgemm(cout, pp, kk, dys, pp, 1, col, 1, pp, 1.0, &mut grad[w..w + cout * kk], kk, 1);
                         for (c, plane) in dys.chunks_exact(pp).enumerate() {
-                            grad[b + c] += plane.iter().sum::<f32>();
+                            grad[b + c] += sum(plane);
                         }
                         if need_dx {
                             let dcol = &mut ws.dcols[..kk * pp];
@@ -639,6 +678,7 @@ fn wide_len(wp: usize, oh: usize, ow: usize) -> usize {
 }
 
 /// Stride-1 convolution of one padded sample into `wide` (cout planes of oh rows × wp).
+/// Outputs are computed in blocks of [`BLOCK`] held in registers while all taps are added.
 #[allow(clippy::too_many_arguments)]
 fn conv_wide_forward(
     padded: &[f32],
@@ -654,20 +694,49 @@ fn conv_wide_forward(
 ) {
     let len = wide_len(wp, oh, ow);
     let hp = padded.len() / cin;
+    let taps = cin * k * k;
     for c in 0..cout {
         let out = &mut wide[c * oh * wp..c * oh * wp + len];
-        out.fill(bias[c]);
-        for ci in 0..cin {
-            for ky in 0..k {
-                for kx in 0..k {
-                    let wv = wt[((c * cin + ci) * k + ky) * k + kx];
-                    let off = ci * hp + ky * wp + kx;
-                    for (o, &v) in out.iter_mut().zip(&padded[off..off + len]) {
-                        *o = wv.mul_add(v, *o);
+        let wc = &wt[c * taps..(c + 1) * taps];
+        let mut j = 0;
+        while j < len {
+            let m = BLOCK.min(len - j);
+            let mut acc = [bias[c]; BLOCK];
+            for ci in 0..cin {
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let wv = wc[(ci * k + ky) * k + kx];
+                        let off = ci * hp + ky * wp + kx + j;
+                        if m == BLOCK {
+                            let src = &padded[off..off + BLOCK];
+                            for i in 0..BLOCK {
+                                acc[i] = wv.mul_add(src[i], acc[i]);
+                            }
+                        } else {
+                            for (a, &v) in acc[..m].iter_mut().zip(&padded[off..off + m]) {
+                                *a = wv.mul_add(v, *a);
+                            }
+                        }
                     }
                 }
             }
+            out[j..j + m].copy_from_slice(&acc[..m]);
+            j += m;
         }
+    }
+}
+
+/// Outputs per register block of the direct convolution.
+const BLOCK: usize = 64;
+
+/// Linear layers with at most this many outputs use dot products instead of a GEMM.
+const SKINNY: usize = 16;
+
+/// y += a·x (vectorises).
+#[inline]
+fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+    for (yv, &xv) in y.iter_mut().zip(x) {
+        *yv = a.mul_add(xv, *yv);
     }
 }
 
@@ -745,6 +814,20 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut tail = 0f32;
     for (x, y) in ra.iter().zip(rb) {
         tail = x.mul_add(*y, tail);
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// Sum with 16 independent partial sums (vectorises; fixed order, so deterministic).
+#[inline]
+pub fn sum(a: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let c = a.chunks_exact(16);
+    let tail: f32 = c.remainder().iter().sum();
+    for x in c {
+        for i in 0..16 {
+            acc[i] += x[i];
+        }
     }
     acc.iter().sum::<f32>() + tail
 }

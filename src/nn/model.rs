@@ -678,51 +678,62 @@ fn wide_len(wp: usize, oh: usize, ow: usize) -> usize {
 }
 
 /// Stride-1 convolution of one padded sample into `wide` (cout planes of oh rows × wp).
-/// Outputs are computed in blocks of [`BLOCK`] held in registers while all taps are added.
+/// Output channels go in groups of up to 4, 16 outputs at a time, so that each input
+/// window is loaded once for the whole group and the sums stay in registers.
 #[allow(clippy::too_many_arguments)]
-fn conv_wide_forward(
-    padded: &[f32],
-    wt: &[f32],
-    bias: &[f32],
-    cin: usize,
-    cout: usize,
-    k: usize,
-    wp: usize,
-    oh: usize,
-    ow: usize,
-    wide: &mut [f32],
-) {
+fn conv_wide_forward(padded: &[f32], wt: &[f32], bias: &[f32], cin: usize, cout: usize, k: usize, wp: usize, oh: usize, ow: usize, wide: &mut [f32]) {
     let len = wide_len(wp, oh, ow);
-    let hp = padded.len() / cin;
+    let plane = padded.len() / cin;
     let taps = cin * k * k;
-    for c in 0..cout {
-        let out = &mut wide[c * oh * wp..c * oh * wp + len];
-        let wc = &wt[c * taps..(c + 1) * taps];
-        let mut j = 0;
-        while j < len {
-            let m = BLOCK.min(len - j);
-            let mut acc = [bias[c]; BLOCK];
-            for ci in 0..cin {
-                for ky in 0..k {
-                    for kx in 0..k {
-                        let wv = wc[(ci * k + ky) * k + kx];
-                        let off = ci * hp + ky * wp + kx + j;
-                        if m == BLOCK {
-                            let src = &padded[off..off + BLOCK];
-                            for i in 0..BLOCK {
-                                acc[i] = wv.mul_add(src[i], acc[i]);
-                            }
-                        } else {
-                            for (a, &v) in acc[..m].iter_mut().zip(&padded[off..off + m]) {
-                                *a = wv.mul_add(v, *a);
-                            }
-                        }
+    let offs: Vec<usize> = (0..taps).map(|t| (t / (k * k)) * plane + ((t / k) % k) * wp + t % k).collect();
+    let mut c0 = 0;
+    while c0 < cout {
+        match cout - c0 {
+            1 => conv_group::<1>(padded, wt, bias, c0, taps, &offs, len, oh * wp, wide),
+            2 => conv_group::<2>(padded, wt, bias, c0, taps, &offs, len, oh * wp, wide),
+            3 => conv_group::<3>(padded, wt, bias, c0, taps, &offs, len, oh * wp, wide),
+            _ => conv_group::<4>(padded, wt, bias, c0, taps, &offs, len, oh * wp, wide),
+        }
+        c0 += 4;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn conv_group<const G: usize>(padded: &[f32], wt: &[f32], bias: &[f32], c0: usize, taps: usize, offs: &[usize], len: usize, stride: usize, wide: &mut [f32]) {
+    let mut j = 0;
+    while j < len {
+        let m = (len - j).min(16);
+        let mut acc = [[0f32; 16]; G];
+        for (g, a) in acc.iter_mut().enumerate() {
+            *a = [bias[c0 + g]; 16];
+        }
+        if m == 16 {
+            for (t, &off) in offs.iter().enumerate() {
+                let src: &[f32; 16] = padded[off + j..off + j + 16].try_into().unwrap();
+                for (g, a) in acc.iter_mut().enumerate() {
+                    let wv = wt[(c0 + g) * taps + t];
+                    for i in 0..16 {
+                        a[i] = wv.mul_add(src[i], a[i]);
                     }
                 }
             }
-            out[j..j + m].copy_from_slice(&acc[..m]);
-            j += m;
+        } else {
+            for (t, &off) in offs.iter().enumerate() {
+                let src = &padded[off + j..off + j + m];
+                for (g, a) in acc.iter_mut().enumerate() {
+                    let wv = wt[(c0 + g) * taps + t];
+                    for i in 0..m {
+                        a[i] = wv.mul_add(src[i], a[i]);
+                    }
+                }
+            }
         }
+        for (g, a) in acc.iter().enumerate() {
+            let o = (c0 + g) * stride + j;
+            wide[o..o + m].copy_from_slice(&a[..m]);
+        }
+        j += m;
     }
 }
 

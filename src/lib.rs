@@ -13,3 +13,4 @@ pub mod objective;
 pub mod optim;
 pub mod plot;
 pub mod record;
+pub mod report;

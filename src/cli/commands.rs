@@ -1,15 +1,16 @@
 //! What each command does, in terms of the library.
 
 use super::{Cli, Command, ListWhat, RunArgs};
-use crate::experiment::compare::{compare, Run};
-use crate::experiment::tune::{self, Target, TuneOptions, Tuned};
+use crate::experiment::compare::compare;
+use crate::experiment::tune::{self, TuneOptions, Tuned};
 use crate::objective::{self, Function};
 use crate::optim::{OptimizerConfig, OPTIMIZERS};
-use crate::plot::{self, contour::Contour, lines::LossCurves, surface::Surface, Series};
 use crate::record;
-use anyhow::{Context, Result};
+use crate::report::outputs::write_compare;
+use crate::report::tables::{fmt_pt, summary_table, target_line, tune_table};
+use anyhow::Result;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Bad input from the user: printed as one line, exit code 2.
 #[derive(Debug)]
@@ -27,15 +28,10 @@ pub(super) fn usage(msg: impl Into<String>) -> anyhow::Error {
     UsageError(msg.into()).into()
 }
 
-/// The seminar's six optimizers, all with lr = 0.1 as in its notebook.
-pub const SEMINAR_OPTIMIZERS: [&str; 6] =
-    ["gd(lr=0.1)", "momentum(lr=0.1)", "nag(lr=0.1)", "adagrad(lr=0.1)", "adadelta(lr=0.1)", "adam(lr=0.1)"];
-
-/// The seminar's four functions.
-pub const SEMINAR_FUNCTIONS: [&str; 4] = ["quadratic", "saddle", "sin-cos", "sin-cos-sq"];
+use crate::report::seminar::PART1_OPTIMIZERS as SEMINAR_OPTIMIZERS;
 
 pub fn run(cli: Cli) -> Result<()> {
-    match cli.command.unwrap_or(Command::Seminar { out: "out/seminar".into(), quick: false }) {
+    match cli.command.unwrap_or(Command::Seminar(super::SeminarArgs::default())) {
         Command::Compare { run, steps, out, tuned } => cmd_compare(&run, steps, out, tuned),
         Command::Tune { run, steps, out } => cmd_tune(&run, steps, out),
         Command::List { what } => {
@@ -45,7 +41,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Seminar { out, quick } => cmd_seminar(&out, quick),
+        Command::Seminar(args) => super::training::cmd_seminar(&args),
         Command::Train(args) => super::training::cmd_train(&args),
         Command::Data { action: super::DataAction::Fetch { name, data_dir } } => {
             super::training::cmd_fetch(&name, &data_dir)
@@ -116,115 +112,6 @@ fn slug(s: &str) -> String {
     out
 }
 
-fn fmt_pt(x: f64, y: f64) -> String {
-    format!("({}, {})", sig(x), sig(y))
-}
-
-fn sig(v: f64) -> String {
-    if v == 0.0 {
-        "0".into()
-    } else if v.abs() >= 1e-3 && v.abs() < 1e5 {
-        format!("{v:.4}")
-    } else {
-        format!("{v:.3e}")
-    }
-}
-
-/// The comparison table printed on stdout.
-pub fn summary_table(runs: &[Run]) -> String {
-    let mut rows = vec![[
-        "optimizer".to_string(),
-        "final (x, y)".into(),
-        "final loss".into(),
-        "nearest minimum".into(),
-        "distance".into(),
-        "converged".into(),
-    ]];
-    for r in runs {
-        let s = &r.summary;
-        let (min, dist) = match (s.nearest_minimum, s.distance_to_minimum) {
-            (Some(m), Some(d)) => (fmt_pt(m[0], m[1]), sig(d)),
-            _ => ("none".into(), "-".into()),
-        };
-        let conv = match (s.diverged_at, s.converged_at) {
-            (Some(k), _) => format!("diverged at step {k}"),
-            (None, Some(k)) => format!("at step {k}"),
-            (None, None) => "no".into(),
-        };
-        let (fin, loss) = if s.final_x.is_finite() {
-            (fmt_pt(s.final_x, s.final_y), sig(s.final_loss))
-        } else {
-            ("-".into(), "-".into())
-        };
-        rows.push([r.label.clone(), fin, loss, min, dist, conv]);
-    }
-    render_table(&rows)
-}
-
-pub(super) fn render_table<const N: usize>(rows: &[[String; N]]) -> String {
-    let mut widths = [0usize; N];
-    for r in rows {
-        for (w, c) in widths.iter_mut().zip(r.iter()) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for (i, r) in rows.iter().enumerate() {
-        let cells: Vec<String> = r.iter().zip(widths.iter()).map(|(c, w)| format!("{c:<w$}")).collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-        if i == 0 {
-            let total = widths.iter().sum::<usize>() + 2 * (N - 1);
-            out.push_str(&"-".repeat(total));
-            out.push('\n');
-        }
-    }
-    out
-}
-
-/// Writes everything `compare` promises into `dir`; returns the files written.
-pub fn write_compare(
-    dir: &Path,
-    f: &Function,
-    runs: &[Run],
-    start: [f64; 2],
-    steps: usize,
-    note: &str,
-) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
-    let mut files = vec![dir.join("trajectories.csv"), dir.join("summary.json")];
-    record::write_atomic(&files[0], record::trajectories_csv(runs).as_bytes())?;
-    let summary = serde_json::json!({
-        "function": f.name,
-        "formula": f.formula,
-        "domain": f.domain,
-        "start": start,
-        "steps": steps,
-        "note": note,
-        "optlab_version": env!("CARGO_PKG_VERSION"),
-        "runs": runs.iter().map(|r| &r.summary).collect::<Vec<_>>(),
-    });
-    record::write_json(&files[1], &summary)?;
-    let series: Vec<Series> = runs.iter().map(Series::from_run).collect();
-    let what = if note.is_empty() { String::new() } else { format!(", {note}") };
-    let title = format!("{}: {}{}", f.name, f.formula, what);
-    let short = if f.name == f.formula { f.name.clone() } else { format!("{}: {}", f.name, f.formula) };
-    let view = plot::contour::view_for(f, &series);
-    files.extend(plot::save(
-        &Contour { f, series: &series, title: title.clone(), view, size: (900, 760) },
-        &dir.join("contour"),
-    )?);
-    files.extend(plot::save(
-        &Surface { f, series: &series, title: title.clone(), size: (900, 760) },
-        &dir.join("surface"),
-    )?);
-    files.extend(plot::save(
-        &LossCurves { series: &series, title: format!("loss per step — {short}{what}"), size: (900, 560) },
-        &dir.join("loss"),
-    )?);
-    Ok(files)
-}
-
 fn cmd_compare(args: &RunArgs, mut steps: usize, out: Option<PathBuf>, tuned: bool) -> Result<()> {
     let (f, start) = load_function(args)?;
     let mut configs = parse_optimizers(&args.optimizers)?;
@@ -249,7 +136,7 @@ fn cmd_compare(args: &RunArgs, mut steps: usize, out: Option<PathBuf>, tuned: bo
     let runs = compare(&f, &configs, start, steps);
     let dir = out.unwrap_or_else(|| PathBuf::from("out/compare").join(slug(&f.name)));
     println!("{} — {}, {note}", f.name, f.formula);
-    print!("{}", summary_table(&runs));
+    print!("{}", summary_table(&runs).render());
     let files = write_compare(&dir, &f, &runs, start, steps, &note)?;
     println!("wrote {} files to {}", files.len(), dir.display());
     Ok(())
@@ -262,25 +149,6 @@ fn tuned_steps(steps: usize, tuned: &[Tuned]) -> usize {
     steps.max(need + need / 5 + 1)
 }
 
-/// The tuning table.
-pub fn tune_table(target: &Target, tuned: &[Tuned]) -> String {
-    let mut out = String::new();
-    if let Target::Minimum { point, value } = target {
-        out.push_str(&format!("target: local minimum {} with f = {}\n", fmt_pt(point[0], point[1]), sig(*value)));
-    }
-    let mut rows = vec![["optimizer".to_string(), "best lr".into(), "steps to reach it".into(), "runs".into()]];
-    for t in tuned {
-        rows.push([
-            t.optimizer.clone(),
-            t.lr.map_or("none in 1e-4..10".into(), crate::optim::fmt_num),
-            t.steps.map_or("-".into(), |s| s.to_string()),
-            t.runs.to_string(),
-        ]);
-    }
-    out.push_str(&render_table(&rows));
-    out
-}
-
 fn cmd_tune(args: &RunArgs, steps: usize, out: Option<PathBuf>) -> Result<()> {
     let (f, start) = load_function(args)?;
     let configs = parse_optimizers(&args.optimizers)?;
@@ -288,7 +156,10 @@ fn cmd_tune(args: &RunArgs, steps: usize, out: Option<PathBuf>) -> Result<()> {
     let opts = TuneOptions { steps, ..Default::default() };
     match tune::tune(&f, &configs, start, &opts) {
         Ok((target, tuned)) => {
-            print!("{}", tune_table(&target, &tuned));
+            if let Some(t) = target_line(&target) {
+                println!("{t}");
+            }
+            print!("{}", tune_table(&tuned).render());
             if let Some(dir) = out {
                 record::write_json(
                     &dir.join("tune.json"),
@@ -336,41 +207,4 @@ pub fn list_functions() -> String {
     }
     s.push_str("\nOr any expression in x and y: --function \"x^2*sin(x)/10 + y^2*cos(y)/10\"\n");
     s
-}
-
-fn cmd_seminar(out: &Path, quick: bool) -> Result<()> {
-    let steps = if quick { 50 } else { 500 };
-    let configs = parse_optimizers(&[])?;
-    let opts = TuneOptions { steps: if quick { 300 } else { 10_000 }, ..Default::default() };
-    println!("optlab seminar — part 1: {} optimizers from (8, 0.1) on the seminar's four functions\n", configs.len());
-    for name in SEMINAR_FUNCTIONS {
-        let f = objective::builtin(name).expect("seminar function").function();
-        let start = f.start;
-        let runs = compare(&f, &configs, start, steps);
-        let note = format!("lr = 0.1 for all, {steps} steps");
-        println!("== {name}: {} ({note})", f.formula);
-        print!("{}", summary_table(&runs));
-        write_compare(&out.join(name).join("lr0.1"), &f, &runs, start, steps, &note)?;
-        match tune::tune(&f, &configs, start, &opts) {
-            Ok((target, tuned)) => {
-                print!("{}", tune_table(&target, &tuned));
-                let cfgs: Vec<OptimizerConfig> =
-                    configs.iter().zip(&tuned).map(|(c, t)| t.lr.map_or(c.clone(), |lr| c.with_lr(lr))).collect();
-                let steps = tuned_steps(steps, &tuned);
-                let runs = compare(&f, &cfgs, start, steps);
-                let note = format!("tuned lr, {steps} steps");
-                println!("-- {name} with tuned learning rates");
-                print!("{}", summary_table(&runs));
-                write_compare(&out.join(name).join("tuned"), &f, &runs, start, steps, &note)?;
-                record::write_json(
-                    &out.join(name).join("tune.json"),
-                    &serde_json::json!({"target": target, "results": tuned}),
-                )?;
-            }
-            Err(reason) => println!("-- {name}: nothing to tune: {reason}"),
-        }
-        println!();
-    }
-    println!("figures and records in {}", out.display());
-    Ok(())
 }

@@ -1,13 +1,14 @@
 //! `train`, `data fetch` and `bench`: the MNIST side of the command line.
 
-use super::commands::{parse_optimizers, render_table, usage};
-use super::TrainArgs;
+use super::commands::{parse_optimizers, usage};
+use super::{SeminarArgs, TrainArgs};
 use crate::data::{self, Dataset, Want};
 use crate::experiment::compare::unique_labels;
-use crate::experiment::train::{self, Event, RunResult, RunSpec, RunStatus, TrainSettings};
-use crate::nn::{self, Model};
-use crate::plot::{self, curves};
-use crate::record;
+use crate::experiment::train::{self, Event, RunSpec, RunStatus, TrainSettings};
+use crate::nn;
+use crate::report::outputs::write_train;
+use crate::report::seminar::{self, SeminarOptions, PART2_OPTIMIZERS as SEMINAR_NN_OPTIMIZERS};
+use crate::report::tables::Table;
 use anyhow::{Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -27,9 +28,6 @@ fn install_ctrlc() {
         eprintln!("\nCtrl-C: finishing the records of completed epochs (press again to quit at once)");
     });
 }
-
-/// The seminar's four optimizers for part 2 (torch defaults, SGD with lr 0.01).
-pub const SEMINAR_NN_OPTIMIZERS: [&str; 4] = ["adam", "adagrad", "adadelta", "sgd(lr=0.01)"];
 
 fn load_dataset(name: &str, dir: Option<&Path>, want: Want) -> Result<Dataset> {
     data::load(name, dir, want).map_err(|e| usage(format!("{e:#}")))
@@ -95,98 +93,6 @@ impl Progress {
             _ => {}
         }
     }
-}
-
-/// What a training run writes, and its table.
-pub struct TrainOutput {
-    pub files: Vec<PathBuf>,
-    pub table: String,
-}
-
-/// Writes records and figures of a training run into `dir`.
-pub fn write_train(
-    dir: &Path,
-    model: &Model,
-    data: &Dataset,
-    s: &TrainSettings,
-    results: &[RunResult],
-    seconds: f64,
-) -> Result<TrainOutput> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
-    let mut files = vec![dir.join("history.csv"), dir.join("steps.csv"), dir.join("summary.json")];
-    record::write_atomic(&files[0], train::history_csv(results).as_bytes())?;
-    record::write_atomic(&files[1], train::steps_csv(results).as_bytes())?;
-    let runs: Vec<serde_json::Value> = results
-        .iter()
-        .map(|r| {
-            let last = r.epochs.last();
-            let secs: Vec<f64> = r.epochs.iter().map(|e| e.seconds).collect();
-            serde_json::json!({
-                "optimizer": r.label, "spec": r.spec, "seed": r.seed, "status": r.status,
-                "epochs_completed": r.epochs.len(),
-                "final_train_loss": last.map(|e| e.train_loss),
-                "final_test_loss": last.and_then(|e| e.test_loss),
-                "final_test_accuracy": last.and_then(|e| e.test_accuracy),
-                "best_test_accuracy": r.epochs.iter().filter_map(|e| e.test_accuracy).fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v)))),
-                "mean_seconds_per_epoch": if secs.is_empty() { None } else { Some(secs.iter().sum::<f64>() / secs.len() as f64) },
-            })
-        })
-        .collect();
-    let n_train = s.limit_train.map_or(data.train.len(), |l| l.min(data.train.len()));
-    record::write_json(
-        &files[2],
-        &serde_json::json!({
-            "model": model.name, "parameters": model.n_params, "dataset": data.name, "data_source": data.source,
-            "train_samples": n_train, "test_samples": data.test.len(), "epochs": s.epochs, "batch_size": s.batch_size,
-            "normalisation": [data.mean, data.std], "total_seconds": seconds,
-            "optlab_version": env!("CARGO_PKG_VERSION"), "runs": runs,
-        }),
-    )?;
-    let bands = curves::bands(results);
-    let what = format!("{} on {} ({} training images), batch {}", model.name, data.name, n_train, s.batch_size);
-    files.extend(plot::save(
-        &curves::CurvesGrid {
-            bands: &bands,
-            title: format!("mean training loss per epoch — {what}"),
-            epochs: s.epochs,
-        },
-        &dir.join("curves_grid"),
-    )?);
-    files.extend(plot::save(&curves::Curves { bands: &bands, title: what, epochs: s.epochs }, &dir.join("curves"))?);
-    let mut rows = vec![[
-        "optimizer".to_string(),
-        "seed".into(),
-        "epochs".into(),
-        "train loss".into(),
-        "test loss".into(),
-        "test acc".into(),
-        "s/epoch".into(),
-        "status".into(),
-    ]];
-    for r in results {
-        let last = r.epochs.last();
-        let f = |v: Option<f64>, p: usize| v.map_or("-".into(), |v| format!("{v:.p$}"));
-        let secs = if r.epochs.is_empty() {
-            None
-        } else {
-            Some(r.epochs.iter().map(|e| e.seconds).sum::<f64>() / r.epochs.len() as f64)
-        };
-        rows.push([
-            r.label.clone(),
-            r.seed.to_string(),
-            r.epochs.len().to_string(),
-            f(last.map(|e| e.train_loss), 4),
-            f(last.and_then(|e| e.test_loss), 4),
-            f(last.and_then(|e| e.test_accuracy), 4),
-            f(secs, 3),
-            match r.status {
-                RunStatus::Completed => "ok".into(),
-                RunStatus::Diverged { epoch, step } => format!("diverged (epoch {epoch}, step {step})"),
-                RunStatus::Interrupted { epoch } => format!("interrupted in epoch {epoch}"),
-            },
-        ]);
-    }
-    Ok(TrainOutput { files, table: render_table(&rows) })
 }
 
 /// Builds the run list: every optimizer × every seed, in that order.
@@ -304,8 +210,7 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool) -> Result<
     println!("threads for part 2: {}", rayon::current_num_threads());
     let stop = AtomicBool::new(false);
     let one = TrainSettings { epochs: 1, evaluate: false, ..Default::default() };
-    let mut rows =
-        vec![["model".to_string(), "optimizer".into(), "s/epoch (1 thread, median of 3)".into(), "GFLOP/s".into()]];
+    let mut rows = Table::new(&["model", "optimizer", "s/epoch (1 thread, median of 3)", "GFLOP/s"]);
     for m in ["mlp", "cnn"] {
         let model = nn::build(m)?;
         let steps = data.train.len().div_ceil(32);
@@ -320,11 +225,11 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool) -> Result<
                 })
                 .collect();
             let t = median(times);
-            rows.push([m.into(), o.into(), format!("{t:.3}"), format!("{:.1}", flops / t / 1e9)]);
+            rows.rows.push(vec![m.into(), o.into(), format!("{t:.3}"), format!("{:.1}", flops / t / 1e9)]);
             let _ = steps;
         }
     }
-    print!("{}", render_table(&rows));
+    print!("{}", rows.render());
     println!("GFLOP/s counts the multiply-adds of the forward and backward passes (2 FLOP each); the optimizer update is not counted.");
     // what one core reaches on a large square GEMM with the same kernel: the practical peak
     let n = 512;
@@ -362,5 +267,66 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool) -> Result<
     if let Some(mb) = peak_rss_mb() {
         println!("peak memory (VmHWM): {mb:.0} MB");
     }
+    Ok(())
+}
+
+pub fn cmd_seminar(a: &SeminarArgs) -> Result<()> {
+    let want = if a.full {
+        Want::Full
+    } else if a.dataset == "mnist" {
+        Want::Subset
+    } else {
+        Want::Full
+    };
+    // fail early, with exit code 2, if the data is not there
+    load_dataset(&a.dataset, a.data_dir.as_deref(), want)?;
+    let opts = SeminarOptions {
+        out: a.out.clone(),
+        quick: a.quick,
+        dataset: a.dataset.clone(),
+        want,
+        data_dir: a.data_dir.clone(),
+        seed: a.seed,
+        epochs: a.epochs,
+    };
+    install_ctrlc();
+    println!(
+        "optlab seminar{} — writing {}",
+        if a.quick { " --quick" } else { "" },
+        a.out.join("index.html").display()
+    );
+    let bar = std::io::stdout().is_terminal().then(|| {
+        let b = ProgressBar::new(1);
+        b.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}<{eta_precise}] {msg}")
+                .expect("valid template"),
+        );
+        b
+    });
+    let last = std::sync::Mutex::new(String::new());
+    let outcome = seminar::run(&opts, &STOP, &|p| match &bar {
+        Some(b) => {
+            b.set_length(p.total);
+            b.set_position(p.done);
+            b.set_message(p.what.to_string());
+        }
+        None => {
+            let mut l = last.lock().unwrap();
+            if *l != p.what {
+                println!("[{}/{}] {}", p.done, p.total, p.what);
+                *l = p.what.to_string();
+            }
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    println!(
+        "done in {:.1} s: {} ({} files); open {} in a browser",
+        outcome.seconds,
+        outcome.markdown.display(),
+        outcome.files.len(),
+        outcome.html.display()
+    );
     Ok(())
 }

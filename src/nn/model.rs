@@ -681,7 +681,18 @@ fn wide_len(wp: usize, oh: usize, ow: usize) -> usize {
 /// Output channels go in groups of up to 4, 16 outputs at a time, so that each input
 /// window is loaded once for the whole group and the sums stay in registers.
 #[allow(clippy::too_many_arguments)]
-fn conv_wide_forward(padded: &[f32], wt: &[f32], bias: &[f32], cin: usize, cout: usize, k: usize, wp: usize, oh: usize, ow: usize, wide: &mut [f32]) {
+fn conv_wide_forward(
+    padded: &[f32],
+    wt: &[f32],
+    bias: &[f32],
+    cin: usize,
+    cout: usize,
+    k: usize,
+    wp: usize,
+    oh: usize,
+    ow: usize,
+    wide: &mut [f32],
+) {
     let len = wide_len(wp, oh, ow);
     let plane = padded.len() / cin;
     let taps = cin * k * k;
@@ -700,7 +711,17 @@ fn conv_wide_forward(padded: &[f32], wt: &[f32], bias: &[f32], cin: usize, cout:
 
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn conv_group<const G: usize>(padded: &[f32], wt: &[f32], bias: &[f32], c0: usize, taps: usize, offs: &[usize], len: usize, stride: usize, wide: &mut [f32]) {
+fn conv_group<const G: usize>(
+    padded: &[f32],
+    wt: &[f32],
+    bias: &[f32],
+    c0: usize,
+    taps: usize,
+    offs: &[usize],
+    len: usize,
+    stride: usize,
+    wide: &mut [f32],
+) {
     let mut j = 0;
     while j < len {
         let m = (len - j).min(16);
@@ -736,9 +757,6 @@ fn conv_group<const G: usize>(padded: &[f32], wt: &[f32], bias: &[f32], c0: usiz
         j += m;
     }
 }
-
-/// Outputs per register block of the direct convolution.
-const BLOCK: usize = 64;
 
 /// Linear layers with at most this many outputs use dot products instead of a GEMM.
 const SKINNY: usize = 16;

@@ -39,34 +39,6 @@ pub fn view_for(f: &Function, series: &[Series]) -> [f64; 4] {
     [x0, x1, y0, y1]
 }
 
-/// Segments of the isoline t = level on a grid of t values (row-major, `nx` by `ny`,
-/// with cell corners at `xs`, `ys`): marching squares with linear interpolation.
-pub fn isolines(t: &[f64], nx: usize, ny: usize, xs: &[f64], ys: &[f64], level: f64) -> Vec<[(f64, f64); 2]> {
-    let mut segs = Vec::new();
-    for j in 0..ny - 1 {
-        for i in 0..nx - 1 {
-            let c = [(i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)];
-            let mut pts: Vec<(f64, f64)> = Vec::with_capacity(4);
-            for e in 0..4 {
-                let (a, b) = (c[e], c[(e + 1) % 4]);
-                let (ta, tb) = (t[a.1 * nx + a.0] - level, t[b.1 * nx + b.0] - level);
-                if !(ta.is_finite() && tb.is_finite()) || (ta < 0.0) == (tb < 0.0) {
-                    continue;
-                }
-                let u = ta / (ta - tb);
-                pts.push((xs[a.0] + u * (xs[b.0] - xs[a.0]), ys[a.1] + u * (ys[b.1] - ys[a.1])));
-            }
-            if pts.len() >= 2 {
-                segs.push([pts[0], pts[1]]);
-            }
-            if pts.len() == 4 {
-                segs.push([pts[2], pts[3]]);
-            }
-        }
-    }
-    segs
-}
-
 impl Figure for Contour<'_> {
     fn size(&self) -> (u32, u32) {
         self.size
@@ -109,36 +81,47 @@ impl Figure for Contour<'_> {
             }
         }
         let scale = Scale::fit(&z, self.f.log_scale);
+        let band_of = |v: f64| (scale.t(v) * BANDS as f64).floor().clamp(0.0, BANDS as f64 - 1.0) as usize;
+        let bands: Vec<usize> = z.iter().map(|&v| band_of(v)).collect();
         let mut buf = vec![0u8; w * h * 3];
-        for (k, &v) in z.iter().enumerate() {
-            let t = scale.t(v);
-            let band = ((t * BANDS as f64).floor().clamp(0.0, BANDS as f64 - 1.0) + 0.5) / BANDS as f64;
-            let c = colormap(band);
-            buf[3 * k..3 * k + 3].copy_from_slice(&[c.0, c.1, c.2]);
+        for j in 0..h {
+            for i in 0..w {
+                let k = j * w + i;
+                let b = bands[k];
+                let c = colormap((b as f64 + 0.5) / BANDS as f64);
+                // Isolines at every other band boundary, drawn into the raster: a pixel whose
+                // right or lower neighbour lies across such a boundary is darkened.
+                let across = |n: usize| {
+                    let (lo, hi) = (b.min(n), b.max(n));
+                    lo != hi && (lo + 1..=hi).any(|l| l % 2 == 0)
+                };
+                let line = (i + 1 < w && across(bands[k + 1])) || (j + 1 < h && across(bands[k + w]));
+                let d = |x: u8| if line { (x as f64 * 0.6) as u8 } else { x };
+                buf[3 * k..3 * k + 3].copy_from_slice(&[d(c.0), d(c.1), d(c.2)]);
+            }
         }
         if let Some(img) = BitMapElement::with_owned_buffer((x0, y1), (w as u32, h as u32), buf) {
             chart.draw_series(std::iter::once(img)).map_err(perr)?;
         }
 
-        // Isolines at every other band boundary, on a coarser grid.
-        let (nx, ny) = ((w / 4).max(8), (h / 4).max(8));
-        let xs: Vec<f64> = (0..nx).map(|i| x0 + (x1 - x0) * i as f64 / (nx - 1) as f64).collect();
-        let ys: Vec<f64> = (0..ny).map(|j| y0 + (y1 - y0) * j as f64 / (ny - 1) as f64).collect();
-        let mut tg = vec![0.0; nx * ny];
-        for j in 0..ny {
-            for i in 0..nx {
-                tg[j * nx + i] = scale.t(self.f.value(xs[i], ys[j]));
-            }
-        }
-        let line = BLACK.mix(0.28).stroke_width(1);
-        for k in (2..BANDS).step_by(2) {
-            let segs = isolines(&tg, nx, ny, &xs, &ys, k as f64 / BANDS as f64);
-            chart.draw_series(segs.into_iter().map(|s| PathElement::new(vec![s[0], s[1]], line))).map_err(perr)?;
-        }
-
         // Known minima inside the view.
         let inside = |p: &[f64; 2]| p[0] >= x0 && p[0] <= x1 && p[1] >= y0 && p[1] <= y1;
-        let minima: Vec<[f64; 2]> = self.f.minima().iter().filter(|m| inside(m)).copied().collect();
+        let mut minima: Vec<[f64; 2]> = self.f.minima().iter().filter(|m| inside(m)).copied().collect();
+        if minima.len() > 25 {
+            // too many to mark (sin-cos-sq has hundreds): only those the runs ended nearest to
+            let ends: Vec<(f64, f64)> =
+                self.series.iter().filter_map(|s| s.points.last().map(|p| (p.0, p.1))).collect();
+            let all = std::mem::take(&mut minima);
+            for e in ends {
+                if let Some(m) =
+                    all.iter().min_by(|a, b| (a[0] - e.0).hypot(a[1] - e.1).total_cmp(&(b[0] - e.0).hypot(b[1] - e.1)))
+                {
+                    if !minima.contains(m) {
+                        minima.push(*m);
+                    }
+                }
+            }
+        }
         chart.draw_series(minima.iter().map(|m| Cross::new((m[0], m[1]), 5, WHITE.stroke_width(2)))).map_err(perr)?;
 
         // Trajectories: a light halo under each line keeps it visible on any colour.

@@ -9,7 +9,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 /// Quads per side of the surface mesh.
-const MESH: usize = 48;
+const MESH: usize = 40;
 
 /// A 3-D surface plot of `f` over its domain with the runs on it.
 pub struct Surface<'a> {

@@ -1,0 +1,8 @@
+//! From records to what people read: tables, the writers of one experiment's records and
+//! figures, and the seminar report (HTML and Markdown).
+
+pub mod doc;
+pub mod observations;
+pub mod outputs;
+pub mod seminar;
+pub mod tables;

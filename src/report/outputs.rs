@@ -1,0 +1,113 @@
+//! Writers of the records and figures of one experiment (compare, train).
+
+use crate::data::Dataset;
+use crate::experiment::compare::Run;
+use crate::experiment::train::{self, RunResult, TrainSettings};
+use crate::nn::Model;
+use crate::objective::Function;
+use crate::plot::{self, contour::Contour, curves, lines::LossCurves, surface::Surface, Series};
+use crate::record;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+/// Writes everything `compare` promises into `dir`; returns the files written.
+pub fn write_compare(
+    dir: &Path,
+    f: &Function,
+    runs: &[Run],
+    start: [f64; 2],
+    steps: usize,
+    note: &str,
+) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
+    let mut files = vec![dir.join("trajectories.csv"), dir.join("summary.json")];
+    record::write_atomic(&files[0], record::trajectories_csv(runs).as_bytes())?;
+    let summary = serde_json::json!({
+        "function": f.name,
+        "formula": f.formula,
+        "domain": f.domain,
+        "start": start,
+        "steps": steps,
+        "note": note,
+        "optlab_version": env!("CARGO_PKG_VERSION"),
+        "runs": runs.iter().map(|r| &r.summary).collect::<Vec<_>>(),
+    });
+    record::write_json(&files[1], &summary)?;
+    let series: Vec<Series> = runs.iter().map(Series::from_run).collect();
+    let what = if note.is_empty() { String::new() } else { format!(", {note}") };
+    let title = format!("{}: {}{}", f.name, f.formula, what);
+    let short = if f.name == f.formula { f.name.clone() } else { format!("{}: {}", f.name, f.formula) };
+    let view = plot::contour::view_for(f, &series);
+    files.extend(plot::save(
+        &Contour { f, series: &series, title: title.clone(), view, size: (900, 760) },
+        &dir.join("contour"),
+    )?);
+    files.extend(plot::save(
+        &Surface { f, series: &series, title: title.clone(), size: (900, 760) },
+        &dir.join("surface"),
+    )?);
+    files.extend(plot::save(
+        &LossCurves { series: &series, title: format!("loss per step — {short}{what}"), size: (900, 560) },
+        &dir.join("loss"),
+    )?);
+    Ok(files)
+}
+
+/// What a training run wrote, and its table.
+pub struct TrainOutput {
+    pub files: Vec<PathBuf>,
+    pub table: String,
+}
+
+/// Writes records and figures of a training run into `dir`.
+pub fn write_train(
+    dir: &Path,
+    model: &Model,
+    data: &Dataset,
+    s: &TrainSettings,
+    results: &[RunResult],
+    seconds: f64,
+) -> Result<TrainOutput> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
+    let mut files = vec![dir.join("history.csv"), dir.join("steps.csv"), dir.join("summary.json")];
+    record::write_atomic(&files[0], train::history_csv(results).as_bytes())?;
+    record::write_atomic(&files[1], train::steps_csv(results).as_bytes())?;
+    let runs: Vec<serde_json::Value> = results
+        .iter()
+        .map(|r| {
+            let last = r.epochs.last();
+            let secs: Vec<f64> = r.epochs.iter().map(|e| e.seconds).collect();
+            serde_json::json!({
+                "optimizer": r.label, "spec": r.spec, "seed": r.seed, "status": r.status,
+                "epochs_completed": r.epochs.len(),
+                "final_train_loss": last.map(|e| e.train_loss),
+                "final_test_loss": last.and_then(|e| e.test_loss),
+                "final_test_accuracy": last.and_then(|e| e.test_accuracy),
+                "best_test_accuracy": r.epochs.iter().filter_map(|e| e.test_accuracy).fold(None, |a: Option<f64>, v| Some(a.map_or(v, |a| a.max(v)))),
+                "mean_seconds_per_epoch": if secs.is_empty() { None } else { Some(secs.iter().sum::<f64>() / secs.len() as f64) },
+            })
+        })
+        .collect();
+    let n_train = s.limit_train.map_or(data.train.len(), |l| l.min(data.train.len()));
+    record::write_json(
+        &files[2],
+        &serde_json::json!({
+            "model": model.name, "parameters": model.n_params, "dataset": data.name, "data_source": data.source,
+            "train_samples": n_train, "test_samples": data.test.len(), "epochs": s.epochs, "batch_size": s.batch_size,
+            "normalisation": [data.mean, data.std], "total_seconds": seconds,
+            "optlab_version": env!("CARGO_PKG_VERSION"), "runs": runs,
+        }),
+    )?;
+    let bands = curves::bands(results);
+    let what = format!("{} on {} ({} training images), batch {}", model.name, data.name, n_train, s.batch_size);
+    files.extend(plot::save(
+        &curves::CurvesGrid {
+            bands: &bands,
+            title: format!("mean training loss per epoch — {what}"),
+            epochs: s.epochs,
+        },
+        &dir.join("curves_grid"),
+    )?);
+    files.extend(plot::save(&curves::Curves { bands: &bands, title: what, epochs: s.epochs }, &dir.join("curves"))?);
+    Ok(TrainOutput { table: super::tables::train_table(results).render(), files })
+}

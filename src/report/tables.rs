@@ -1,0 +1,144 @@
+//! Tables of results: one `Table` value, printed on stdout as aligned text and put into the
+//! reports as HTML and Markdown.
+
+use crate::experiment::compare::Run;
+use crate::experiment::train::{RunResult, RunStatus};
+use crate::experiment::tune::{Target, Tuned};
+
+/// A header and rows of cells.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Table {
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Table {
+        Table { header: header.iter().map(|s| s.to_string()).collect(), rows: Vec::new() }
+    }
+
+    /// Aligned plain text with a rule under the header.
+    pub fn render(&self) -> String {
+        let n = self.header.len();
+        let mut widths = vec![0usize; n];
+        for r in std::iter::once(&self.header).chain(&self.rows) {
+            for (w, c) in widths.iter_mut().zip(r) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let line = |r: &Vec<String>| {
+            let cells: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            cells.join("  ").trim_end().to_string() + "\n"
+        };
+        let mut out = line(&self.header);
+        out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * n.saturating_sub(1)));
+        out.push('\n');
+        for r in &self.rows {
+            out.push_str(&line(r));
+        }
+        out
+    }
+}
+
+/// A point, short.
+pub fn fmt_pt(x: f64, y: f64) -> String {
+    format!("({}, {})", sig(x), sig(y))
+}
+
+/// A number with 4 decimals, or in scientific notation when very large or small.
+pub fn sig(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if v.abs() >= 1e-3 && v.abs() < 1e5 {
+        format!("{v:.4}")
+    } else {
+        format!("{v:.3e}")
+    }
+}
+
+/// How a 2-D run ended, in words.
+pub fn convergence(s: &crate::experiment::compare::RunSummary) -> String {
+    match (s.diverged_at, s.converged_at) {
+        (Some(k), _) => format!("diverged at step {k}"),
+        (None, Some(k)) => format!("at step {k}"),
+        (None, None) => "no".into(),
+    }
+}
+
+/// The comparison of 2-D runs.
+pub fn summary_table(runs: &[Run]) -> Table {
+    let mut t = Table::new(&["optimizer", "final (x, y)", "final loss", "nearest minimum", "distance", "converged"]);
+    for r in runs {
+        let s = &r.summary;
+        let (min, dist) = match (s.nearest_minimum, s.distance_to_minimum) {
+            (Some(m), Some(d)) => (fmt_pt(m[0], m[1]), sig(d)),
+            _ => ("none".into(), "-".into()),
+        };
+        let (fin, loss) = if s.final_x.is_finite() {
+            (fmt_pt(s.final_x, s.final_y), sig(s.final_loss))
+        } else {
+            ("-".into(), "-".into())
+        };
+        t.rows.push(vec![r.label.clone(), fin, loss, min, dist, convergence(s)]);
+    }
+    t
+}
+
+/// The target line of a tuning, if there is a target.
+pub fn target_line(target: &Target) -> Option<String> {
+    match target {
+        Target::Minimum { point, value } => {
+            Some(format!("target: local minimum {} with f = {}", fmt_pt(point[0], point[1]), sig(*value)))
+        }
+        Target::None { .. } => None,
+    }
+}
+
+/// The learning rates found by `tune`.
+pub fn tune_table(tuned: &[Tuned]) -> Table {
+    let mut t = Table::new(&["optimizer", "best lr", "steps to reach it", "runs"]);
+    for x in tuned {
+        t.rows.push(vec![
+            x.optimizer.clone(),
+            x.lr.map_or("none in 1e-4..10".into(), crate::optim::fmt_num),
+            x.steps.map_or("-".into(), |s| s.to_string()),
+            x.runs.to_string(),
+        ]);
+    }
+    t
+}
+
+/// Mean seconds per epoch of a training run.
+pub fn seconds_per_epoch(r: &RunResult) -> Option<f64> {
+    (!r.epochs.is_empty()).then(|| r.epochs.iter().map(|e| e.seconds).sum::<f64>() / r.epochs.len() as f64)
+}
+
+/// How a training run ended, in words.
+pub fn train_status(s: RunStatus) -> String {
+    match s {
+        RunStatus::Completed => "ok".into(),
+        RunStatus::Diverged { epoch, step } => format!("diverged (epoch {epoch}, step {step})"),
+        RunStatus::Interrupted { epoch } => format!("interrupted in epoch {epoch}"),
+    }
+}
+
+/// A training run: one row per optimizer × seed.
+pub fn train_table(results: &[RunResult]) -> Table {
+    let mut t =
+        Table::new(&["optimizer", "seed", "epochs", "train loss", "test loss", "test acc", "s/epoch", "status"]);
+    let f = |v: Option<f64>, p: usize| v.map_or("-".into(), |v| format!("{v:.p$}"));
+    for r in results {
+        let last = r.epochs.last();
+        t.rows.push(vec![
+            r.label.clone(),
+            r.seed.to_string(),
+            r.epochs.len().to_string(),
+            f(last.map(|e| e.train_loss), 4),
+            f(last.and_then(|e| e.test_loss), 4),
+            f(last.and_then(|e| e.test_accuracy), 4),
+            f(seconds_per_epoch(r), 3),
+            train_status(r.status),
+        ]);
+    }
+    t
+}

@@ -1,4 +1,6 @@
-//! One training epoch of a model with one optimizer on full MNIST (for profiling).
+//! One training epoch of a model with one optimizer (for profiling):
+//! `cargo run --release --example epoch [model] [optimizer]`. Uses full MNIST from
+//! ../shared/datasets or ./data when present, else the embedded subset.
 use optlab::experiment::train::{self, RunSpec, TrainSettings};
 use optlab::optim::OptimizerConfig;
 use std::sync::atomic::AtomicBool;

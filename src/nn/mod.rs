@@ -3,6 +3,7 @@
 
 pub mod gemm;
 pub mod model;
+pub mod simd;
 pub mod spec;
 
 pub use model::{Model, Shape, Workspace};

@@ -5,6 +5,7 @@
 //! followed by a GEMM.
 
 use super::gemm::sgemm;
+use super::simd;
 use super::spec::LayerSpec;
 use anyhow::{bail, Result};
 use rand_chacha::rand_core::{Rng, SeedableRng};
@@ -271,11 +272,17 @@ impl Model {
                     }
                 }
                 Layer::Linear { inp, out, w, b } => {
-                    for row in y.chunks_exact_mut(out) {
-                        row.copy_from_slice(&params[b..b + out]);
+                    if simd::x_wt(x, &params[w..w + inp * out], n, inp, out, y) {
+                        for row in y.chunks_exact_mut(out) {
+                            row.iter_mut().zip(&params[b..b + out]).for_each(|(v, &bias)| *v += bias);
+                        }
+                    } else {
+                        for row in y.chunks_exact_mut(out) {
+                            row.copy_from_slice(&params[b..b + out]);
+                        }
+                        // Y[n,out] += X[n,in] · Wᵀ
+                        sgemm(n, inp, out, x, inp, 1, &params[w..w + inp * out], 1, inp, 1.0, y, out, 1);
                     }
-                    // Y[n,out] += X[n,in] · Wᵀ
-                    sgemm(n, inp, out, x, inp, 1, &params[w..w + inp * out], 1, inp, 1.0, y, out, 1);
                 }
                 Layer::Conv { cin, h, wd, cout, k, stride: 1, pad, oh, ow, w, b } => {
                     let (hp, wp) = (h + 2 * pad, wd + 2 * pad);
@@ -331,6 +338,18 @@ impl Model {
                         let xs = &x[s * c * h * wd..(s + 1) * c * h * wd];
                         let base = s * c * oh * ow;
                         for ch in 0..c {
+                            let o = base + ch * oh * ow;
+                            let plane = &xs[ch * h * wd..(ch + 1) * h * wd];
+                            if simd::maxpool2(
+                                plane,
+                                h,
+                                wd,
+                                (ch * h * wd) as u32,
+                                &mut y[o..o + oh * ow],
+                                &mut am[o..o + oh * ow],
+                            ) {
+                                continue;
+                            }
                             for oy in 0..oh {
                                 let r0 = ch * h * wd + 2 * oy * wd;
                                 let (row0, row1) = (&xs[r0..r0 + wd], &xs[r0 + wd..r0 + 2 * wd]);
@@ -465,7 +484,9 @@ impl Model {
                 }
                 Layer::Linear { inp, out, w, b } => {
                     // dW[out,in] = dYᵀ · X ;  db = Σ rows of dY ;  dX = dY · W
-                    sgemm(out, n, inp, dy, 1, out, x, inp, 1, 0.0, &mut grad[w..w + inp * out], inp, 1);
+                    if !simd::dyt_x(dy, x, n, inp, out, &mut grad[w..w + inp * out]) {
+                        sgemm(out, n, inp, dy, 1, out, x, inp, 1, 0.0, &mut grad[w..w + inp * out], inp, 1);
+                    }
                     let db = &mut grad[b..b + out];
                     db.fill(0.0);
                     for row in dy.chunks_exact(out) {
@@ -699,6 +720,10 @@ fn conv_wide_forward(
     let offs: Vec<usize> = (0..taps).map(|t| (t / (k * k)) * plane + ((t / k) % k) * wp + t % k).collect();
     let mut c0 = 0;
     while c0 < cout {
+        if simd::conv_wide_group(padded, wt, bias, c0, (cout - c0).min(4), taps, &offs, len, oh * wp, wide) {
+            c0 += 4;
+            continue;
+        }
         match cout - c0 {
             1 => conv_group::<1>(padded, wt, bias, c0, taps, &offs, len, oh * wp, wide),
             2 => conv_group::<2>(padded, wt, bias, c0, taps, &offs, len, oh * wp, wide),
@@ -784,6 +809,11 @@ fn conv_wide_weight_grad(
 ) {
     let len = wide_len(wp, oh, ow);
     let hp = padded.len() / cin;
+    let taps = cin * k * k;
+    let offs: Vec<usize> = (0..taps).map(|t| (t / (k * k)) * hp + ((t / k) % k) * wp + t % k).collect();
+    if simd::conv_wide_weight_grad(padded, dwide, cout, &offs, len, oh * wp, dw) {
+        return;
+    }
     for c in 0..cout {
         let d = &dwide[c * oh * wp..c * oh * wp + len];
         for ci in 0..cin {

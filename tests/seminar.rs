@@ -37,6 +37,11 @@ fn seminar_quick_writes_the_report_records_and_figures() {
             }
         }
     }
+    for f in ["sin-cos", "sin-cos-sq"] {
+        for file in ["map.csv", "map.json", "panel.png", "panel.svg"] {
+            must(&out.join("part1").join(f).join("maps").join(file));
+        }
+    }
     for m in ["mlp", "cnn"] {
         let d = out.join("part2").join(m);
         for file in [
@@ -68,8 +73,8 @@ fn seminar_quick_writes_the_report_records_and_figures() {
     ] {
         assert!(html.contains(section), "section {section} missing");
     }
-    // 7 compare sets × 3 figures + 2 models × 2 figures, all inlined
-    assert_eq!(html.matches("<figure><svg").count(), 7 * 3 + 2 * 2);
+    // 7 compare sets × 3 figures + 2 basin-map panels + 2 models × 2 figures, all inlined
+    assert_eq!(html.matches("<figure><svg").count(), 7 * 3 + 2 + 2 * 2);
     assert!(html.matches("<table>").count() >= 7 + 3 + 2);
     for meta in ["machine", "optlab", "seed", "total run time", "data"] {
         assert!(html.contains(&format!("<td>{meta}</td>")), "meta {meta} missing");
@@ -80,7 +85,7 @@ fn seminar_quick_writes_the_report_records_and_figures() {
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.starts_with("# Seminar 7"));
     let pngs: Vec<&str> = md.lines().filter(|l| l.starts_with("![")).collect();
-    assert_eq!(pngs.len(), 7 * 3 + 2 * 2);
+    assert_eq!(pngs.len(), 7 * 3 + 2 + 2 * 2);
     for l in pngs {
         let rel = &l[l.find("](").unwrap() + 2..l.len() - 1];
         assert!(out.join(rel).is_file(), "report.md links a missing {rel}");

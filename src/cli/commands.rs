@@ -32,8 +32,10 @@ use crate::report::seminar::PART1_OPTIMIZERS as SEMINAR_OPTIMIZERS;
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command.unwrap_or(Command::Seminar(super::SeminarArgs::default())) {
-        Command::Compare { run, steps, out, tuned } => cmd_compare(&run, steps, out, tuned),
+        Command::Compare { run, steps, out, tuned, animate } => cmd_compare(&run, steps, out, tuned, animate),
         Command::Tune { run, steps, out } => cmd_tune(&run, steps, out),
+        Command::Map { run, grid, steps, out } => cmd_map(&run, grid, steps, out),
+        Command::SweepLr { run, lrs, vs, steps, out } => cmd_sweep(&run, &lrs, vs.as_deref(), steps, out),
         Command::List { what } => {
             match what {
                 ListWhat::Optimizers => print!("{}", list_optimizers()),
@@ -46,8 +48,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Data { action: super::DataAction::Fetch { name, data_dir } } => {
             super::training::cmd_fetch(&name, &data_dir)
         }
-        Command::Bench { data_dir, epochs, no_part2 } => {
-            super::training::cmd_bench(data_dir.as_deref(), epochs, !no_part2)
+        Command::Bench { data_dir, epochs, no_part2, map_grid } => {
+            super::training::cmd_bench(data_dir.as_deref(), epochs, !no_part2, map_grid)
         }
     }
 }
@@ -112,7 +114,7 @@ fn slug(s: &str) -> String {
     out
 }
 
-fn cmd_compare(args: &RunArgs, mut steps: usize, out: Option<PathBuf>, tuned: bool) -> Result<()> {
+fn cmd_compare(args: &RunArgs, mut steps: usize, out: Option<PathBuf>, tuned: bool, animate: bool) -> Result<()> {
     let (f, start) = load_function(args)?;
     let mut configs = parse_optimizers(&args.optimizers)?;
     let mut note = format!("from {}, {steps} steps", fmt_pt(start[0], start[1]));
@@ -137,7 +139,14 @@ fn cmd_compare(args: &RunArgs, mut steps: usize, out: Option<PathBuf>, tuned: bo
     let dir = out.unwrap_or_else(|| PathBuf::from("out/compare").join(slug(&f.name)));
     println!("{} — {}, {note}", f.name, f.formula);
     print!("{}", summary_table(&runs).render());
-    let files = write_compare(&dir, &f, &runs, start, steps, &note)?;
+    let mut files = write_compare(&dir, &f, &runs, start, steps, &note)?;
+    if animate {
+        let series: Vec<crate::plot::Series> = runs.iter().map(crate::plot::Series::from_run).collect();
+        let view = crate::plot::contour::view_for(&f, &series);
+        let gif = dir.join("trajectories.gif");
+        crate::plot::animate::animate(&f, &series, view, &f.name, &gif, 60, 80)?;
+        files.push(gif);
+    }
     println!("wrote {} files to {}", files.len(), dir.display());
     Ok(())
 }
@@ -207,4 +216,149 @@ pub fn list_functions() -> String {
     }
     s.push_str("\nOr any expression in x and y: --function \"x^2*sin(x)/10 + y^2*cos(y)/10\"\n");
     s
+}
+
+fn cmd_map(args: &RunArgs, grid: usize, steps: usize, out: Option<PathBuf>) -> Result<()> {
+    if !(2..=4096).contains(&grid) {
+        return Err(usage(format!("--grid {grid}: use 2 to 4096 starts per side")));
+    }
+    let (f, _) = load_function(args)?;
+    let configs = parse_optimizers(&args.optimizers)?;
+    let labels = crate::experiment::compare::unique_labels(&configs);
+    let named: Vec<(String, OptimizerConfig)> = labels.into_iter().zip(configs).collect();
+    let opts = crate::experiment::map::MapOptions { grid, steps, domain: f.domain };
+    println!(
+        "{} — {}: {}×{} starts over [{}, {}] × [{}, {}], {steps} steps",
+        f.name, f.formula, grid, grid, f.domain[0], f.domain[1], f.domain[2], f.domain[3]
+    );
+    let t = std::time::Instant::now();
+    let maps = crate::experiment::map::map(&f, &named, &opts);
+    let secs = t.elapsed().as_secs_f64();
+    let total = (grid * grid * steps * named.len()) as f64;
+    print!("{}", crate::report::outputs::map_table(&maps).render());
+    println!("{:.2} s for {:.0} M optimizer steps ({:.1} M steps/s)", secs, total / 1e6, total / secs / 1e6);
+    let dir = out.unwrap_or_else(|| PathBuf::from("out/map").join(slug(&f.name)));
+    let files = crate::report::outputs::write_map(&dir, &f, &maps, steps)?;
+    println!("wrote {} files to {}", files.len(), dir.display());
+    Ok(())
+}
+
+/// `FROM..TO:COUNT`.
+fn parse_range(s: &str, flag: &str) -> Result<(f64, f64, usize)> {
+    let bad = || usage(format!("{flag} '{s}' is not FROM..TO:COUNT (e.g. 1e-4..10:61)"));
+    let (range, count) = s.split_once(':').ok_or_else(bad)?;
+    let (a, b) = range.split_once("..").ok_or_else(bad)?;
+    let (a, b): (f64, f64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+    let n: usize = count.trim().parse().map_err(|_| bad())?;
+    if !(a.is_finite() && b.is_finite() && a < b && (2..=1000).contains(&n)) {
+        return Err(usage(format!("{flag} '{s}': need FROM < TO and 2..1000 values")));
+    }
+    Ok((a, b, n))
+}
+
+fn cmd_sweep(args: &RunArgs, lrs: &str, vs: Option<&str>, steps: usize, out: Option<PathBuf>) -> Result<()> {
+    use crate::experiment::sweep;
+    let (f, start) = load_function(args)?;
+    let configs = parse_optimizers(&args.optimizers)?;
+    let (a, b, n) = parse_range(lrs, "--lrs")?;
+    if a <= 0.0 {
+        return Err(usage("--lrs must be positive (it is log-spaced)"));
+    }
+    let lr_values = sweep::logspace(a, b, n);
+    let other = match vs {
+        None => None,
+        Some(v) => {
+            let (key, range) = match v.split_once('=') {
+                Some((k, r)) => (k.trim().to_string(), parse_range(r, "--vs")?),
+                None => (v.trim().to_string(), (0.0, 0.99, 12)),
+            };
+            Some((key, sweep::linspace(range.0, range.1, range.2)))
+        }
+    };
+    let labels = crate::experiment::compare::unique_labels(&configs);
+    let named: Vec<(String, OptimizerConfig)> = labels.iter().cloned().zip(configs).collect();
+    let points =
+        sweep::sweep(&f, &named, start, steps, &lr_values, other.as_ref().map(|(k, v)| (k.as_str(), v.as_slice())))
+            .map_err(|e| usage(format!("--vs: {e}")))?;
+    let dir = out.unwrap_or_else(|| PathBuf::from("out/sweep").join(slug(&f.name)));
+    std::fs::create_dir_all(&dir)?;
+    let mut csv = String::from("optimizer,lr,other,final_loss,converged_at,diverged_at\n");
+    for p in &points {
+        let o = |v: Option<usize>| v.map(|v| v.to_string()).unwrap_or_default();
+        csv.push_str(&format!(
+            "{},{:?},{},{:?},{},{}\n",
+            crate::record::csv_field(&p.optimizer),
+            p.lr,
+            p.other.map(|v| format!("{v:?}")).unwrap_or_default(),
+            p.final_loss,
+            o(p.converged_at),
+            o(p.diverged_at)
+        ));
+    }
+    record::write_atomic(&dir.join("sweep.csv"), csv.as_bytes())?;
+    record::write_json(
+        &dir.join("sweep.json"),
+        &serde_json::json!({"function": f.name, "start": start, "steps": steps, "vs": other.as_ref().map(|o| &o.0), "points": points}),
+    )?;
+    let mut t =
+        crate::report::tables::Table::new(&["optimizer", "stable lr range (converged)", "fewest steps", "at lr"]);
+    for l in &labels {
+        let best = points
+            .iter()
+            .filter(|p| &p.optimizer == l)
+            .filter_map(|p| p.converged_at.map(|s| (s, p.lr)))
+            .min_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+        t.rows.push(vec![
+            l.clone(),
+            sweep::stable_range(&points, l).map_or("none".into(), |(a, b)| {
+                format!(
+                    "{} .. {}",
+                    crate::optim::fmt_num(crate::experiment::tune::round_sig(a, 3)),
+                    crate::optim::fmt_num(crate::experiment::tune::round_sig(b, 3))
+                )
+            }),
+            best.map_or("-".into(), |b| b.0.to_string()),
+            best.map_or("-".into(), |b| crate::optim::fmt_num(crate::experiment::tune::round_sig(b.1, 3))),
+        ]);
+    }
+    println!(
+        "{} — {}, from {}, {steps} steps, {} learning rates",
+        f.name,
+        f.formula,
+        fmt_pt(start[0], start[1]),
+        lr_values.len()
+    );
+    print!("{}", t.render());
+    let mut files = 2;
+    if let Some((key, _)) = &other {
+        for (i, l) in labels.iter().enumerate() {
+            let title =
+                format!("{}: {l}, steps to converge over lr × {key} (black: diverged, grey: not converged)", f.name);
+            files += crate::plot::save(
+                &crate::plot::sweep::SweepHeatmap {
+                    points: &points,
+                    optimizer: l.clone(),
+                    key: key.clone(),
+                    title,
+                    steps,
+                },
+                &dir.join(format!("heatmap-{}", i + 1)),
+            )?
+            .len();
+        }
+    } else {
+        let title = format!(
+            "{} — {}: learning-rate sweep from {}, {steps} steps",
+            f.name,
+            f.formula,
+            fmt_pt(start[0], start[1])
+        );
+        files += crate::plot::save(
+            &crate::plot::sweep::SweepCurves { points: &points, optimizers: &labels, title, steps },
+            &dir.join("sweep"),
+        )?
+        .len();
+    }
+    println!("wrote {files} files to {}", dir.display());
+    Ok(())
 }

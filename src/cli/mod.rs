@@ -63,6 +63,9 @@ pub enum Command {
         /// First tune each optimizer's lr (as `optlab tune` does), then run with it
         #[arg(long)]
         tuned: bool,
+        /// Also write trajectories.gif: the optimizers moving together over the contours
+        #[arg(long)]
+        animate: bool,
     },
     /// Find, for each optimizer, the learning rate with which it reaches the start's
     /// nearest local minimum in the fewest steps (log search over 1e-4..10, then two
@@ -74,6 +77,42 @@ pub enum Command {
         #[arg(long, default_value_t = 10_000)]
         steps: usize,
         /// Also write tune.json to this folder
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Basin maps: every optimizer from every start of a grid; colour = the local minimum
+    /// reached, shade = steps, black = diverged, grey = not converged. Writes one image per
+    /// optimizer, a panel of all, map.csv and map.json.
+    Map {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Starts per side of the grid
+        #[arg(long, default_value_t = 512)]
+        grid: usize,
+        /// Steps from each start
+        #[arg(long, default_value_t = 500)]
+        steps: usize,
+        /// Output folder (default: out/map/<function>)
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Learning-rate sensitivity: final loss and steps to converge against lr (log axis), the
+    /// stable range of each optimizer marked; with --vs, a heatmap of lr × another
+    /// hyperparameter. Writes sweep.csv, sweep.json and the figures.
+    SweepLr {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Learning rates: FROM..TO:COUNT, log-spaced
+        #[arg(long, default_value = "1e-4..10:61")]
+        lrs: String,
+        /// A second hyperparameter for a 2-D heatmap: KEY or KEY=FROM..TO:COUNT (default
+        /// range 0..0.99:12), e.g. --vs momentum for sgd, --vs gamma for momentum/nag
+        #[arg(long, value_name = "KEY[=FROM..TO:COUNT]")]
+        vs: Option<String>,
+        /// Steps of each run
+        #[arg(long, default_value_t = 500)]
+        steps: usize,
+        /// Output folder (default: out/sweep/<function>)
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
@@ -104,6 +143,9 @@ pub enum Command {
         /// Skip the part-2 run
         #[arg(long)]
         no_part2: bool,
+        /// Grid side of the basin-map benchmark (adam on sin-cos, 500 steps); 0 skips it
+        #[arg(long, default_value_t = 1024)]
+        map_grid: usize,
     },
     /// The whole seminar as a report: its six methods on its four 2-D functions (lr = 0.1 for
     /// all, then tuned), its two MNIST models with its four optimizers, and conclusions drawn

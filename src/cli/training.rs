@@ -196,7 +196,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool) -> Result<()> {
+pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: usize) -> Result<()> {
     let shared = PathBuf::from("../shared/datasets");
     let dir = data_dir.map(Path::to_path_buf).or_else(|| shared.join("mnist").is_dir().then_some(shared));
     let data = data::load("mnist", dir.as_deref(), Want::Auto)?;
@@ -266,6 +266,20 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool) -> Result<
     }
     if let Some(mb) = peak_rss_mb() {
         println!("peak memory (VmHWM): {mb:.0} MB");
+    }
+    if map_grid > 0 {
+        let f = crate::objective::builtin("sin-cos").expect("built-in").function();
+        let cfg = vec![("adam(lr=0.1)".to_string(), crate::optim::OptimizerConfig::parse("adam(lr=0.1)")?)];
+        let o = crate::experiment::map::MapOptions { grid: map_grid, steps: 500, domain: f.domain };
+        let t = Instant::now();
+        crate::experiment::map::map(&f, &cfg, &o);
+        let secs = t.elapsed().as_secs_f64();
+        let steps = (map_grid * map_grid * 500) as f64;
+        println!(
+            "basin map: adam on sin-cos, {map_grid}×{map_grid} starts × 500 steps on {} threads: {secs:.2} s, {:.1} M optimizer steps/s",
+            rayon::current_num_threads(),
+            steps / secs / 1e6
+        );
     }
     Ok(())
 }

@@ -2,6 +2,8 @@
 //! about the command line or about figures.
 
 pub mod compare;
+pub mod map;
+pub mod sweep;
 pub mod train;
 pub mod tune;
 

@@ -3,10 +3,13 @@
 //! an embedded DejaVu Sans, so figures render on machines without any system font.
 //! Figures read only records (trajectories); they never run optimizers.
 
+pub mod animate;
 pub mod contour;
 pub mod curves;
 pub mod lines;
+pub mod map;
 pub mod surface;
+pub mod sweep;
 pub mod theme;
 
 use anyhow::{anyhow, Context, Result};

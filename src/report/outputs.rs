@@ -111,3 +111,92 @@ pub fn write_train(
     files.extend(plot::save(&curves::Curves { bands: &bands, title: what, epochs: s.epochs }, &dir.join("curves"))?);
     Ok(TrainOutput { table: super::tables::train_table(results).render(), files })
 }
+
+/// Writes `map.csv`, `map.json`, one basin map per optimizer (`map-<n>-<name>.png/.svg`) and
+/// the panel of all (`panel.png/.svg`) into `dir`.
+pub fn write_map(
+    dir: &Path,
+    f: &Function,
+    maps: &[crate::experiment::map::MapResult],
+    steps: usize,
+) -> Result<Vec<PathBuf>> {
+    use crate::experiment::map::summarize;
+    use std::fmt::Write as _;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
+    let summaries: Vec<_> = maps.iter().map(summarize).collect();
+    let mut csv = String::from("optimizer,outcome,minimum_x,minimum_y,share,median_steps\n");
+    for (m, s) in maps.iter().zip(&summaries) {
+        let label = record::csv_field(&m.label);
+        let med = s.median_steps.map(|v| v.to_string()).unwrap_or_default();
+        for (i, share) in s.basin_shares.iter().enumerate() {
+            let _ = writeln!(csv, "{label},minimum {i},{:?},{:?},{share:?},{med}", m.minima[i][0], m.minima[i][1]);
+        }
+        let _ = writeln!(csv, "{label},diverged,,,{:?},", s.diverged_share);
+        let _ = writeln!(csv, "{label},stalled,,,{:?},", s.stalled_share);
+    }
+    let mut files = vec![dir.join("map.csv"), dir.join("map.json")];
+    record::write_atomic(&files[0], csv.as_bytes())?;
+    let minima = maps.first().map(|m| m.minima.clone()).unwrap_or_default();
+    record::write_json(
+        &files[1],
+        &serde_json::json!({
+            "function": f.name, "formula": f.formula, "domain": maps.first().map(|m| m.domain),
+            "grid": maps.first().map(|m| m.grid), "steps": steps, "minima": minima,
+            "optimizers": maps.iter().zip(&summaries).map(|(m, s)| serde_json::json!({"optimizer": m.label, "spec": m.spec, "summary": s})).collect::<Vec<_>>(),
+        }),
+    )?;
+    for (i, m) in maps.iter().enumerate() {
+        let name: String = m.label.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let title = format!("{}: {} — {} starts, {steps} steps", f.name, m.label, m.grid * m.grid);
+        files.extend(plot::save(
+            &plot::map::BasinMap { map: m, steps, title },
+            &dir.join(format!("map-{}-{name}", i + 1)),
+        )?);
+    }
+    files.extend(plot::save(
+        &plot::map::MapPanel {
+            maps,
+            steps,
+            title: format!("basins of {} ({}) — {} steps from every start", f.name, f.formula, steps),
+        },
+        &dir.join("panel"),
+    )?);
+    Ok(files)
+}
+
+/// The table of a basin-map run.
+pub fn map_table(maps: &[crate::experiment::map::MapResult]) -> super::tables::Table {
+    let mut t = super::tables::Table::new(&[
+        "optimizer",
+        "converged",
+        "basins reached",
+        "largest basin",
+        "diverged",
+        "not converged",
+        "median steps",
+    ]);
+    for m in maps {
+        let s = crate::experiment::map::summarize(m);
+        let conv: f64 = s.basin_shares.iter().sum();
+        let reached = s.basin_shares.iter().filter(|&&v| v > 0.0).count();
+        let largest = s
+            .basin_shares
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .filter(|(_, v)| **v > 0.0)
+            .map_or("-".to_string(), |(i, v)| {
+                format!("{} {:.1}%", super::tables::fmt_pt(m.minima[i][0], m.minima[i][1]), 100.0 * v)
+            });
+        t.rows.push(vec![
+            m.label.clone(),
+            format!("{:.1}%", 100.0 * conv),
+            reached.to_string(),
+            largest,
+            format!("{:.1}%", 100.0 * s.diverged_share),
+            format!("{:.1}%", 100.0 * s.stalled_share),
+            s.median_steps.map_or("-".into(), |v| format!("{v:.0}")),
+        ]);
+    }
+    t
+}

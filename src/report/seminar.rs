@@ -97,7 +97,7 @@ pub fn run(opts: &SeminarOptions, stop: &AtomicBool, progress: &(dyn Fn(Progress
     let limit = if opts.quick { Some(2000) } else { None };
     let data: Dataset = data::load(&opts.dataset, opts.data_dir.as_deref(), opts.want)?;
     let n_train = limit.map_or(data.train.len(), |l| l.min(data.train.len()));
-    let units_part1 = 2 * PART1_FUNCTIONS.len() as u64;
+    let units_part1 = 2 * PART1_FUNCTIONS.len() as u64 + 1;
     let units_per_model = (PART2_OPTIMIZERS.len() * epochs) as u64;
     let total = units_part1 + 2 * units_per_model;
     let done = std::sync::atomic::AtomicU64::new(0);
@@ -216,6 +216,45 @@ pub fn run(opts: &SeminarOptions, stop: &AtomicBool, progress: &(dyn Fn(Progress
             blocks: sub,
         });
     }
+
+    // ---- basin maps of the seminar's six on its two sin functions
+    let (grid, map_steps) = if opts.quick { (48, 100) } else { (256, 500) };
+    let named: Vec<(String, OptimizerConfig)> =
+        unique_labels(&configs).into_iter().zip(configs.iter().cloned()).collect();
+    let mut blocks = vec![Block::Para(format!(
+        "One start says little about an optimizer. Here every method (lr = 0.1) starts from each of {grid}×{grid} points of [−10, 10]² and takes {map_steps} steps: the colour of a point is the local minimum it ends in, darker the more steps it took; black means it diverged, grey that it did not converge."
+    ))];
+    for name in ["sin-cos", "sin-cos-sq"] {
+        let f = objective::builtin(name).expect("seminar function").function();
+        let maps = crate::experiment::map::map(
+            &f,
+            &named,
+            &crate::experiment::map::MapOptions { grid, steps: map_steps, domain: f.domain },
+        );
+        let dir = out.join("part1").join(name).join("maps");
+        files.extend(super::outputs::write_map(&dir, &f, &maps, map_steps)?);
+        blocks.push(Block::Table(super::outputs::map_table(&maps)));
+        let best = maps
+            .iter()
+            .map(|m| (m, crate::experiment::map::summarize(m)))
+            .max_by(|a, b| a.1.basin_shares.iter().sum::<f64>().total_cmp(&b.1.basin_shares.iter().sum::<f64>()));
+        if let Some((m, s)) = best {
+            let line = format!(
+                "{name}: {} converged from the most starts, {:.1}% of them ({} minima reached in all).",
+                m.label,
+                100.0 * s.basin_shares.iter().sum::<f64>(),
+                m.minima.len()
+            );
+            blocks.push(Block::List(vec![line.clone()]));
+            conclusions.push(line);
+        }
+        blocks.push(Block::Figure {
+            stem: dir.join("panel"),
+            caption: format!("{name}: basins of the six methods, lr = 0.1"),
+        });
+    }
+    tick("part 1: basin maps", 1);
+    report.sections.push(Section { level: 2, title: "1.6 Basin maps".into(), blocks });
 
     // ---- part 2
     let specs: Vec<OptimizerConfig> =

@@ -1,0 +1,191 @@
+//! `map`: every optimizer from every start of a grid — which local minimum each start ends
+//! in (basins), how many steps it takes, and which starts diverge or stall.
+//!
+//! All optimizers here act coordinate by coordinate, so one optimizer instance updating the
+//! flat vector [x₀, y₀, x₁, y₁, …] of a whole block of starts is exactly the same as running
+//! each start on its own — with no per-start allocation and vectorised update loops. Blocks
+//! of rows run in parallel (rayon); since the split never changes what a start computes, the
+//! result is the same for any number of threads.
+
+use crate::objective::minima::{self, Descent};
+use crate::objective::Function;
+use crate::optim::OptimizerConfig;
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// What became of one start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Outcome {
+    /// Ended at the minimum with this index in [`MapResult::minima`], still for good after `steps`.
+    Basin { minimum: u16, steps: u32 },
+    /// Non-finite values or |θ| > 1e12 at this step.
+    Diverged { step: u32 },
+    /// Finite, but not at a minimum after all steps.
+    Stalled,
+}
+
+/// A basin map of one optimizer.
+#[derive(Clone, Debug)]
+pub struct MapResult {
+    pub label: String,
+    pub spec: String,
+    pub grid: usize,
+    pub domain: [f64; 4],
+    /// Row-major from the top-left (y1) corner, `grid`×`grid`.
+    pub cells: Vec<Outcome>,
+    /// The minima reached, merged within tolerance (shared across optimizers of a run).
+    pub minima: Vec<[f64; 2]>,
+}
+
+/// Shares and medians, per optimizer (a row of `map.csv`).
+#[derive(Clone, Debug, Serialize)]
+pub struct MapSummary {
+    pub optimizer: String,
+    /// Share of starts ending in each minimum, in `minima` order.
+    pub basin_shares: Vec<f64>,
+    pub diverged_share: f64,
+    pub stalled_share: f64,
+    /// Median steps to converge over the converged starts.
+    pub median_steps: Option<f64>,
+}
+
+/// Settings.
+#[derive(Clone, Debug)]
+pub struct MapOptions {
+    pub grid: usize,
+    pub steps: usize,
+    pub domain: [f64; 4],
+}
+
+/// The start at cell (row, col): cell centres, row 0 at the top (y1).
+pub fn cell_start(domain: [f64; 4], grid: usize, row: usize, col: usize) -> [f64; 2] {
+    let [x0, x1, y0, y1] = domain;
+    [x0 + (x1 - x0) * (col as f64 + 0.5) / grid as f64, y1 - (y1 - y0) * (row as f64 + 0.5) / grid as f64]
+}
+
+/// Where one start ended: final point, first bad step, last step in which it moved.
+type End = ([f64; 2], Option<u32>, u32);
+
+/// Runs one block of starts.
+fn run_block(f: &Function, cfg: &OptimizerConfig, starts: &[[f64; 2]], steps: usize, move_tol: f64) -> Vec<End> {
+    let n = starts.len();
+    let mut p: Vec<f64> = starts.iter().flat_map(|s| [s[0], s[1]]).collect();
+    let mut prev = p.clone();
+    let mut bad: Vec<Option<u32>> = vec![None; n];
+    let mut last_move = vec![0u32; n];
+    let mut opt = cfg.build::<f64>();
+    let move_tol2 = move_tol * move_tol;
+    let mut obj = |q: &[f64], g: &mut [f64]| {
+        let mut total = 0.0;
+        for (qq, gg) in q.chunks_exact(2).zip(g.chunks_exact_mut(2)) {
+            let (v, gx, gy) = f.eval(qq[0], qq[1]);
+            gg[0] = gx;
+            gg[1] = gy;
+            total += v;
+        }
+        total
+    };
+    for k in 1..=steps as u32 {
+        opt.step(&mut p, &mut obj);
+        for i in 0..n {
+            let (x, y) = (p[2 * i], p[2 * i + 1]);
+            if bad[i].is_none() {
+                if !(x.is_finite() && y.is_finite()) || x.abs().max(y.abs()) > crate::experiment::DIVERGENCE_LIMIT {
+                    bad[i] = Some(k);
+                } else if (x - prev[2 * i]).powi(2) + (y - prev[2 * i + 1]).powi(2) > move_tol2 {
+                    last_move[i] = k;
+                }
+            }
+        }
+        prev.copy_from_slice(&p);
+    }
+    (0..n).map(|i| ([p[2 * i], p[2 * i + 1]], bad[i], last_move[i])).collect()
+}
+
+/// Basin maps of every optimizer over the same grid. Minima are merged within 1e-3 of the
+/// domain's diagonal; a start counts as converged when its final point lies within that
+/// tolerance of a local minimum, and its steps are those after which it moved less than
+/// 1e-6 of the diagonal per step.
+pub fn map(f: &Function, configs: &[(String, OptimizerConfig)], o: &MapOptions) -> Vec<MapResult> {
+    let [x0, x1, y0, y1] = o.domain;
+    let diag = (x1 - x0).hypot(y1 - y0);
+    let (tol, move_tol) = (1e-3 * diag, 1e-6 * diag);
+    let g = o.grid;
+    let mut raw = Vec::new();
+    for (label, cfg) in configs {
+        let rows: Vec<Vec<End>> = (0..g)
+            .into_par_iter()
+            .map(|r| {
+                let starts: Vec<[f64; 2]> = (0..g).map(|c| cell_start(o.domain, g, r, c)).collect();
+                run_block(f, cfg, &starts, o.steps, move_tol)
+            })
+            .collect();
+        raw.push((label.clone(), cfg.canonical(), rows.into_iter().flatten().collect::<Vec<_>>()));
+    }
+    // classify the end points: each distinct end point is polished to the minimum it is at
+    let mut minima: Vec<[f64; 2]> = Vec::new();
+    let mut results = Vec::new();
+    for (label, spec, cells) in raw {
+        let out: Vec<Outcome> = cells
+            .iter()
+            .map(|&(p, bad, last)| {
+                if let Some(step) = bad {
+                    return Outcome::Diverged { step };
+                }
+                let at = |m: &[f64; 2]| (m[0] - p[0]).hypot(m[1] - p[1]) <= tol;
+                let idx = match minima.iter().position(at) {
+                    Some(i) => Some(i),
+                    None => match minima::polish(f, p) {
+                        Descent::Minimum { point, .. } if (point[0] - p[0]).hypot(point[1] - p[1]) <= tol => {
+                            minima.push(point);
+                            Some(minima.len() - 1)
+                        }
+                        _ => None,
+                    },
+                };
+                match idx {
+                    Some(i) => Outcome::Basin { minimum: i.min(u16::MAX as usize) as u16, steps: last },
+                    None => Outcome::Stalled,
+                }
+            })
+            .collect();
+        results.push(MapResult { label, spec, grid: g, domain: o.domain, cells: out, minima: Vec::new() });
+    }
+    for r in &mut results {
+        r.minima = minima.clone();
+    }
+    results
+}
+
+/// Shares and median steps of one map.
+pub fn summarize(r: &MapResult) -> MapSummary {
+    let n = r.cells.len().max(1) as f64;
+    let mut shares = vec![0f64; r.minima.len()];
+    let (mut div, mut stall) = (0usize, 0usize);
+    let mut steps: Vec<u32> = Vec::new();
+    for c in &r.cells {
+        match *c {
+            Outcome::Basin { minimum, steps: s } => {
+                shares[minimum as usize] += 1.0;
+                steps.push(s);
+            }
+            Outcome::Diverged { .. } => div += 1,
+            Outcome::Stalled => stall += 1,
+        }
+    }
+    steps.sort_unstable();
+    let median = if steps.is_empty() {
+        None
+    } else if steps.len() % 2 == 1 {
+        Some(steps[steps.len() / 2] as f64)
+    } else {
+        Some((steps[steps.len() / 2 - 1] as f64 + steps[steps.len() / 2] as f64) / 2.0)
+    };
+    MapSummary {
+        optimizer: r.label.clone(),
+        basin_shares: shares.iter().map(|s| s / n).collect(),
+        diverged_share: div as f64 / n,
+        stalled_share: stall as f64 / n,
+        median_steps: median,
+    }
+}

@@ -1,0 +1,100 @@
+//! `sweep-lr`: final loss and steps to converge as functions of the learning rate (and,
+//! optionally, of a second hyperparameter), from one start.
+
+use super::compare::summarize;
+use super::run_trajectory;
+use crate::objective::Function;
+use crate::optim::{fmt_num, OptimizerConfig, Spec, SpecError};
+use rayon::prelude::*;
+use serde::Serialize;
+
+/// One run of the sweep (a row of `sweep.csv`).
+#[derive(Clone, Debug, Serialize)]
+pub struct SweepPoint {
+    pub optimizer: String,
+    pub lr: f64,
+    /// The value of the second hyperparameter (for `--vs`).
+    pub other: Option<f64>,
+    pub final_loss: f64,
+    pub converged_at: Option<usize>,
+    pub diverged_at: Option<usize>,
+}
+
+/// `n` log-spaced values from `a` to `b`.
+pub fn logspace(a: f64, b: f64, n: usize) -> Vec<f64> {
+    let (la, lb) = (a.ln(), b.ln());
+    (0..n).map(|i| (la + (lb - la) * i as f64 / (n.max(2) - 1) as f64).exp()).collect()
+}
+
+/// `n` evenly spaced values from `a` to `b`.
+pub fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
+    (0..n).map(|i| a + (b - a) * i as f64 / (n.max(2) - 1) as f64).collect()
+}
+
+/// The configuration with `key` set to `value` (validated like any spec).
+pub fn with_param(cfg: &OptimizerConfig, key: &str, value: f64) -> Result<OptimizerConfig, SpecError> {
+    let (name, pairs) = cfg.pairs();
+    if !pairs.iter().any(|(k, _)| *k == key) {
+        let keys: Vec<&str> = pairs.iter().map(|p| p.0).collect();
+        return Err(SpecError::new(
+            format!("{name} has no hyperparameter '{key}' (it has: {})", keys.join(", ")),
+            0..0,
+        ));
+    }
+    let body: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| if *k == key { format!("{k}={}", fmt_num(value)) } else { format!("{k}={v}") })
+        .collect();
+    OptimizerConfig::from_spec(&Spec::parse(&format!("{name}({})", body.join(", ")))?)
+}
+
+/// Every optimizer at every lr (× every value of `other`, when given), in parallel; results
+/// in input order.
+pub fn sweep(
+    f: &Function,
+    configs: &[(String, OptimizerConfig)],
+    start: [f64; 2],
+    steps: usize,
+    lrs: &[f64],
+    other: Option<(&str, &[f64])>,
+) -> Result<Vec<SweepPoint>, SpecError> {
+    let mut jobs: Vec<(String, OptimizerConfig, f64, Option<f64>)> = Vec::new();
+    for (label, cfg) in configs {
+        for &lr in lrs {
+            match other {
+                None => jobs.push((label.clone(), cfg.with_lr(lr), lr, None)),
+                Some((key, values)) => {
+                    for &v in values {
+                        jobs.push((label.clone(), with_param(&cfg.with_lr(lr), key, v)?, lr, Some(v)));
+                    }
+                }
+            }
+        }
+    }
+    Ok(jobs
+        .par_iter()
+        .map(|(label, cfg, lr, v)| {
+            let traj = run_trajectory(f, cfg, start, steps);
+            let s = summarize(f, label, cfg, &traj, steps);
+            SweepPoint {
+                optimizer: label.clone(),
+                lr: *lr,
+                other: *v,
+                final_loss: s.final_loss,
+                converged_at: s.converged_at,
+                diverged_at: s.diverged_at,
+            }
+        })
+        .collect())
+}
+
+/// The stable range of one optimizer: the smallest and largest lr with which it converged.
+pub fn stable_range(points: &[SweepPoint], optimizer: &str) -> Option<(f64, f64)> {
+    let ok: Vec<f64> =
+        points.iter().filter(|p| p.optimizer == optimizer && p.converged_at.is_some()).map(|p| p.lr).collect();
+    if ok.is_empty() {
+        None
+    } else {
+        Some((ok.iter().copied().fold(f64::INFINITY, f64::min), ok.iter().copied().fold(0.0, f64::max)))
+    }
+}

@@ -12,5 +12,9 @@ cp "$tmp/cnn/curves_grid.png" docs/cnn-curves-grid.png
 for k in contour surface loss; do cp "$tmp/sin-cos/$k.png" "docs/sin-cos-$k.png"; done
 cp "$tmp/sin-cos-tuned/contour.png" docs/sin-cos-tuned-contour.png
 cp "$tmp/rosenbrock/contour.png" docs/rosenbrock-contour.png
+./target/release/optlab map --function himmelblau --optimizer "gd(lr=0.01)" "adam(lr=0.1)" "sgd(lr=0.01, momentum=0.9)" --grid 256 --out "$tmp/map"
+cp "$tmp/map/panel.png" docs/himmelblau-map.png
+./target/release/optlab sweep-lr --function rosenbrock --optimizer adam "sgd(momentum=0.9)" rmsprop --out "$tmp/sweep"
+cp "$tmp/sweep/sweep.png" docs/rosenbrock-sweep.png
 rm -rf "$tmp"
 echo "docs/ figures updated"

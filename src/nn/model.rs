@@ -690,6 +690,12 @@ fn pad_input(x: &[f32], cin: usize, h: usize, w: usize, pad: usize, out: &mut [f
     }
 }
 
+/// Offsets into a padded sample (planes of `plane` values, rows `wp` apart) of each kernel
+/// tap (ci, ky, kx), in the weights' order.
+fn tap_offsets(cin: usize, k: usize, plane: usize, wp: usize) -> Vec<usize> {
+    (0..cin * k * k).map(|t| (t / (k * k)) * plane + ((t / k) % k) * wp + t % k).collect()
+}
+
 /// Length of the "wide" run of a stride-1 convolution: output rows are computed `wp` apart
 /// (the padded width), so one contiguous loop covers a whole output plane; the columns past
 /// `ow` in each row are junk and never read.
@@ -717,7 +723,7 @@ fn conv_wide_forward(
     let len = wide_len(wp, oh, ow);
     let plane = padded.len() / cin;
     let taps = cin * k * k;
-    let offs: Vec<usize> = (0..taps).map(|t| (t / (k * k)) * plane + ((t / k) % k) * wp + t % k).collect();
+    let offs = tap_offsets(cin, k, plane, wp);
     let mut c0 = 0;
     while c0 < cout {
         if simd::conv_wide_group(padded, wt, bias, c0, (cout - c0).min(4), taps, &offs, len, oh * wp, wide) {
@@ -809,8 +815,7 @@ fn conv_wide_weight_grad(
 ) {
     let len = wide_len(wp, oh, ow);
     let hp = padded.len() / cin;
-    let taps = cin * k * k;
-    let offs: Vec<usize> = (0..taps).map(|t| (t / (k * k)) * hp + ((t / k) % k) * wp + t % k).collect();
+    let offs = tap_offsets(cin, k, hp, wp);
     if simd::conv_wide_weight_grad(padded, dwide, cout, &offs, len, oh * wp, dw) {
         return;
     }

@@ -2,7 +2,7 @@
 //! training loss per epoch) and one figure with every optimizer (log-scale training loss
 //! and test accuracy), with mean ± std bands over seeds.
 
-use super::theme::{tick, FONT_FAMILY};
+use super::theme::{line_color, tick, FONT_FAMILY};
 use super::{perr, Figure};
 use crate::experiment::train::RunResult;
 use anyhow::Result;
@@ -60,20 +60,6 @@ pub fn bands(results: &[RunResult]) -> Vec<Band> {
             }
         })
         .collect()
-}
-
-fn line_color(i: usize) -> RGBColor {
-    const C: [RGBColor; 8] = [
-        RGBColor(31, 119, 180),
-        RGBColor(255, 127, 14),
-        RGBColor(44, 160, 44),
-        RGBColor(214, 39, 40),
-        RGBColor(148, 103, 189),
-        RGBColor(140, 86, 75),
-        RGBColor(227, 119, 194),
-        RGBColor(127, 127, 127),
-    ];
-    C[i % C.len()]
 }
 
 fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {

@@ -1,7 +1,7 @@
 //! Basin maps: one image per optimizer (colour = the minimum a start ends in, shade = steps
 //! to converge, black = diverged, grey = stalled) and a panel of all optimizers.
 
-use super::theme::{tick, FONT_FAMILY};
+use super::theme::{tick, FONT_FAMILY, LINES};
 use super::{perr, Figure};
 use crate::experiment::map::{MapResult, Outcome};
 use anyhow::Result;
@@ -9,19 +9,11 @@ use plotters::coord::Shift;
 use plotters::element::BitMapElement;
 use plotters::prelude::*;
 
-/// Categorical colours of basins.
-const BASIN: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(23, 190, 207),
-    RGBColor(227, 119, 194),
-    RGBColor(188, 189, 34),
-    RGBColor(140, 86, 75),
-    RGBColor(90, 90, 255),
-];
+/// The colour of basin `i`: the line palette without its grey, which marks stalled starts.
+fn basin_color(i: usize) -> RGBColor {
+    const PICK: [usize; 9] = [0, 1, 2, 3, 4, 5, 6, 8, 9];
+    LINES[PICK[i % PICK.len()]]
+}
 
 const GREY: RGBColor = RGBColor(170, 170, 170);
 
@@ -31,7 +23,7 @@ pub fn cell_color(o: Outcome, max_steps: usize) -> RGBColor {
         Outcome::Diverged { .. } => RGBColor(0, 0, 0),
         Outcome::Stalled => GREY,
         Outcome::Basin { minimum, steps } => {
-            let c = BASIN[minimum as usize % BASIN.len()];
+            let c = basin_color(minimum as usize);
             let frac = (1.0 + steps as f64).ln() / (1.0 + max_steps.max(1) as f64).ln();
             let k = 1.0 - 0.65 * frac.clamp(0.0, 1.0);
             RGBColor((c.0 as f64 * k) as u8, (c.1 as f64 * k) as u8, (c.2 as f64 * k) as u8)
@@ -117,7 +109,7 @@ impl Figure for BasinMap<'_> {
             |s: &str, y: i32, c: &RGBColor| Text::new(s.to_string(), (34, y), (FONT_FAMILY, 13).into_font().color(c));
         right.draw(&text("end point of each start", 30, &BLACK)).map_err(perr)?;
         for (i, m) in self.map.minima.iter().enumerate().take(24) {
-            let c = BASIN[i % BASIN.len()];
+            let c = basin_color(i);
             right.draw(&Rectangle::new([(10, y - 6), (26, y + 8)], c.filled())).map_err(perr)?;
             let label = format!("({}, {}) {:.1}%", tick(m[0]), tick(m[1]), 100.0 * summary.basin_shares[i]);
             right.draw(&text(&label, y + 6, &BLACK)).map_err(perr)?;

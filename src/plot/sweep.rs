@@ -1,23 +1,12 @@
 //! Learning-rate sweeps: final loss and steps to converge against lr (log axis), the stable
 //! range of each optimizer shaded; and a heatmap of lr × a second hyperparameter.
 
-use super::theme::{colormap, tick, FONT_FAMILY};
+use super::theme::{colormap, line_color, tick, FONT_FAMILY};
 use super::{perr, Figure};
 use crate::experiment::sweep::{stable_range, SweepPoint};
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-
-const C: [RGBColor; 8] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-];
 
 /// Final loss and steps to converge against lr.
 pub struct SweepCurves<'a> {
@@ -73,7 +62,7 @@ impl Figure for SweepCurves<'_> {
                         .draw()
                         .map_err(perr)?;
                     for (i, o) in self.optimizers.iter().enumerate() {
-                        let c = C[i % C.len()];
+                        let c = line_color(i);
                         if let Some((a, b)) = stable_range(self.points, o) {
                             let y = if log_loss { flo * 0.6 } else { flo };
                             chart
@@ -127,7 +116,7 @@ impl Figure for SweepCurves<'_> {
             .draw()
             .map_err(perr)?;
         for (i, o) in self.optimizers.iter().enumerate() {
-            let c = C[i % C.len()];
+            let c = line_color(i);
             let pts: Vec<(f64, f64)> = self
                 .points
                 .iter()

@@ -37,6 +37,25 @@ pub fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
+/// Distinct colours for lines on a white background and for categories (basins).
+pub const LINES: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// The i-th line colour.
+pub fn line_color(i: usize) -> RGBColor {
+    LINES[i % LINES.len()]
+}
+
 /// A perceptually ordered map from 0..1 to colour (anchors of the viridis map).
 pub fn colormap(t: f64) -> RGBColor {
     const A: [(f64, f64, f64); 9] = [

@@ -23,7 +23,12 @@ const EXAMPLES: &str = "Examples:
   optlab compare --function rosenbrock --optimizer \"adam(lr=0.05)\" \"sgd(lr=1e-3, momentum=0.9)\" --steps 2000
   optlab compare --function \"x^2*sin(x)/10 + y^2*cos(y)/10\" --optimizer adam --start 8,0.1
   optlab tune --function sin-cos-sq --optimizer gd momentum nag adagrad adadelta adam
-  optlab compare --function sin-cos --optimizer gd adam --tuned
+  optlab compare --function sin-cos --optimizer gd adam --tuned --animate
+  optlab map --function himmelblau --optimizer \"gd(lr=0.01)\" \"adam(lr=0.1)\" --grid 256
+  optlab sweep-lr --function quadratic --optimizer sgd --vs momentum
+  optlab train --model cnn --optimizer adam adagrad adadelta \"sgd(lr=0.01)\"
+  optlab data fetch mnist && optlab train --model mlp --full
+  optlab seminar --quick
   optlab list optimizers";
 
 /// Settings shared by `compare` and `tune`.

@@ -88,6 +88,8 @@ pub struct Workspace {
     cols: Vec<Vec<f32>>,
     dcols: Vec<f32>,
     scratch: Vec<f32>,
+    /// Kernel-tap offsets into the padded input of each stride-1 conv layer.
+    taps: Vec<Vec<usize>>,
     argmax: Vec<Vec<u32>>,
 }
 
@@ -230,16 +232,19 @@ impl Model {
         let mut cols = Vec::new();
         let mut argmax = Vec::new();
         let (mut dcols, mut scratch) = (0, 0);
+        let mut taps = Vec::new();
         for l in &self.layers {
             match *l {
                 Layer::Conv { cin, h, wd, cout, k, stride, pad, oh, ow, .. } => {
                     if stride == 1 {
                         // padded input per sample; wide output and padded input gradient
                         let (hp, wp) = (h + 2 * pad, wd + 2 * pad);
+                        taps.push(tap_offsets(cin, k, hp * wp, wp));
                         cols.push(vec![0f32; cap * cin * hp * wp]);
                         dcols = dcols.max(cout * oh * wp);
                         scratch = scratch.max(cin * hp * wp);
                     } else {
+                        taps.push(Vec::new());
                         cols.push(vec![0f32; cap * cin * k * k * oh * ow]);
                         dcols = dcols.max(cin * k * k * oh * ow);
                     }
@@ -248,7 +253,7 @@ impl Model {
                 _ => {}
             }
         }
-        Workspace { cap, acts, dacts, cols, dcols: vec![0f32; dcols], scratch: vec![0f32; scratch], argmax }
+        Workspace { cap, acts, dacts, cols, dcols: vec![0f32; dcols], scratch: vec![0f32; scratch], taps, argmax }
     }
 
     /// Forward pass over the `n` samples in the workspace's input; returns the log-probabilities
@@ -288,22 +293,16 @@ impl Model {
                     let (hp, wp) = (h + 2 * pad, wd + 2 * pad);
                     let padded = &mut ws.cols[ci];
                     let wide = &mut ws.dcols[..cout * oh * wp];
+                    let offs = &ws.taps[ci];
                     for s in 0..n {
                         let ps = &mut padded[s * cin * hp * wp..(s + 1) * cin * hp * wp];
                         pad_input(&x[s * cin * h * wd..(s + 1) * cin * h * wd], cin, h, wd, pad, ps);
-                        conv_wide_forward(
-                            ps,
-                            &params[w..w + cout * cin * k * k],
-                            &params[b..b + cout],
-                            cin,
-                            cout,
-                            k,
-                            wp,
-                            oh,
-                            ow,
-                            wide,
-                        );
                         let ys = &mut y[s * cout * oh * ow..(s + 1) * cout * oh * ow];
+                        let wts = &params[w..w + cout * cin * k * k];
+                        if simd::conv_rows(ps, wts, &params[b..b + cout], cout, offs, wp, oh, ow, ys) {
+                            continue;
+                        }
+                        conv_wide_forward(ps, wts, &params[b..b + cout], offs, cout, wp, oh, ow, wide);
                         for c in 0..cout {
                             for oy in 0..oh {
                                 let src = &wide[c * oh * wp + oy * wp..c * oh * wp + oy * wp + ow];
@@ -505,17 +504,27 @@ impl Model {
                     grad[b..b + cout].fill(0.0);
                     let dwide = &mut ws.dcols[..cout * oh * wp];
                     dwide.fill(0.0);
+                    let offs = &ws.taps[ci];
                     for s in 0..n {
                         let dys = &dy[s * cout * oh * ow..(s + 1) * cout * oh * ow];
                         for c in 0..cout {
-                            for oy in 0..oh {
-                                dwide[c * oh * wp + oy * wp..c * oh * wp + oy * wp + ow]
-                                    .copy_from_slice(&dys[(c * oh + oy) * ow..(c * oh + oy + 1) * ow]);
-                            }
                             grad[b + c] += sum(&dys[c * oh * ow..(c + 1) * oh * ow]);
                         }
                         let ps = &padded[s * cin * hp * wp..(s + 1) * cin * hp * wp];
-                        conv_wide_weight_grad(ps, dwide, cin, cout, k, wp, oh, ow, &mut grad[w..w + cout * kk]);
+                        let direct =
+                            simd::conv_rows_weight_grad(ps, dys, cout, offs, wp, oh, ow, &mut grad[w..w + cout * kk]);
+                        if !direct || need_dx {
+                            // the portable kernels work on the gradient laid out `wp` wide
+                            for c in 0..cout {
+                                for oy in 0..oh {
+                                    dwide[c * oh * wp + oy * wp..c * oh * wp + oy * wp + ow]
+                                        .copy_from_slice(&dys[(c * oh + oy) * ow..(c * oh + oy + 1) * ow]);
+                                }
+                            }
+                        }
+                        if !direct {
+                            conv_wide_weight_grad(ps, dwide, offs, cout, wp, oh, ow, &mut grad[w..w + cout * kk]);
+                        }
                         if need_dx {
                             let dpad = &mut ws.scratch[..cin * hp * wp];
                             dpad.fill(0.0);
@@ -712,29 +721,26 @@ fn conv_wide_forward(
     padded: &[f32],
     wt: &[f32],
     bias: &[f32],
-    cin: usize,
+    offs: &[usize],
     cout: usize,
-    k: usize,
     wp: usize,
     oh: usize,
     ow: usize,
     wide: &mut [f32],
 ) {
     let len = wide_len(wp, oh, ow);
-    let plane = padded.len() / cin;
-    let taps = cin * k * k;
-    let offs = tap_offsets(cin, k, plane, wp);
+    let taps = offs.len();
     let mut c0 = 0;
     while c0 < cout {
-        if simd::conv_wide_group(padded, wt, bias, c0, (cout - c0).min(4), taps, &offs, len, oh * wp, wide) {
+        if simd::conv_wide_group(padded, wt, bias, c0, (cout - c0).min(4), taps, offs, len, oh * wp, wide) {
             c0 += 4;
             continue;
         }
         match cout - c0 {
-            1 => conv_group::<1>(padded, wt, bias, c0, taps, &offs, len, oh * wp, wide),
-            2 => conv_group::<2>(padded, wt, bias, c0, taps, &offs, len, oh * wp, wide),
-            3 => conv_group::<3>(padded, wt, bias, c0, taps, &offs, len, oh * wp, wide),
-            _ => conv_group::<4>(padded, wt, bias, c0, taps, &offs, len, oh * wp, wide),
+            1 => conv_group::<1>(padded, wt, bias, c0, taps, offs, len, oh * wp, wide),
+            2 => conv_group::<2>(padded, wt, bias, c0, taps, offs, len, oh * wp, wide),
+            3 => conv_group::<3>(padded, wt, bias, c0, taps, offs, len, oh * wp, wide),
+            _ => conv_group::<4>(padded, wt, bias, c0, taps, offs, len, oh * wp, wide),
         }
         c0 += 4;
     }
@@ -802,32 +808,26 @@ fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
 
 /// Adds one sample's weight gradient: dW[c][ci][ky][kx] += Σ_j dwide[c][j]·padded[ci][ky·wp + kx + j].
 #[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)]
 fn conv_wide_weight_grad(
     padded: &[f32],
     dwide: &[f32],
-    cin: usize,
+    offs: &[usize],
     cout: usize,
-    k: usize,
     wp: usize,
     oh: usize,
     ow: usize,
     dw: &mut [f32],
 ) {
     let len = wide_len(wp, oh, ow);
-    let hp = padded.len() / cin;
-    let offs = tap_offsets(cin, k, hp, wp);
-    if simd::conv_wide_weight_grad(padded, dwide, cout, &offs, len, oh * wp, dw) {
+    if simd::conv_wide_weight_grad(padded, dwide, cout, offs, len, oh * wp, dw) {
         return;
     }
+    let taps = offs.len();
     for c in 0..cout {
         let d = &dwide[c * oh * wp..c * oh * wp + len];
-        for ci in 0..cin {
-            for ky in 0..k {
-                for kx in 0..k {
-                    let off = ci * hp + ky * wp + kx;
-                    dw[((c * cin + ci) * k + ky) * k + kx] += dot(d, &padded[off..off + len]);
-                }
-            }
+        for (t, &off) in offs.iter().enumerate() {
+            dw[c * taps + t] += dot(d, &padded[off..off + len]);
         }
     }
 }

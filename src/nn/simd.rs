@@ -326,6 +326,169 @@ unsafe fn maxpool2_avx512(x: &[f32], w: usize, oh: usize, ow: usize, base: u32, 
     }
 }
 
+/// Stride-1 convolution of one padded sample straight into its output planes
+/// `y` (cout × oh × ow), row by row: `y[c][oy][ox] = bias[c] + Σ_t w[c][t]·padded[offs[t] +
+/// oy·wp + ox]`. Returns `false` if not applicable.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_rows(
+    padded: &[f32],
+    wt: &[f32],
+    bias: &[f32],
+    cout: usize,
+    offs: &[usize],
+    wp: usize,
+    oh: usize,
+    ow: usize,
+    y: &mut [f32],
+) -> bool {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    {
+        let taps = offs.len();
+        let max_off = offs.iter().copied().max().unwrap_or(0);
+        if oh > 0
+            && ow > 0
+            && max_off + (oh - 1) * wp + ow <= padded.len()
+            && wt.len() >= cout * taps
+            && bias.len() >= cout
+            && y.len() >= cout * oh * ow
+        {
+            // SAFETY: every (masked) load is below max_off + (oh−1)·wp + ow ≤ padded.len(),
+            // every store below cout·oh·ow ≤ y.len().
+            unsafe { conv_rows_avx512(padded, wt, bias, cout, offs, wp, oh, ow, y) };
+            return true;
+        }
+    }
+    let _ = (padded, wt, bias, cout, offs, wp, oh, ow, y);
+    false
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[allow(clippy::too_many_arguments)]
+unsafe fn conv_rows_avx512(
+    padded: &[f32],
+    wt: &[f32],
+    bias: &[f32],
+    cout: usize,
+    offs: &[usize],
+    wp: usize,
+    oh: usize,
+    ow: usize,
+    y: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let taps = offs.len();
+    let (pp, yp) = (padded.as_ptr(), y.as_mut_ptr());
+    let mut c0 = 0;
+    while c0 < cout {
+        let g = (cout - c0).min(4);
+        for oy in 0..oh {
+            let mut j = 0;
+            while j < ow {
+                let m = (ow - j).min(16);
+                let mask: __mmask16 = if m == 16 { 0xffff } else { ((1u32 << m) - 1) as __mmask16 };
+                let mut acc = [_mm512_setzero_ps(); 4];
+                for (c, a) in acc.iter_mut().enumerate().take(g) {
+                    *a = _mm512_set1_ps(*bias.get_unchecked(c0 + c));
+                }
+                for (t, &off) in offs.iter().enumerate() {
+                    let src = _mm512_maskz_loadu_ps(mask, pp.add(off + oy * wp + j));
+                    for (c, a) in acc.iter_mut().enumerate().take(g) {
+                        *a = _mm512_fmadd_ps(_mm512_set1_ps(*wt.get_unchecked((c0 + c) * taps + t)), src, *a);
+                    }
+                }
+                for (c, a) in acc.iter().enumerate().take(g) {
+                    _mm512_mask_storeu_ps(yp.add(((c0 + c) * oh + oy) * ow + j), mask, *a);
+                }
+                j += m;
+            }
+        }
+        c0 += 4;
+    }
+}
+
+/// One sample's weight gradient of a stride-1 convolution, read straight from the output
+/// gradient `dy` (cout × oh × ow) and added into `dw` (cout × taps), up to 9 taps.
+/// Returns `false` if not applicable.
+#[allow(clippy::too_many_arguments)]
+pub fn conv_rows_weight_grad(
+    padded: &[f32],
+    dy: &[f32],
+    cout: usize,
+    offs: &[usize],
+    wp: usize,
+    oh: usize,
+    ow: usize,
+    dw: &mut [f32],
+) -> bool {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    {
+        let taps = offs.len();
+        let max_off = offs.iter().copied().max().unwrap_or(0);
+        if taps <= 9
+            && oh > 0
+            && ow > 0
+            && max_off + (oh - 1) * wp + ow <= padded.len()
+            && dy.len() >= cout * oh * ow
+            && dw.len() >= cout * taps
+        {
+            // SAFETY: loads bounded as checked above (tails masked).
+            unsafe { conv_rows_weight_grad_avx512(padded, dy, cout, offs, wp, oh, ow, dw) };
+            return true;
+        }
+    }
+    let _ = (padded, dy, cout, offs, wp, oh, ow, dw);
+    false
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[allow(clippy::too_many_arguments)]
+unsafe fn conv_rows_weight_grad_avx512(
+    padded: &[f32],
+    dy: &[f32],
+    cout: usize,
+    offs: &[usize],
+    wp: usize,
+    oh: usize,
+    ow: usize,
+    dw: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    let taps = offs.len();
+    let (pp, dp) = (padded.as_ptr(), dy.as_ptr());
+    let mut c0 = 0;
+    while c0 < cout {
+        let g = (cout - c0).min(3);
+        let mut acc = [[_mm512_setzero_ps(); 9]; 3];
+        for oy in 0..oh {
+            let mut j = 0;
+            while j < ow {
+                let m = (ow - j).min(16);
+                let mask: __mmask16 = if m == 16 { 0xffff } else { ((1u32 << m) - 1) as __mmask16 };
+                let d: [__m512; 3] = std::array::from_fn(|c| {
+                    if c < g {
+                        _mm512_maskz_loadu_ps(mask, dp.add(((c0 + c) * oh + oy) * ow + j))
+                    } else {
+                        _mm512_setzero_ps()
+                    }
+                });
+                for (t, &off) in offs.iter().enumerate() {
+                    let src = _mm512_maskz_loadu_ps(mask, pp.add(off + oy * wp + j));
+                    for c in 0..g {
+                        acc[c][t] = _mm512_fmadd_ps(d[c], src, acc[c][t]);
+                    }
+                }
+                j += m;
+            }
+        }
+        for c in 0..g {
+            for t in 0..taps {
+                dw[(c0 + c) * taps + t] += _mm512_reduce_add_ps(acc[c][t]);
+            }
+        }
+        c0 += 3;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

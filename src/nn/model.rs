@@ -808,7 +808,6 @@ fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
 
 /// Adds one sample's weight gradient: dW[c][ci][ky][kx] += Σ_j dwide[c][j]·padded[ci][ky·wp + kx + j].
 #[allow(clippy::too_many_arguments)]
-#[allow(clippy::too_many_arguments)]
 fn conv_wide_weight_grad(
     padded: &[f32],
     dwide: &[f32],

@@ -2,6 +2,7 @@
 //! expression typed on the command line; each with exact gradients, a plotting domain,
 //! a usual start and its known minima.
 
+pub mod batch;
 pub mod builtin;
 pub mod expr;
 pub mod minima;

@@ -381,6 +381,15 @@ unsafe fn conv_rows_avx512(
     let mut c0 = 0;
     while c0 < cout {
         let g = (cout - c0).min(4);
+        // the weights broadcast once per channel group (kept in registers for ≤ 9 taps)
+        let mut wv = [[_mm512_setzero_ps(); 9]; 4];
+        if taps <= 9 {
+            for (c, row) in wv.iter_mut().enumerate().take(g) {
+                for (t, v) in row.iter_mut().enumerate().take(taps) {
+                    *v = _mm512_set1_ps(*wt.get_unchecked((c0 + c) * taps + t));
+                }
+            }
+        }
         for oy in 0..oh {
             let mut j = 0;
             while j < ow {
@@ -390,10 +399,19 @@ unsafe fn conv_rows_avx512(
                 for (c, a) in acc.iter_mut().enumerate().take(g) {
                     *a = _mm512_set1_ps(*bias.get_unchecked(c0 + c));
                 }
-                for (t, &off) in offs.iter().enumerate() {
-                    let src = _mm512_maskz_loadu_ps(mask, pp.add(off + oy * wp + j));
-                    for (c, a) in acc.iter_mut().enumerate().take(g) {
-                        *a = _mm512_fmadd_ps(_mm512_set1_ps(*wt.get_unchecked((c0 + c) * taps + t)), src, *a);
+                if taps <= 9 {
+                    for (t, &off) in offs.iter().enumerate() {
+                        let src = _mm512_maskz_loadu_ps(mask, pp.add(off + oy * wp + j));
+                        for (c, a) in acc.iter_mut().enumerate().take(g) {
+                            *a = _mm512_fmadd_ps(wv[c][t], src, *a);
+                        }
+                    }
+                } else {
+                    for (t, &off) in offs.iter().enumerate() {
+                        let src = _mm512_maskz_loadu_ps(mask, pp.add(off + oy * wp + j));
+                        for (c, a) in acc.iter_mut().enumerate().take(g) {
+                            *a = _mm512_fmadd_ps(_mm512_set1_ps(*wt.get_unchecked((c0 + c) * taps + t)), src, *a);
+                        }
                     }
                 }
                 for (c, a) in acc.iter().enumerate().take(g) {

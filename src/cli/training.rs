@@ -213,7 +213,6 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
     let mut rows = Table::new(&["model", "optimizer", "s/epoch (1 thread, median of 3)", "GFLOP/s"]);
     for m in ["mlp", "cnn"] {
         let model = nn::build(m)?;
-        let steps = data.train.len().div_ceil(32);
         let flops = 2.0 * model.train_macs as f64 * data.train.len() as f64;
         for o in ["sgd(lr=0.01)", "adam"] {
             let run = run_specs(&[o.to_string()], 0, 1)?.remove(0);
@@ -226,7 +225,6 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
                 .collect();
             let t = median(times);
             rows.rows.push(vec![m.into(), o.into(), format!("{t:.3}"), format!("{:.1}", flops / t / 1e9)]);
-            let _ = steps;
         }
     }
     print!("{}", rows.render());

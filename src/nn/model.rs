@@ -437,10 +437,7 @@ impl Model {
             let logp = &ws.acts[nl][..n * classes];
             let dz = &mut ws.dacts[nl][..n * classes];
             let inv = 1.0 / n as f32;
-            for (j, (&y, (lp, d))) in
-                labels.iter().zip(logp.chunks_exact(classes).zip(dz.chunks_exact_mut(classes))).enumerate()
-            {
-                let _ = j;
+            for (&y, (lp, d)) in labels.iter().zip(logp.chunks_exact(classes).zip(dz.chunks_exact_mut(classes))) {
                 loss -= lp[y as usize];
                 for (c, (dv, &l)) in d.iter_mut().zip(lp).enumerate() {
                     *dv = l.exp() * inv - if c == y as usize { inv } else { 0.0 };

@@ -266,27 +266,26 @@ impl Model {
             let x = &lo[i][..n * self.sizes[i]];
             let y = &mut hi[0][..n * self.sizes[i + 1]];
             match *l {
-                Layer::Linear { inp, out, w, b } if out <= SKINNY => {
-                    // few outputs (a classifier head): one dot product per output, which
-                    // beats a GEMM kernel whose tiles would be mostly padding
-                    let wt = &params[w..w + inp * out];
-                    for (xr, yr) in x.chunks_exact(inp).zip(y.chunks_exact_mut(out)) {
-                        for (o, yv) in yr.iter_mut().enumerate() {
-                            *yv = params[b + o] + dot(xr, &wt[o * inp..(o + 1) * inp]);
-                        }
-                    }
-                }
                 Layer::Linear { inp, out, w, b } => {
-                    if simd::x_wt(x, &params[w..w + inp * out], n, inp, out, y) {
+                    let wt = &params[w..w + inp * out];
+                    if simd::x_wt(x, wt, n, inp, out, y) {
                         for row in y.chunks_exact_mut(out) {
                             row.iter_mut().zip(&params[b..b + out]).for_each(|(v, &bias)| *v += bias);
+                        }
+                    } else if out <= SKINNY {
+                        // few outputs (a classifier head): one dot product per output, which
+                        // beats a GEMM kernel whose tiles would be mostly padding
+                        for (xr, yr) in x.chunks_exact(inp).zip(y.chunks_exact_mut(out)) {
+                            for (o, yv) in yr.iter_mut().enumerate() {
+                                *yv = params[b + o] + dot(xr, &wt[o * inp..(o + 1) * inp]);
+                            }
                         }
                     } else {
                         for row in y.chunks_exact_mut(out) {
                             row.copy_from_slice(&params[b..b + out]);
                         }
                         // Y[n,out] += X[n,in] · Wᵀ
-                        sgemm(n, inp, out, x, inp, 1, &params[w..w + inp * out], 1, inp, 1.0, y, out, 1);
+                        sgemm(n, inp, out, x, inp, 1, wt, 1, inp, 1.0, y, out, 1);
                     }
                 }
                 Layer::Conv { cin, h, wd, cout, k, stride: 1, pad, oh, ow, w, b } => {

@@ -7,18 +7,13 @@
 //! the time of the general GEMM kernel, which packs the whole weight matrix on every call.
 
 /// Y[n×o] = X[n×k] · Wᵀ (W is o×k, row-major, as PyTorch stores it), overwriting Y.
+/// Needs n to be a multiple of 4; any o and k.
 pub fn x_wt(x: &[f32], w: &[f32], n: usize, k: usize, o: usize, y: &mut [f32]) -> bool {
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
     {
-        if n.is_multiple_of(4)
-            && o.is_multiple_of(4)
-            && k.is_multiple_of(16)
-            && x.len() >= n * k
-            && w.len() >= o * k
-            && y.len() >= n * o
-        {
+        if n.is_multiple_of(4) && k > 0 && x.len() >= n * k && w.len() >= o * k && y.len() >= n * o {
             // SAFETY: the target feature is enabled at compile time and every load stays
-            // inside the slices (bounds checked just above).
+            // inside the slices (bounds checked just above; the k tail is masked).
             unsafe { x_wt_avx512(x, w, n, k, o, y) };
             return true;
         }
@@ -43,29 +38,46 @@ pub fn dyt_x(dy: &[f32], x: &[f32], n: usize, k: usize, o: usize, g: &mut [f32])
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 unsafe fn x_wt_avx512(x: &[f32], w: &[f32], n: usize, k: usize, o: usize, y: &mut [f32]) {
-    use std::arch::x86_64::*;
-    // 4 samples × 4 outputs per block: 16 accumulators, 8 loads per 16 FMAs
+    // 4 samples × 4 outputs per block (16 accumulators, 8 loads per 16 FMAs); a last block
+    // of 1–3 outputs when o is not a multiple of 4
     for i0 in (0..n).step_by(4) {
-        for j0 in (0..o).step_by(4) {
-            let mut acc = [[_mm512_setzero_ps(); 4]; 4];
-            let xp = x.as_ptr().add(i0 * k);
-            let wp = w.as_ptr().add(j0 * k);
-            let mut kc = 0;
-            while kc < k {
-                let xv: [__m512; 4] = std::array::from_fn(|i| _mm512_loadu_ps(xp.add(i * k + kc)));
-                let wv: [__m512; 4] = std::array::from_fn(|j| _mm512_loadu_ps(wp.add(j * k + kc)));
-                for i in 0..4 {
-                    for j in 0..4 {
-                        acc[i][j] = _mm512_fmadd_ps(xv[i], wv[j], acc[i][j]);
-                    }
-                }
-                kc += 16;
+        let mut j0 = 0;
+        while j0 + 4 <= o {
+            x_wt_block::<4>(x, w, k, o, i0, j0, y);
+            j0 += 4;
+        }
+        match o - j0 {
+            1 => x_wt_block::<1>(x, w, k, o, i0, j0, y),
+            2 => x_wt_block::<2>(x, w, k, o, i0, j0, y),
+            3 => x_wt_block::<3>(x, w, k, o, i0, j0, y),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[inline(always)]
+unsafe fn x_wt_block<const J: usize>(x: &[f32], w: &[f32], k: usize, o: usize, i0: usize, j0: usize, y: &mut [f32]) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_ps(); J]; 4];
+    let xp = x.as_ptr().add(i0 * k);
+    let wp = w.as_ptr().add(j0 * k);
+    let mut kc = 0;
+    while kc < k {
+        let m = (k - kc).min(16);
+        let mask: __mmask16 = if m == 16 { 0xffff } else { ((1u32 << m) - 1) as __mmask16 };
+        let xv: [__m512; 4] = std::array::from_fn(|i| _mm512_maskz_loadu_ps(mask, xp.add(i * k + kc)));
+        let wv: [__m512; J] = std::array::from_fn(|j| _mm512_maskz_loadu_ps(mask, wp.add(j * k + kc)));
+        for i in 0..4 {
+            for j in 0..J {
+                acc[i][j] = _mm512_fmadd_ps(xv[i], wv[j], acc[i][j]);
             }
-            for (i, row) in acc.iter().enumerate() {
-                for (j, a) in row.iter().enumerate() {
-                    y[(i0 + i) * o + j0 + j] = _mm512_reduce_add_ps(*a);
-                }
-            }
+        }
+        kc += m;
+    }
+    for (i, row) in acc.iter().enumerate() {
+        for (j, a) in row.iter().enumerate() {
+            y[(i0 + i) * o + j0 + j] = _mm512_reduce_add_ps(*a);
         }
     }
 }

@@ -460,13 +460,18 @@ impl Model {
             match *l {
                 Layer::Linear { inp, out, w, b } if out <= SKINNY => {
                     let (gw, gb) = grad[w..b + out].split_at_mut(inp * out);
-                    gw.fill(0.0);
+                    let vector_dw = simd::dyt_x(dy, x, n, inp, out, gw);
+                    if !vector_dw {
+                        gw.fill(0.0);
+                    }
                     gb.fill(0.0);
                     let wt = &params[w..w + inp * out];
                     for (j, (xr, dyr)) in x.chunks_exact(inp).zip(dy.chunks_exact(out)).enumerate() {
                         for (o, &g) in dyr.iter().enumerate() {
                             gb[o] += g;
-                            axpy(g, xr, &mut gw[o * inp..(o + 1) * inp]);
+                            if !vector_dw {
+                                axpy(g, xr, &mut gw[o * inp..(o + 1) * inp]);
+                            }
                         }
                         if need_dx {
                             let dxr = &mut dx[j * inp..(j + 1) * inp];

@@ -22,12 +22,12 @@ pub fn x_wt(x: &[f32], w: &[f32], n: usize, k: usize, o: usize, y: &mut [f32]) -
     false
 }
 
-/// G[o×k] = dYᵀ · X (dY is n×o, X is n×k), overwriting G: the weight gradient.
+/// G[o×k] = dYᵀ · X (dY is n×o, X is n×k), overwriting G: the weight gradient. Any n, o, k.
 pub fn dyt_x(dy: &[f32], x: &[f32], n: usize, k: usize, o: usize, g: &mut [f32]) -> bool {
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
     {
-        if o.is_multiple_of(4) && k.is_multiple_of(16) && dy.len() >= n * o && x.len() >= n * k && g.len() >= o * k {
-            // SAFETY: as above.
+        if dy.len() >= n * o && x.len() >= n * k && g.len() >= o * k {
+            // SAFETY: as above; column tails are masked.
             unsafe { dyt_x_avx512(dy, x, n, k, o, g) };
             return true;
         }
@@ -84,41 +84,55 @@ unsafe fn x_wt_block<const J: usize>(x: &[f32], w: &[f32], k: usize, o: usize, i
 
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
 unsafe fn dyt_x_avx512(dy: &[f32], x: &[f32], n: usize, k: usize, o: usize, g: &mut [f32]) {
+    // 4 output rows × 32 columns per block (8 accumulators); a last block of 1–3 rows
+    let mut o0 = 0;
+    while o0 + 4 <= o {
+        dyt_x_rows::<4>(dy, x, n, k, o, o0, g);
+        o0 += 4;
+    }
+    match o - o0 {
+        1 => dyt_x_rows::<1>(dy, x, n, k, o, o0, g),
+        2 => dyt_x_rows::<2>(dy, x, n, k, o, o0, g),
+        3 => dyt_x_rows::<3>(dy, x, n, k, o, o0, g),
+        _ => {}
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[inline(always)]
+unsafe fn dyt_x_rows<const R: usize>(dy: &[f32], x: &[f32], n: usize, k: usize, o: usize, o0: usize, g: &mut [f32]) {
     use std::arch::x86_64::*;
-    // 4 output rows × 32 columns per block (8 accumulators); a 16-column tail block
     let gp = g.as_mut_ptr();
-    for o0 in (0..o).step_by(4) {
-        let mut kc = 0;
-        while kc + 32 <= k {
-            let mut acc = [[_mm512_setzero_ps(); 2]; 4];
-            for j in 0..n {
-                let xr = x.as_ptr().add(j * k + kc);
-                let (x0, x1) = (_mm512_loadu_ps(xr), _mm512_loadu_ps(xr.add(16)));
-                for (r, a) in acc.iter_mut().enumerate() {
-                    let d = _mm512_set1_ps(*dy.get_unchecked(j * o + o0 + r));
-                    a[0] = _mm512_fmadd_ps(d, x0, a[0]);
-                    a[1] = _mm512_fmadd_ps(d, x1, a[1]);
-                }
+    let mut kc = 0;
+    while kc < k {
+        let m0 = (k - kc).min(16);
+        let m1 = (k - kc).saturating_sub(16).min(16);
+        let mask = |m: usize| -> __mmask16 {
+            if m == 16 {
+                0xffff
+            } else {
+                ((1u32 << m) - 1) as __mmask16
             }
-            for (r, a) in acc.iter().enumerate() {
-                _mm512_storeu_ps(gp.add((o0 + r) * k + kc), a[0]);
-                _mm512_storeu_ps(gp.add((o0 + r) * k + kc + 16), a[1]);
+        };
+        let (k0, k1) = (mask(m0), mask(m1));
+        let mut acc = [[_mm512_setzero_ps(); 2]; R];
+        for j in 0..n {
+            let xr = x.as_ptr().add(j * k + kc);
+            let x0 = _mm512_maskz_loadu_ps(k0, xr);
+            let x1 = if m1 > 0 { _mm512_maskz_loadu_ps(k1, xr.add(16)) } else { _mm512_setzero_ps() };
+            for (r, a) in acc.iter_mut().enumerate() {
+                let d = _mm512_set1_ps(*dy.get_unchecked(j * o + o0 + r));
+                a[0] = _mm512_fmadd_ps(d, x0, a[0]);
+                a[1] = _mm512_fmadd_ps(d, x1, a[1]);
             }
-            kc += 32;
         }
-        while kc < k {
-            let mut acc = [_mm512_setzero_ps(); 4];
-            for j in 0..n {
-                let x0 = _mm512_loadu_ps(x.as_ptr().add(j * k + kc));
-                for (r, a) in acc.iter_mut().enumerate() {
-                    *a = _mm512_fmadd_ps(_mm512_set1_ps(*dy.get_unchecked(j * o + o0 + r)), x0, *a);
-                }
+        for (r, a) in acc.iter().enumerate() {
+            _mm512_mask_storeu_ps(gp.add((o0 + r) * k + kc), k0, a[0]);
+            if m1 > 0 {
+                _mm512_mask_storeu_ps(gp.add((o0 + r) * k + kc + 16), k1, a[1]);
             }
-            for (r, a) in acc.iter().enumerate() {
-                _mm512_storeu_ps(gp.add((o0 + r) * k + kc), *a);
-            }
-            kc += 16;
         }
+        kc += m0 + m1;
     }
 }
 
@@ -553,8 +567,27 @@ mod tests {
                 }
             }
         }
-        // shapes that do not fit the blocks are declined
+        // a batch that is not a multiple of 4 is declined
         assert!(!x_wt(&x[..7 * k], &w, 7, k, o, &mut y));
+        // odd shapes (output and input tails) agree too
+        let (n, k, o) = (8, 37, 10);
+        let x: Vec<f32> = (0..n * k).map(|i| ((i * 7 % 13) as f32 - 6.0) * 0.1).collect();
+        let w: Vec<f32> = (0..o * k).map(|i| ((i * 5 % 11) as f32 - 5.0) * 0.1).collect();
+        let mut y = vec![0f32; n * o];
+        if x_wt(&x, &w, n, k, o, &mut y) {
+            let want = naive_x_wt(&x, &w, n, k, o);
+            assert!(y.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-4));
+        }
+        let dy: Vec<f32> = (0..n * o).map(|i| ((i * 3 % 7) as f32 - 3.0) * 0.1).collect();
+        let mut g = vec![0f32; o * k];
+        if dyt_x(&dy, &x, n, k, o, &mut g) {
+            for r in 0..o {
+                for c in 0..k {
+                    let want: f32 = (0..n).map(|j| dy[j * o + r] * x[j * k + c]).sum();
+                    assert!((g[r * k + c] - want).abs() < 1e-4, "{r} {c}");
+                }
+            }
+        }
     }
 
     /// The scalar rule: first maximum in (ky, kx) order wins, NaN propagates.

@@ -590,8 +590,16 @@ impl Model {
                         dx.fill(0.0);
                         let (ins, outs) = (c * h * wd, c * oh * ow);
                         for s in 0..n {
-                            for o in 0..outs {
-                                dx[s * ins + am[s * outs + o] as usize] += dy[s * outs + o];
+                            // windows do not overlap: each input gets at most one gradient
+                            let (dxs, ams, dys) = (
+                                &mut dx[s * ins..(s + 1) * ins],
+                                &am[s * outs..(s + 1) * outs],
+                                &dy[s * outs..(s + 1) * outs],
+                            );
+                            if !simd::scatter_unique(dxs, ams, dys) {
+                                for (&a, &g) in ams.iter().zip(dys) {
+                                    dxs[a as usize] += g;
+                                }
                             }
                         }
                     }

@@ -533,6 +533,36 @@ unsafe fn conv_rows_weight_grad_avx512(
     }
 }
 
+/// `dst[idx[i]] = vals[i]` for all i, where the indices are all different (max-pool windows
+/// do not overlap) and `dst` was zeroed, so this equals `+=`. Returns `false` if not applicable.
+pub fn scatter_unique(dst: &mut [f32], idx: &[u32], vals: &[f32]) -> bool {
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+    {
+        if idx.len() == vals.len() && dst.len() < i32::MAX as usize && idx.iter().all(|&i| (i as usize) < dst.len()) {
+            // SAFETY: every index was checked to lie inside `dst`.
+            unsafe { scatter_unique_avx512(dst, idx, vals) };
+            return true;
+        }
+    }
+    let _ = (dst, idx, vals);
+    false
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+unsafe fn scatter_unique_avx512(dst: &mut [f32], idx: &[u32], vals: &[f32]) {
+    use std::arch::x86_64::*;
+    let n = idx.len();
+    let mut i = 0;
+    while i < n {
+        let m = (n - i).min(16);
+        let mask: __mmask16 = if m == 16 { 0xffff } else { ((1u32 << m) - 1) as __mmask16 };
+        let iv = _mm512_maskz_loadu_epi32(mask, idx.as_ptr().add(i) as *const i32);
+        let vv = _mm512_maskz_loadu_ps(mask, vals.as_ptr().add(i));
+        _mm512_mask_i32scatter_ps::<4>(dst.as_mut_ptr(), mask, iv, vv);
+        i += m;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -611,6 +641,20 @@ mod tests {
             }
         }
         (y, at)
+    }
+
+    #[test]
+    fn scatter_writes_each_index_once_and_refuses_bad_indices() {
+        let mut dst = vec![0f32; 40];
+        let idx: Vec<u32> = (0..19).map(|i| (i * 7 % 40) as u32).collect();
+        let vals: Vec<f32> = (0..19).map(|i| i as f32 + 0.5).collect();
+        if scatter_unique(&mut dst, &idx, &vals) {
+            for (i, &j) in idx.iter().enumerate() {
+                assert_eq!(dst[j as usize], vals[i]);
+            }
+            assert_eq!(dst.iter().filter(|&&v| v != 0.0).count(), 19);
+            assert!(!scatter_unique(&mut dst, &[40], &[1.0]));
+        }
     }
 
     #[test]

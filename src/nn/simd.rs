@@ -22,6 +22,17 @@ pub fn x_wt(x: &[f32], w: &[f32], n: usize, k: usize, o: usize, y: &mut [f32]) -
     false
 }
 
+/// The lane mask of the first `m` of 16 lanes (m ≤ 16).
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
+#[inline(always)]
+fn tail_mask(m: usize) -> std::arch::x86_64::__mmask16 {
+    if m >= 16 {
+        0xffff
+    } else {
+        ((1u32 << m) - 1) as u16
+    }
+}
+
 /// G[o×k] = dYᵀ · X (dY is n×o, X is n×k), overwriting G: the weight gradient. Any n, o, k.
 pub fn dyt_x(dy: &[f32], x: &[f32], n: usize, k: usize, o: usize, g: &mut [f32]) -> bool {
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512f"))]
@@ -65,7 +76,7 @@ unsafe fn x_wt_block<const J: usize>(x: &[f32], w: &[f32], k: usize, o: usize, i
     let mut kc = 0;
     while kc < k {
         let m = (k - kc).min(16);
-        let mask: __mmask16 = if m == 16 { 0xffff } else { ((1u32 << m) - 1) as __mmask16 };
+        let mask = tail_mask(m);
         let xv: [__m512; 4] = std::array::from_fn(|i| _mm512_maskz_loadu_ps(mask, xp.add(i * k + kc)));
         let wv: [__m512; J] = std::array::from_fn(|j| _mm512_maskz_loadu_ps(mask, wp.add(j * k + kc)));
         for i in 0..4 {
@@ -107,14 +118,7 @@ unsafe fn dyt_x_rows<const R: usize>(dy: &[f32], x: &[f32], n: usize, k: usize, 
     while kc < k {
         let m0 = (k - kc).min(16);
         let m1 = (k - kc).saturating_sub(16).min(16);
-        let mask = |m: usize| -> __mmask16 {
-            if m == 16 {
-                0xffff
-            } else {
-                ((1u32 << m) - 1) as __mmask16
-            }
-        };
-        let (k0, k1) = (mask(m0), mask(m1));
+        let (k0, k1) = (tail_mask(m0), tail_mask(m1));
         let mut acc = [[_mm512_setzero_ps(); 2]; R];
         for j in 0..n {
             let xr = x.as_ptr().add(j * k + kc);
@@ -191,7 +195,7 @@ unsafe fn conv_wide_group_avx512(
     let mut j = 0;
     while j < len {
         let m = (len - j).min(16);
-        let mask: __mmask16 = if m == 16 { 0xffff } else { ((1u32 << m) - 1) as __mmask16 };
+        let mask = tail_mask(m);
         let mut acc = [_mm512_setzero_ps(); 4];
         for (c, a) in acc.iter_mut().enumerate().take(g) {
             *a = _mm512_set1_ps(bias[c0 + c]);
@@ -260,7 +264,7 @@ unsafe fn conv_wide_weight_grad_avx512(
         let mut j = 0;
         while j < len {
             let m = (len - j).min(16);
-            let mask: __mmask16 = if m == 16 { 0xffff } else { ((1u32 << m) - 1) as __mmask16 };
+            let mask = tail_mask(m);
             let d: [__m512; 3] = std::array::from_fn(|c| {
                 if c < g {
                     _mm512_maskz_loadu_ps(mask, dp.add((c0 + c) * stride + j))
@@ -315,17 +319,10 @@ unsafe fn maxpool2_avx512(x: &[f32], w: usize, oh: usize, ow: usize, base: u32, 
         let mut ox0 = 0;
         while ox0 < ow {
             let m = (ow - ox0).min(16);
-            let om: __mmask16 = if m == 16 { 0xffff } else { ((1u32 << m) - 1) as __mmask16 };
+            let om = tail_mask(m);
             // 2m consecutive inputs from each of the two rows, split into even and odd columns
             let n_in = 2 * m;
-            let lo_m: __mmask16 = if n_in >= 16 { 0xffff } else { ((1u32 << n_in) - 1) as __mmask16 };
-            let hi_m: __mmask16 = if n_in <= 16 {
-                0
-            } else if n_in == 32 {
-                0xffff
-            } else {
-                ((1u32 << (n_in - 16)) - 1) as __mmask16
-            };
+            let (lo_m, hi_m) = (tail_mask(n_in.min(16)), tail_mask(n_in.saturating_sub(16)));
             let load = |row: usize| {
                 let p = xp.add(row + 2 * ox0);
                 let lo = _mm512_maskz_loadu_ps(lo_m, p);
@@ -420,7 +417,7 @@ unsafe fn conv_rows_avx512(
             let mut j = 0;
             while j < ow {
                 let m = (ow - j).min(16);
-                let mask: __mmask16 = if m == 16 { 0xffff } else { ((1u32 << m) - 1) as __mmask16 };
+                let mask = tail_mask(m);
                 let mut acc = [_mm512_setzero_ps(); 4];
                 for (c, a) in acc.iter_mut().enumerate().take(g) {
                     *a = _mm512_set1_ps(*bias.get_unchecked(c0 + c));
@@ -507,7 +504,7 @@ unsafe fn conv_rows_weight_grad_avx512(
             let mut j = 0;
             while j < ow {
                 let m = (ow - j).min(16);
-                let mask: __mmask16 = if m == 16 { 0xffff } else { ((1u32 << m) - 1) as __mmask16 };
+                let mask = tail_mask(m);
                 let d: [__m512; 3] = std::array::from_fn(|c| {
                     if c < g {
                         _mm512_maskz_loadu_ps(mask, dp.add(((c0 + c) * oh + oy) * ow + j))
@@ -555,7 +552,7 @@ unsafe fn scatter_unique_avx512(dst: &mut [f32], idx: &[u32], vals: &[f32]) {
     let mut i = 0;
     while i < n {
         let m = (n - i).min(16);
-        let mask: __mmask16 = if m == 16 { 0xffff } else { ((1u32 << m) - 1) as __mmask16 };
+        let mask = tail_mask(m);
         let iv = _mm512_maskz_loadu_epi32(mask, idx.as_ptr().add(i) as *const i32);
         let vv = _mm512_maskz_loadu_ps(mask, vals.as_ptr().add(i));
         _mm512_mask_i32scatter_ps::<4>(dst.as_mut_ptr(), mask, iv, vv);

@@ -135,14 +135,7 @@ where
                 }
             }
             if legend {
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperRight)
-                    .background_style(WHITE.mix(0.9))
-                    .border_style(BLACK.mix(0.5))
-                    .label_font((FONT_FAMILY, 13))
-                    .draw()
-                    .map_err(perr)?;
+                super::legend(&mut chart, SeriesLabelPosition::UpperRight, 0.9, 13)?;
             }
         }};
     }

@@ -31,6 +31,27 @@ pub(crate) fn perr<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("drawing failed: {e:?}")
 }
 
+/// Draws the legend of `chart` in the one style all figures share: a translucent white box
+/// (`opacity` of its background) with a grey border, at `pos`, labels in `font_size`.
+pub(crate) fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut plotters::chart::ChartContext<'a, DB, CT>,
+    pos: SeriesLabelPosition,
+    opacity: f64,
+    font_size: u32,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(pos)
+        .background_style(WHITE.mix(opacity))
+        .border_style(BLACK.mix(0.5))
+        .label_font((theme::FONT_FAMILY, font_size))
+        .draw()
+        .map_err(perr)
+}
+
 /// Writes `<stem>.png` and `<stem>.svg`; returns both paths.
 pub fn save<F: Figure>(fig: &F, stem: &Path) -> Result<Vec<PathBuf>> {
     theme::init_fonts();

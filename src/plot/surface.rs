@@ -139,14 +139,7 @@ impl Figure for Surface<'_> {
                 chart.draw_series(std::iter::once(Circle::new(*end, 4, color.filled()))).map_err(perr)?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.5))
-            .label_font((FONT_FAMILY, 13))
-            .draw()
-            .map_err(perr)?;
+        super::legend(&mut chart, SeriesLabelPosition::UpperLeft, 0.85, 13)?;
         Ok(())
     }
 }

@@ -81,14 +81,7 @@ impl Figure for SweepCurves<'_> {
                             .label(o.as_str())
                             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(3)));
                     }
-                    chart
-                        .configure_series_labels()
-                        .position(SeriesLabelPosition::UpperLeft)
-                        .background_style(WHITE.mix(0.9))
-                        .border_style(BLACK.mix(0.5))
-                        .label_font((FONT_FAMILY, 12))
-                        .draw()
-                        .map_err(perr)?;
+                    super::legend(&mut chart, SeriesLabelPosition::UpperLeft, 0.9, 12)?;
                 }};
             }
             if log_loss {

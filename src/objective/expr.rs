@@ -363,26 +363,40 @@ impl Expr {
 
     /// The value at (x, y).
     pub fn value(&self, x: f64, y: f64) -> f64 {
-        let mut v = vec![0.0; self.tape.len()];
-        for (i, &op) in self.tape.iter().enumerate() {
-            v[i] = forward_op(op, &v, x, y);
-        }
-        v[v.len() - 1]
+        SCRATCH.with(|s| {
+            let v = &mut s.borrow_mut().0;
+            v.clear();
+            v.resize(self.tape.len(), 0.0);
+            for (i, &op) in self.tape.iter().enumerate() {
+                v[i] = forward_op(op, v, x, y);
+            }
+            v[v.len() - 1]
+        })
     }
 
-    /// Value and exact gradient at (x, y), using the caller's scratch buffers.
-    pub fn eval_with(&self, x: f64, y: f64, v: &mut Vec<f64>, adj: &mut Vec<f64>) -> (f64, f64, f64) {
+    /// Value and exact gradient at (x, y), using the caller's scratch buffers (values,
+    /// adjoints, and whether each adjoint has received a contribution yet), so that repeated
+    /// evaluations allocate nothing.
+    pub fn eval_with(
+        &self,
+        x: f64,
+        y: f64,
+        v: &mut Vec<f64>,
+        adj: &mut Vec<f64>,
+        seen: &mut Vec<bool>,
+    ) -> (f64, f64, f64) {
         let n = self.tape.len();
         v.clear();
         v.resize(n, 0.0);
         for (i, &op) in self.tape.iter().enumerate() {
             v[i] = forward_op(op, v, x, y);
         }
-        // Reverse sweep. `None` marks "no gradient yet", so the first contribution is
-        // taken as is and later ones are added in the order autograd adds them.
+        // Reverse sweep. `seen` marks "has a gradient", so the first contribution is taken
+        // as is and later ones are added in the order autograd adds them.
         adj.clear();
         adj.resize(n, f64::NAN);
-        let mut seen = vec![false; n];
+        seen.clear();
+        seen.resize(n, false);
         let add = |adj: &mut Vec<f64>, seen: &mut Vec<bool>, i: usize, g: f64| {
             if seen[i] {
                 adj[i] += g;
@@ -391,7 +405,7 @@ impl Expr {
                 seen[i] = true;
             }
         };
-        add(adj, &mut seen, n - 1, 1.0);
+        add(adj, seen, n - 1, 1.0);
         let (mut gx, mut gy) = (None::<f64>, None::<f64>);
         for i in (0..n).rev() {
             if !seen[i] {
@@ -402,34 +416,34 @@ impl Expr {
                 Op::X => gx = Some(gx.map_or(g, |s| s + g)),
                 Op::Y => gy = Some(gy.map_or(g, |s| s + g)),
                 Op::Const(_) => {}
-                Op::Neg(a) => add(adj, &mut seen, a, -g),
+                Op::Neg(a) => add(adj, seen, a, -g),
                 Op::Add(a, b) => {
-                    add(adj, &mut seen, a, g);
-                    add(adj, &mut seen, b, g);
+                    add(adj, seen, a, g);
+                    add(adj, seen, b, g);
                 }
                 Op::Sub(a, b) => {
-                    add(adj, &mut seen, a, g);
-                    add(adj, &mut seen, b, -g);
+                    add(adj, seen, a, g);
+                    add(adj, seen, b, -g);
                 }
                 Op::Mul(a, b) => {
                     let (va, vb) = (v[a], v[b]);
-                    add(adj, &mut seen, a, g * vb);
-                    add(adj, &mut seen, b, g * va);
+                    add(adj, seen, a, g * vb);
+                    add(adj, seen, b, g * va);
                 }
                 Op::Div(a, b) => {
                     let (va, vb) = (v[a], v[b]);
-                    add(adj, &mut seen, a, g / vb);
-                    add(adj, &mut seen, b, -g * va / (vb * vb));
+                    add(adj, seen, a, g / vb);
+                    add(adj, seen, b, -g * va / (vb * vb));
                 }
                 Op::PowC(a, c) => {
                     let d = if c == 0.0 { 0.0 } else { c * pow_const(v[a], c - 1.0) };
-                    add(adj, &mut seen, a, g * d);
+                    add(adj, seen, a, g * d);
                 }
                 Op::Pow(a, b) => {
                     let (va, vb) = (v[a], v[b]);
-                    add(adj, &mut seen, a, g * (vb * va.powf(vb - 1.0)));
+                    add(adj, seen, a, g * (vb * va.powf(vb - 1.0)));
                     let lb = if va == 0.0 && vb >= 0.0 { 0.0 } else { g * (v[i] * va.ln()) };
-                    add(adj, &mut seen, b, lb);
+                    add(adj, seen, b, lb);
                 }
                 Op::F(f, a) => {
                     let u = v[a];
@@ -443,7 +457,7 @@ impl Expr {
                         Func::Abs => g * sgn(u),
                         Func::Tanh => g * (1.0 - v[i] * v[i]),
                     };
-                    add(adj, &mut seen, a, d);
+                    add(adj, seen, a, d);
                 }
             }
         }
@@ -452,14 +466,17 @@ impl Expr {
 
     /// Value and exact gradient at (x, y).
     pub fn eval(&self, x: f64, y: f64) -> (f64, f64, f64) {
-        thread_local! {
-            static SCRATCH: std::cell::RefCell<(Vec<f64>, Vec<f64>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
-        }
         SCRATCH.with(|s| {
-            let (v, a) = &mut *s.borrow_mut();
-            self.eval_with(x, y, v, a)
+            let (v, a, seen) = &mut *s.borrow_mut();
+            self.eval_with(x, y, v, a, seen)
         })
     }
+}
+
+thread_local! {
+    /// Per-thread buffers of [`Expr::value`] and [`Expr::eval`] (values, adjoints, seen).
+    static SCRATCH: std::cell::RefCell<(Vec<f64>, Vec<f64>, Vec<bool>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
 }
 
 fn sgn(u: f64) -> f64 {

@@ -62,7 +62,10 @@ impl Function {
     /// Value only.
     #[inline]
     pub fn value(&self, x: f64, y: f64) -> f64 {
-        self.eval(x, y).0
+        match &self.kind {
+            Kind::Builtin(f) => f(x, y).0,
+            Kind::Expr(e) => e.value(x, y),
+        }
     }
 
     /// As an [`Objective`] over the flat parameter slice `[x, y]`.

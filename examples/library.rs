@@ -10,7 +10,7 @@ fn main() {
     let adam = OptimizerConfig::parse("adam(lr=0.05)").expect("valid spec");
 
     // Step by step, through the Optimizer trait, on a flat parameter slice.
-    let mut opt = adam.build::<f64>();
+    let mut opt = adam.build::<f64>(&optlab::optim::Layout::flat(2));
     let mut p = [-1.2, 1.0];
     let mut obj = f.objective();
     for _ in 0..2000 {

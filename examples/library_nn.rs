@@ -6,7 +6,7 @@ fn main() -> anyhow::Result<()> {
     let model = optlab::nn::build("cnn")?; // or a layer list
     let data = optlab::data::embedded_mnist()?;
     let mut params = model.init(0); // PyTorch's default initialisation
-    let mut opt = OptimizerConfig::parse("adam")?.build::<f32>();
+    let mut opt = OptimizerConfig::parse("adam")?.build::<f32>(&model.layout());
     let mut ws = model.workspace(32);
     let batch: Vec<usize> = (0..32).collect();
     data.train.gather(&batch, data.mean, data.std, ws.input_mut(32));

@@ -42,7 +42,7 @@ fn main() {
                 model.loss_and_grad(&params, &mut grad, &mut ws, labels);
             }
         });
-        let mut opt = optlab::optim::OptimizerConfig::parse("sgd(lr=0.01)").unwrap().build::<f32>();
+        let mut opt = optlab::optim::OptimizerConfig::parse("sgd(lr=0.01)").unwrap().build::<f32>(&model.layout());
         let mut p = params.clone();
         let t = Instant::now();
         for _ in 0..reps {

@@ -14,3 +14,4 @@ pub mod optim;
 pub mod plot;
 pub mod record;
 pub mod report;
+pub mod schedule;

@@ -12,7 +12,11 @@ fn cfg(s: &str) -> (String, OptimizerConfig) {
 #[test]
 fn himmelblau_basins_are_its_four_minima_and_each_start_goes_to_its_own() {
     let f = objective::builtin("himmelblau").unwrap().function();
-    let maps = map(&f, &[cfg("gd(lr=0.005)")], &MapOptions { grid: 24, steps: 2000, domain: f.domain });
+    let maps = map(
+        &f,
+        &[cfg("gd(lr=0.005)")],
+        &MapOptions { grid: 24, steps: 2000, domain: f.domain, shape: Default::default() },
+    );
     let m = &maps[0];
     assert_eq!(m.minima.len(), 4, "{:?}", m.minima);
     for known in f.minima() {
@@ -41,7 +45,7 @@ fn himmelblau_basins_are_its_four_minima_and_each_start_goes_to_its_own() {
 #[test]
 fn diverging_and_stalling_starts_are_classified_as_such() {
     let f = objective::builtin("quadratic").unwrap().function();
-    let o = MapOptions { grid: 8, steps: 50, domain: f.domain };
+    let o = MapOptions { grid: 8, steps: 50, domain: f.domain, shape: Default::default() };
     // lr 1.5 on x²+y²: |1 − 2·1.5| = 2 > 1 — every start diverges (the centre start is not exactly 0)
     let div = &map(&f, &[cfg("gd(lr=1.5)")], &o)[0];
     assert!(div.cells.iter().all(|c| matches!(c, Outcome::Diverged { .. })), "{:?}", div.cells);
@@ -57,7 +61,7 @@ fn diverging_and_stalling_starts_are_classified_as_such() {
 #[test]
 fn maps_do_not_depend_on_the_thread_count() {
     let f = objective::builtin("rastrigin").unwrap().function();
-    let o = MapOptions { grid: 16, steps: 200, domain: f.domain };
+    let o = MapOptions { grid: 16, steps: 200, domain: f.domain, shape: Default::default() };
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()

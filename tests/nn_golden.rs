@@ -84,7 +84,7 @@ fn parameters_after_three_steps_of_each_optimizer_match_pytorch() {
             [("adam", "adam"), ("adagrad", "adagrad"), ("adadelta", "adadelta"), ("sgd", "sgd(lr=0.01)")]
         {
             let gold = &g["after_3_steps"][oname];
-            let mut opt = OptimizerConfig::parse(spec).unwrap().build::<f32>();
+            let mut opt = OptimizerConfig::parse(spec).unwrap().build::<f32>(&model.layout());
             let mut p = init.clone();
             let mut losses = Vec::new();
             for _ in 0..3 {

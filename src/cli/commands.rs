@@ -4,7 +4,7 @@ use super::{Cli, Command, ListWhat, RunArgs};
 use crate::experiment::compare::compare;
 use crate::experiment::tune::{self, TuneOptions, Tuned};
 use crate::objective::{self, Function};
-use crate::optim::{OptimizerConfig, OPTIMIZERS};
+use crate::optim::{Group, OptimizerConfig, METHODS};
 use crate::record;
 use crate::report::outputs::write_compare;
 use crate::report::tables::{fmt_pt, summary_table, target_line, tune_table};
@@ -185,12 +185,29 @@ fn cmd_tune(args: &RunArgs, steps: usize, out: Option<PathBuf>) -> Result<()> {
 /// `optlab list optimizers`.
 pub fn list_optimizers() -> String {
     let mut s = String::new();
-    for o in OPTIMIZERS {
-        s.push_str(&format!("{} — {}\n    {}\n", o.name, o.title, o.formula));
-        for p in o.params {
-            s.push_str(&format!("    {:<26} {:<14} {}\n", p.name, p.default, p.doc));
+    for g in Group::ALL {
+        let in_group: Vec<_> = METHODS.iter().filter(|m| m.group == g).collect();
+        if in_group.is_empty() {
+            continue;
         }
-        s.push('\n');
+        s.push_str(&format!("== {} ==\n\n", g.title()));
+        for o in in_group {
+            s.push_str(&format!("{} — {}\n    {}\n    reference: {}\n", o.name, o.title, o.formula, o.reference));
+            let mut props = vec![if o.elementwise { "element-wise" } else { "tensor-wise" }];
+            if o.closure {
+                props.push("several evaluations per step");
+            }
+            match o.point {
+                crate::optim::Point::LookAhead => props.push("gradient at a look-ahead point"),
+                crate::optim::Point::Averaged => props.push("gradient at y, reports the averaged x"),
+                crate::optim::Point::Current => {}
+            }
+            s.push_str(&format!("    {}\n", props.join("; ")));
+            for p in o.params {
+                s.push_str(&format!("    {:<26} {:<14} {}\n", p.key, p.default, p.doc));
+            }
+            s.push('\n');
+        }
     }
     s
 }
@@ -226,7 +243,7 @@ fn cmd_map(args: &RunArgs, grid: usize, steps: usize, out: Option<PathBuf>) -> R
     let configs = parse_optimizers(&args.optimizers)?;
     let labels = crate::experiment::compare::unique_labels(&configs);
     let named: Vec<(String, OptimizerConfig)> = labels.into_iter().zip(configs).collect();
-    let opts = crate::experiment::map::MapOptions { grid, steps, domain: f.domain };
+    let opts = crate::experiment::map::MapOptions { grid, steps, domain: f.domain, shape: Default::default() };
     println!(
         "{} — {}: {}×{} starts over [{}, {}] × [{}, {}], {steps} steps",
         f.name, f.formula, grid, grid, f.domain[0], f.domain[1], f.domain[2], f.domain[3]

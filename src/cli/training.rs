@@ -268,7 +268,12 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
     if map_grid > 0 {
         let f = crate::objective::builtin("sin-cos").expect("built-in").function();
         let cfg = vec![("adam(lr=0.1)".to_string(), crate::optim::OptimizerConfig::parse("adam(lr=0.1)")?)];
-        let o = crate::experiment::map::MapOptions { grid: map_grid, steps: 500, domain: f.domain };
+        let o = crate::experiment::map::MapOptions {
+            grid: map_grid,
+            steps: 500,
+            domain: f.domain,
+            shape: Default::default(),
+        };
         let t = Instant::now();
         crate::experiment::map::map(&f, &cfg, &o);
         let secs = t.elapsed().as_secs_f64();

@@ -11,7 +11,7 @@
 
 use crate::objective::minima::{self, Descent};
 use crate::objective::Function;
-use crate::optim::OptimizerConfig;
+use crate::optim::{Layout, OptimizerConfig, Point, Shape2};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -57,6 +57,8 @@ pub struct MapOptions {
     pub grid: usize,
     pub steps: usize,
     pub domain: [f64; 4],
+    /// The tensor shape of each start's (x, y), for methods that are not element-wise.
+    pub shape: Shape2,
 }
 
 /// The start at cell (row, col): cell centres, row 0 at the top (y1).
@@ -68,14 +70,35 @@ pub fn cell_start(domain: [f64; 4], grid: usize, row: usize, col: usize) -> [f64
 /// Where one start ended: final point, first bad step, last step in which it moved.
 type End = ([f64; 2], Option<u32>, u32);
 
-/// Runs one block of starts.
-fn run_block(f: &Function, cfg: &OptimizerConfig, starts: &[[f64; 2]], steps: usize, move_tol: f64) -> Vec<End> {
+/// Runs one block of starts: batched as one vector for element-wise methods (every
+/// coordinate evolves on its own, so this equals separate runs), one after another
+/// otherwise.
+fn run_block(f: &Function, cfg: &OptimizerConfig, starts: &[[f64; 2]], o: &MapOptions, move_tol: f64) -> Vec<End> {
+    if cfg.method.elementwise {
+        run_batch(f, cfg, starts, &Layout::flat(2 * starts.len()), o.steps, move_tol)
+    } else {
+        let layout = crate::experiment::effective_shape(cfg, o.shape).layout();
+        starts.iter().flat_map(|s| run_batch(f, cfg, std::slice::from_ref(s), &layout, o.steps, move_tol)).collect()
+    }
+}
+
+/// Runs starts laid side by side in one parameter vector.
+fn run_batch(
+    f: &Function,
+    cfg: &OptimizerConfig,
+    starts: &[[f64; 2]],
+    layout: &Layout,
+    steps: usize,
+    move_tol: f64,
+) -> Vec<End> {
     let n = starts.len();
     let mut p: Vec<f64> = starts.iter().flat_map(|s| [s[0], s[1]]).collect();
+    let averaged = cfg.method.point == Point::Averaged;
+    let mut shown = p.clone();
     let mut prev = p.clone();
     let mut bad: Vec<Option<u32>> = vec![None; n];
     let mut last_move = vec![0u32; n];
-    let mut opt = cfg.build::<f64>();
+    let mut opt = cfg.build::<f64>(layout);
     let move_tol2 = move_tol * move_tol;
     let mut obj = |q: &[f64], g: &mut [f64]| {
         if crate::objective::batch::grad_batch(f, q, g) {
@@ -93,8 +116,14 @@ fn run_block(f: &Function, cfg: &OptimizerConfig, starts: &[[f64; 2]], steps: us
     };
     for k in 1..=steps as u32 {
         opt.step(&mut p, &mut obj);
+        let cur = if averaged {
+            opt.report(&p, &mut shown);
+            &shown
+        } else {
+            &p
+        };
         for i in 0..n {
-            let (x, y) = (p[2 * i], p[2 * i + 1]);
+            let (x, y) = (cur[2 * i], cur[2 * i + 1]);
             if bad[i].is_none() {
                 if !(x.is_finite() && y.is_finite()) || x.abs().max(y.abs()) > crate::experiment::DIVERGENCE_LIMIT {
                     bad[i] = Some(k);
@@ -103,9 +132,9 @@ fn run_block(f: &Function, cfg: &OptimizerConfig, starts: &[[f64; 2]], steps: us
                 }
             }
         }
-        prev.copy_from_slice(&p);
+        prev.copy_from_slice(cur);
     }
-    (0..n).map(|i| ([p[2 * i], p[2 * i + 1]], bad[i], last_move[i])).collect()
+    (0..n).map(|i| ([prev[2 * i], prev[2 * i + 1]], bad[i], last_move[i])).collect()
 }
 
 /// Basin maps of every optimizer over the same grid. Minima are merged within 1e-3 of the
@@ -123,7 +152,7 @@ pub fn map(f: &Function, configs: &[(String, OptimizerConfig)], o: &MapOptions) 
             .into_par_iter()
             .map(|r| {
                 let starts: Vec<[f64; 2]> = (0..g).map(|c| cell_start(o.domain, g, r, c)).collect();
-                run_block(f, cfg, &starts, o.steps, move_tol)
+                run_block(f, cfg, &starts, o, move_tol)
             })
             .collect();
         raw.push((label.clone(), cfg.canonical(), rows.into_iter().flatten().collect::<Vec<_>>()));

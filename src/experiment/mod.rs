@@ -8,13 +8,17 @@ pub mod train;
 pub mod tune;
 
 use crate::objective::Function;
-use crate::optim::OptimizerConfig;
+use crate::optim::{Objective, OptimizerConfig, Shape2};
 use serde::Serialize;
 
 /// A parameter is declared diverged once |θ| exceeds this (or anything is non-finite).
 pub const DIVERGENCE_LIMIT: f64 = 1e12;
 
 /// One recorded point: the state after `step` steps.
+///
+/// `x`, `y` are the point the method reports (for Schedule-Free the averaged point x);
+/// `loss` and the gradient are taken there. `at_x`, `at_y` are where the method takes its
+/// gradients (Schedule-Free's y; the same as `x`, `y` for other methods).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 pub struct Point {
     pub step: usize,
@@ -23,6 +27,13 @@ pub struct Point {
     pub loss: f64,
     pub grad_x: f64,
     pub grad_y: f64,
+    /// The learning rate in force for step `step` (group 0; after schedulers).
+    pub lr: f64,
+    /// Function evaluations the optimizer made in steps 1..=`step` (LBFGS makes several
+    /// per step; first-order methods one).
+    pub evals: u64,
+    pub at_x: f64,
+    pub at_y: f64,
 }
 
 /// How a run ended.
@@ -43,27 +54,58 @@ pub struct Trajectory {
     pub status: Status,
 }
 
-fn point_at(f: &Function, step: usize, p: [f64; 2]) -> Option<Point> {
-    let (loss, grad_x, grad_y) = f.eval(p[0], p[1]);
-    let pt = Point { step, x: p[0], y: p[1], loss, grad_x, grad_y };
-    let finite = [pt.x, pt.y, pt.loss, pt.grad_x, pt.grad_y].iter().all(|v| v.is_finite());
-    (finite && p[0].abs() <= DIVERGENCE_LIMIT && p[1].abs() <= DIVERGENCE_LIMIT).then_some(pt)
+/// The tensor shape a 2-D run gives its parameter: `shape`, except that a method that
+/// needs matrices (Muon) sees the vector as 1x2.
+pub fn effective_shape(cfg: &OptimizerConfig, shape: Shape2) -> Shape2 {
+    if cfg.method.matrix_only && shape == Shape2::Vector {
+        Shape2::Row
+    } else {
+        shape
+    }
 }
 
-/// Runs `steps` steps of `cfg` on `f` from `start`, recording every point. A diverging run
-/// stops at the first bad point and says so.
+/// Runs `steps` steps of `cfg` on `f` from `start` (parameter of shape `[2]`), recording
+/// every point. A diverging run stops at the first bad point and says so.
 pub fn run_trajectory(f: &Function, cfg: &OptimizerConfig, start: [f64; 2], steps: usize) -> Trajectory {
-    let mut opt = cfg.build::<f64>();
+    run_trajectory_shaped(f, cfg, start, steps, Shape2::Vector)
+}
+
+/// [`run_trajectory`] with the parameter (x, y) as a tensor of the given shape.
+pub fn run_trajectory_shaped(
+    f: &Function,
+    cfg: &OptimizerConfig,
+    start: [f64; 2],
+    steps: usize,
+    shape: Shape2,
+) -> Trajectory {
+    let mut opt = cfg.build::<f64>(&effective_shape(cfg, shape).layout());
     let mut p = start;
+    let mut shown = start;
     let mut points = Vec::with_capacity(steps + 1);
-    let mut obj = f.objective();
+    let mut evals = 0u64;
+    let f_obj = f.objective();
+    let mut f_obj = f_obj;
     for k in 0..=steps {
-        match point_at(f, k, p) {
-            Some(pt) => points.push(pt),
-            None => return Trajectory { points, status: Status::Diverged { step: k } },
+        opt.report(&p, &mut shown);
+        let (loss, mut grad_x, mut grad_y) = f.eval(shown[0], shown[1]);
+        if !cfg.modifiers.is_empty() {
+            let mut g = [grad_x, grad_y];
+            crate::schedule::clip_recorded(&cfg.modifiers, &mut g);
+            [grad_x, grad_y] = g;
         }
+        let lr = *opt.group(0).lr;
+        let pt = Point { step: k, x: shown[0], y: shown[1], loss, grad_x, grad_y, lr, evals, at_x: p[0], at_y: p[1] };
+        let finite = [pt.x, pt.y, pt.loss, pt.grad_x, pt.grad_y, p[0], p[1]].iter().all(|v| v.is_finite());
+        if !(finite && [pt.x, pt.y, p[0], p[1]].iter().all(|v| v.abs() <= DIVERGENCE_LIMIT)) {
+            return Trajectory { points, status: Status::Diverged { step: k } };
+        }
+        points.push(pt);
         if k < steps {
-            opt.step(&mut p, &mut obj);
+            let mut counted = |q: &[f64], g: &mut [f64]| {
+                evals += 1;
+                f_obj.eval(q, g)
+            };
+            opt.step(&mut p, &mut counted);
         }
     }
     Trajectory { points, status: Status::Completed }

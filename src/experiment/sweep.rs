@@ -4,7 +4,7 @@
 use super::compare::summarize;
 use super::run_trajectory;
 use crate::objective::Function;
-use crate::optim::{fmt_num, OptimizerConfig, Spec, SpecError};
+use crate::optim::{OptimizerConfig, SpecError, Value};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -33,19 +33,7 @@ pub fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
 
 /// The configuration with `key` set to `value` (validated like any spec).
 pub fn with_param(cfg: &OptimizerConfig, key: &str, value: f64) -> Result<OptimizerConfig, SpecError> {
-    let (name, pairs) = cfg.pairs();
-    if !pairs.iter().any(|(k, _)| *k == key) {
-        let keys: Vec<&str> = pairs.iter().map(|p| p.0).collect();
-        return Err(SpecError::new(
-            format!("{name} has no hyperparameter '{key}' (it has: {})", keys.join(", ")),
-            0..0,
-        ));
-    }
-    let body: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| if *k == key { format!("{k}={}", fmt_num(value)) } else { format!("{k}={v}") })
-        .collect();
-    OptimizerConfig::from_spec(&Spec::parse(&format!("{name}({})", body.join(", ")))?)
+    cfg.with(key, Value::Num(value)).map_err(|m| SpecError::new(m, 0..0))
 }
 
 /// Every optimizer at every lr (× every value of `other`, when given), in parallel; results

@@ -196,6 +196,13 @@ impl Model {
         })
     }
 
+    /// The parameter tensors (names, offsets, PyTorch shapes), for optimizers that work
+    /// tensor by tensor.
+    pub fn layout(&self) -> crate::optim::Layout {
+        let shapes: Vec<(&str, Vec<usize>)> = self.param_shapes.iter().map(|(n, s)| (n.as_str(), s.clone())).collect();
+        crate::optim::Layout::of(&shapes)
+    }
+
     /// Parameters initialised as PyTorch does by default (kaiming-uniform with a = √5 for
     /// weights, i.e. U(±1/√fan_in), and U(±1/√fan_in) for biases), from `seed`.
     pub fn init(&self, seed: u64) -> Vec<f32> {

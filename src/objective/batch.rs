@@ -8,6 +8,7 @@
 //! values, and on CPUs without AVX-512. Trajectories of single runs (`compare`, `tune`, the
 //! golden tests) never use this path.
 
+#[cfg_attr(not(target_feature = "avx512f"), allow(unused_imports))]
 use super::{builtin, Function, Kind};
 
 /// Writes the gradients of `f` at the points `p` = [x₀, y₀, x₁, y₁, …] into `g` (same

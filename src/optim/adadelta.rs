@@ -14,20 +14,34 @@
 //! The seminar's own Adadelta uses decay 0.1 (so the averages forget almost at once),
 //! ε = 1e-8, and ignores the learning rate; optlab follows PyTorch.
 
-use super::{check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
+use super::registry::no_rules;
+use super::{ensure_len, ops, Check, FirstOrder, GradientRule, Group, GroupHyper, Hyper, Kind, Layout, Method, Optimizer, Param, Point, Real};
 
-pub(super) const INFO: OptimizerInfo = OptimizerInfo {
+pub(super) const METHOD: Method = Method {
     name: "adadelta",
     title: "Adadelta as torch.optim.Adadelta",
+    group: Group::Adaptive,
     formula: "v = ρv + (1−ρ)g²;  Δ = √(u+ε)/√(v+ε)·g;  u = ρu + (1−ρ)Δ²;  θ = θ − lr·Δ",
+    reference: "torch.optim.Adadelta",
     params: &[
-        ParamDoc { name: "lr", default: "1.0", doc: "scale applied to Δ" },
-        ParamDoc { name: "rho", default: "0.9", doc: "decay ρ of the running averages" },
-        ParamDoc { name: "eps", default: "1e-6", doc: "added inside both square roots" },
-        ParamDoc { name: "weight_decay", default: "0", doc: "L2 penalty λ" },
-        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
+        Param::new("lr", Kind::Num, "1.0", Check::Lr, "scale applied to Δ"),
+        Param::new("rho", Kind::Num, "0.9", Check::UnitClosed, "decay ρ of the running averages"),
+        Param::new("eps", Kind::Num, "1e-6", Check::NonNeg, "added inside both square roots"),
+        Param::new("weight_decay", Kind::Num, "0", Check::NonNeg, "L2 penalty λ"),
+        Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
     ],
+    elementwise: true,
+    closure: false,
+    point: Point::Current,
+    matrix_only: false,
+    rules: no_rules,
+    build_f64: build::<f64>,
+    build_f32: build::<f32>,
 };
+
+fn build<T: Real>(h: &Hyper, _layout: &Layout) -> Box<dyn Optimizer<T>> {
+    FirstOrder::boxed(Adadelta::<T>::new(AdadeltaConfig::from_hyper(h)))
+}
 
 /// Hyperparameters of [`Adadelta`], PyTorch's names and defaults.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,38 +53,15 @@ pub struct AdadeltaConfig {
     pub maximize: bool,
 }
 
-impl Default for AdadeltaConfig {
-    fn default() -> Self {
-        AdadeltaConfig { lr: 1.0, rho: 0.9, eps: 1e-6, weight_decay: 0.0, maximize: false }
-    }
-}
-
 impl AdadeltaConfig {
-    pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
-        let a = spec.args(&["lr", "rho", "eps", "weight_decay", "maximize"])?;
-        let d = Self::default();
-        Ok(AdadeltaConfig {
-            lr: a.num("lr", d.lr)?,
-            rho: a.num("rho", d.rho)?,
-            eps: a.num("eps", d.eps)?,
-            weight_decay: a.num("weight_decay", d.weight_decay)?,
-            maximize: a.flag("maximize", d.maximize)?,
-        })
-    }
-    pub fn validate(&self) -> Result<(), String> {
-        check::lr(self.lr)?;
-        check::unit_closed("rho", self.rho)?;
-        check::non_negative("eps", self.eps)?;
-        check::non_negative("weight_decay", self.weight_decay)
-    }
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("lr", fmt_num(self.lr)),
-            ("rho", fmt_num(self.rho)),
-            ("eps", fmt_num(self.eps)),
-            ("weight_decay", fmt_num(self.weight_decay)),
-            ("maximize", self.maximize.to_string()),
-        ]
+    pub fn from_hyper(h: &Hyper) -> Self {
+        AdadeltaConfig {
+            lr: h.num("lr"),
+            rho: h.num("rho"),
+            eps: h.num("eps"),
+            weight_decay: h.num("weight_decay"),
+            maximize: h.flag("maximize"),
+        }
     }
 }
 
@@ -88,6 +79,9 @@ impl<T: Real> Adadelta<T> {
 }
 
 impl<T: Real> GradientRule<T> for Adadelta<T> {
+    fn hyper(&mut self) -> GroupHyper<'_> {
+        GroupHyper { lr: &mut self.cfg.lr, momentum: None }
+    }
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let c = &self.cfg;
         ensure_len(&mut self.square_avg, params.len(), T::zero());

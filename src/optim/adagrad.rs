@@ -13,21 +13,35 @@
 //! The seminar's own Adagrad puts ε inside the square root (`lr / sqrt(s + eps)`) and
 //! uses ε = 1e-8; optlab follows PyTorch (ε outside, 1e-10).
 
-use super::{check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
+use super::registry::no_rules;
+use super::{ensure_len, ops, Check, FirstOrder, GradientRule, Group, GroupHyper, Hyper, Kind, Layout, Method, Optimizer, Param, Point, Real};
 
-pub(super) const INFO: OptimizerInfo = OptimizerInfo {
+pub(super) const METHOD: Method = Method {
     name: "adagrad",
     title: "Adagrad as torch.optim.Adagrad",
+    group: Group::Adaptive,
     formula: "s = s + g²;  θ = θ − lr/(1+(t−1)·lr_decay) · g/(√s + ε)",
+    reference: "torch.optim.Adagrad",
     params: &[
-        ParamDoc { name: "lr", default: "0.01", doc: "learning rate" },
-        ParamDoc { name: "lr_decay", default: "0", doc: "learning-rate decay η" },
-        ParamDoc { name: "weight_decay", default: "0", doc: "L2 penalty λ" },
-        ParamDoc { name: "initial_accumulator_value", default: "0", doc: "starting value of s" },
-        ParamDoc { name: "eps", default: "1e-10", doc: "added to √s" },
-        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
+        Param::new("lr", Kind::Num, "0.01", Check::Lr, "learning rate"),
+        Param::new("lr_decay", Kind::Num, "0", Check::NonNeg, "learning-rate decay η"),
+        Param::new("weight_decay", Kind::Num, "0", Check::NonNeg, "L2 penalty λ"),
+        Param::new("initial_accumulator_value", Kind::Num, "0", Check::NonNeg, "starting value of s"),
+        Param::new("eps", Kind::Num, "1e-10", Check::NonNeg, "added to √s"),
+        Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
     ],
+    elementwise: true,
+    closure: false,
+    point: Point::Current,
+    matrix_only: false,
+    rules: no_rules,
+    build_f64: build::<f64>,
+    build_f32: build::<f32>,
 };
+
+fn build<T: Real>(h: &Hyper, _layout: &Layout) -> Box<dyn Optimizer<T>> {
+    FirstOrder::boxed(Adagrad::<T>::new(AdagradConfig::from_hyper(h)))
+}
 
 /// Hyperparameters of [`Adagrad`], PyTorch's names and defaults.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,48 +54,16 @@ pub struct AdagradConfig {
     pub maximize: bool,
 }
 
-impl Default for AdagradConfig {
-    fn default() -> Self {
-        AdagradConfig {
-            lr: 1e-2,
-            lr_decay: 0.0,
-            weight_decay: 0.0,
-            initial_accumulator_value: 0.0,
-            eps: 1e-10,
-            maximize: false,
-        }
-    }
-}
-
 impl AdagradConfig {
-    pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
-        let a = spec.args(&["lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize"])?;
-        let d = Self::default();
-        Ok(AdagradConfig {
-            lr: a.num("lr", d.lr)?,
-            lr_decay: a.num("lr_decay", d.lr_decay)?,
-            weight_decay: a.num("weight_decay", d.weight_decay)?,
-            initial_accumulator_value: a.num("initial_accumulator_value", d.initial_accumulator_value)?,
-            eps: a.num("eps", d.eps)?,
-            maximize: a.flag("maximize", d.maximize)?,
-        })
-    }
-    pub fn validate(&self) -> Result<(), String> {
-        check::lr(self.lr)?;
-        check::non_negative("lr_decay", self.lr_decay)?;
-        check::non_negative("weight_decay", self.weight_decay)?;
-        check::non_negative("initial_accumulator_value", self.initial_accumulator_value)?;
-        check::non_negative("eps", self.eps)
-    }
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("lr", fmt_num(self.lr)),
-            ("lr_decay", fmt_num(self.lr_decay)),
-            ("weight_decay", fmt_num(self.weight_decay)),
-            ("initial_accumulator_value", fmt_num(self.initial_accumulator_value)),
-            ("eps", fmt_num(self.eps)),
-            ("maximize", self.maximize.to_string()),
-        ]
+    pub fn from_hyper(h: &Hyper) -> Self {
+        AdagradConfig {
+            lr: h.num("lr"),
+            lr_decay: h.num("lr_decay"),
+            weight_decay: h.num("weight_decay"),
+            initial_accumulator_value: h.num("initial_accumulator_value"),
+            eps: h.num("eps"),
+            maximize: h.flag("maximize"),
+        }
     }
 }
 
@@ -99,6 +81,9 @@ impl<T: Real> Adagrad<T> {
 }
 
 impl<T: Real> GradientRule<T> for Adagrad<T> {
+    fn hyper(&mut self) -> GroupHyper<'_> {
+        GroupHyper { lr: &mut self.cfg.lr, momentum: None }
+    }
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let c = &self.cfg;
         ensure_len(&mut self.sum, params.len(), T::of(c.initial_accumulator_value));

@@ -16,23 +16,35 @@
 //! bias correction compounds from step to step, and it adds ε inside the square root;
 //! optlab follows PyTorch (corrections applied to copies, ε outside).
 
-use super::{check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
+use super::registry::no_rules;
+use super::{ensure_len, ops, Check, FirstOrder, GradientRule, Group, GroupHyper, Hyper, Kind, Layout, Method, Optimizer, Param, Point, Real};
 
-pub(super) const INFO: OptimizerInfo = OptimizerInfo {
+pub(super) const METHOD: Method = Method {
     name: "adam",
     title: "Adam / AMSGrad as torch.optim.Adam",
+    group: Group::Adaptive,
     formula: "m = β₁m + (1−β₁)g;  v = β₂v + (1−β₂)g²;  θ = θ − lr/(1−β₁ᵗ) · m/(√v/√(1−β₂ᵗ) + ε)",
+    reference: "torch.optim.Adam",
     params: &[
-        ParamDoc { name: "lr", default: "0.001", doc: "learning rate" },
-        ParamDoc {
-            name: "betas", default: "(0.9, 0.999)", doc: "decay rates (β₁, β₂) of the moments, each in [0, 1)"
-        },
-        ParamDoc { name: "eps", default: "1e-8", doc: "added to the denominator" },
-        ParamDoc { name: "weight_decay", default: "0", doc: "L2 penalty λ added to the gradient" },
-        ParamDoc { name: "amsgrad", default: "false", doc: "use the running maximum of v (AMSGrad)" },
-        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
+        Param::new("lr", Kind::Num, "0.001", Check::Lr, "learning rate"),
+        Param::new("betas", Kind::Nums(2), "(0.9, 0.999)", Check::Unit, "decay rates (β₁, β₂) of the moments, each in [0, 1)"),
+        Param::new("eps", Kind::Num, "1e-8", Check::NonNeg, "added to the denominator"),
+        Param::new("weight_decay", Kind::Num, "0", Check::NonNeg, "L2 penalty λ added to the gradient"),
+        Param::new("amsgrad", Kind::Bool, "false", Check::Any, "use the running maximum of v (AMSGrad)"),
+        Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
     ],
+    elementwise: true,
+    closure: false,
+    point: Point::Current,
+    matrix_only: false,
+    rules: no_rules,
+    build_f64: build::<f64>,
+    build_f32: build::<f32>,
 };
+
+fn build<T: Real>(h: &Hyper, _layout: &Layout) -> Box<dyn Optimizer<T>> {
+    FirstOrder::boxed(Adam::<T>::new(AdamConfig::from_hyper(h)))
+}
 
 /// Hyperparameters of [`Adam`], PyTorch's names and defaults. `decoupled_weight_decay`
 /// turns it into AdamW (PyTorch ≥ 2.6 has the same switch on `Adam`).
@@ -47,54 +59,17 @@ pub struct AdamConfig {
     pub decoupled_weight_decay: bool,
 }
 
-impl Default for AdamConfig {
-    fn default() -> Self {
+impl AdamConfig {
+    pub fn from_hyper(h: &Hyper) -> Self {
         AdamConfig {
-            lr: 1e-3,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            weight_decay: 0.0,
-            amsgrad: false,
-            maximize: false,
+            lr: h.num("lr"),
+            betas: h.pair("betas"),
+            eps: h.num("eps"),
+            weight_decay: h.num("weight_decay"),
+            amsgrad: h.flag("amsgrad"),
+            maximize: h.flag("maximize"),
             decoupled_weight_decay: false,
         }
-    }
-}
-
-impl AdamConfig {
-    pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
-        Self::from_spec_with(spec, Self::default())
-    }
-
-    pub(super) fn from_spec_with(spec: &Spec, d: AdamConfig) -> Result<Self, SpecError> {
-        let a = spec.args(&["lr", "betas", "eps", "weight_decay", "amsgrad", "maximize"])?;
-        Ok(AdamConfig {
-            lr: a.num("lr", d.lr)?,
-            betas: a.pair("betas", d.betas)?,
-            eps: a.num("eps", d.eps)?,
-            weight_decay: a.num("weight_decay", d.weight_decay)?,
-            amsgrad: a.flag("amsgrad", d.amsgrad)?,
-            maximize: a.flag("maximize", d.maximize)?,
-            decoupled_weight_decay: d.decoupled_weight_decay,
-        })
-    }
-
-    pub fn validate(&self) -> Result<(), String> {
-        check::lr(self.lr)?;
-        check::non_negative("eps", self.eps)?;
-        check::betas(self.betas)?;
-        check::non_negative("weight_decay", self.weight_decay)
-    }
-
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("lr", fmt_num(self.lr)),
-            ("betas", format!("({}, {})", fmt_num(self.betas.0), fmt_num(self.betas.1))),
-            ("eps", fmt_num(self.eps)),
-            ("weight_decay", fmt_num(self.weight_decay)),
-            ("amsgrad", self.amsgrad.to_string()),
-            ("maximize", self.maximize.to_string()),
-        ]
     }
 }
 
@@ -114,6 +89,9 @@ impl<T: Real> Adam<T> {
 }
 
 impl<T: Real> GradientRule<T> for Adam<T> {
+    fn hyper(&mut self) -> GroupHyper<'_> {
+        GroupHyper { lr: &mut self.cfg.lr, momentum: Some(&mut self.cfg.betas.0) }
+    }
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let c = &self.cfg;
         let n = params.len();

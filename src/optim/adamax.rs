@@ -11,20 +11,34 @@
 //! Defaults as in PyTorch: lr γ = 0.002, betas (0.9, 0.999), eps 1e-8, weight_decay 0,
 //! maximize false.
 
-use super::{check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
+use super::registry::no_rules;
+use super::{ensure_len, ops, Check, FirstOrder, GradientRule, Group, GroupHyper, Hyper, Kind, Layout, Method, Optimizer, Param, Point, Real};
 
-pub(super) const INFO: OptimizerInfo = OptimizerInfo {
+pub(super) const METHOD: Method = Method {
     name: "adamax",
     title: "Adamax as torch.optim.Adamax",
+    group: Group::Adaptive,
     formula: "m = β₁m + (1−β₁)g;  u = max(β₂u, |g| + ε);  θ = θ − lr/(1−β₁ᵗ) · m/u",
+    reference: "torch.optim.Adamax",
     params: &[
-        ParamDoc { name: "lr", default: "0.002", doc: "learning rate" },
-        ParamDoc { name: "betas", default: "(0.9, 0.999)", doc: "decay rates (β₁, β₂), each in [0, 1)" },
-        ParamDoc { name: "eps", default: "1e-8", doc: "added to |g|" },
-        ParamDoc { name: "weight_decay", default: "0", doc: "L2 penalty λ" },
-        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
+        Param::new("lr", Kind::Num, "0.002", Check::Lr, "learning rate"),
+        Param::new("betas", Kind::Nums(2), "(0.9, 0.999)", Check::Unit, "decay rates (β₁, β₂), each in [0, 1)"),
+        Param::new("eps", Kind::Num, "1e-8", Check::NonNeg, "added to |g|"),
+        Param::new("weight_decay", Kind::Num, "0", Check::NonNeg, "L2 penalty λ"),
+        Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
     ],
+    elementwise: true,
+    closure: false,
+    point: Point::Current,
+    matrix_only: false,
+    rules: no_rules,
+    build_f64: build::<f64>,
+    build_f32: build::<f32>,
 };
+
+fn build<T: Real>(h: &Hyper, _layout: &Layout) -> Box<dyn Optimizer<T>> {
+    FirstOrder::boxed(Adamax::<T>::new(AdamaxConfig::from_hyper(h)))
+}
 
 /// Hyperparameters of [`Adamax`], PyTorch's names and defaults.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,38 +50,15 @@ pub struct AdamaxConfig {
     pub maximize: bool,
 }
 
-impl Default for AdamaxConfig {
-    fn default() -> Self {
-        AdamaxConfig { lr: 2e-3, betas: (0.9, 0.999), eps: 1e-8, weight_decay: 0.0, maximize: false }
-    }
-}
-
 impl AdamaxConfig {
-    pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
-        let a = spec.args(&["lr", "betas", "eps", "weight_decay", "maximize"])?;
-        let d = Self::default();
-        Ok(AdamaxConfig {
-            lr: a.num("lr", d.lr)?,
-            betas: a.pair("betas", d.betas)?,
-            eps: a.num("eps", d.eps)?,
-            weight_decay: a.num("weight_decay", d.weight_decay)?,
-            maximize: a.flag("maximize", d.maximize)?,
-        })
-    }
-    pub fn validate(&self) -> Result<(), String> {
-        check::lr(self.lr)?;
-        check::non_negative("eps", self.eps)?;
-        check::betas(self.betas)?;
-        check::non_negative("weight_decay", self.weight_decay)
-    }
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("lr", fmt_num(self.lr)),
-            ("betas", format!("({}, {})", fmt_num(self.betas.0), fmt_num(self.betas.1))),
-            ("eps", fmt_num(self.eps)),
-            ("weight_decay", fmt_num(self.weight_decay)),
-            ("maximize", self.maximize.to_string()),
-        ]
+    pub fn from_hyper(h: &Hyper) -> Self {
+        AdamaxConfig {
+            lr: h.num("lr"),
+            betas: h.pair("betas"),
+            eps: h.num("eps"),
+            weight_decay: h.num("weight_decay"),
+            maximize: h.flag("maximize"),
+        }
     }
 }
 
@@ -86,6 +77,9 @@ impl<T: Real> Adamax<T> {
 }
 
 impl<T: Real> GradientRule<T> for Adamax<T> {
+    fn hyper(&mut self) -> GroupHyper<'_> {
+        GroupHyper { lr: &mut self.cfg.lr, momentum: Some(&mut self.cfg.betas.0) }
+    }
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let c = &self.cfg;
         let n = params.len();

@@ -7,44 +7,35 @@
 //! ```
 //!
 //! Defaults as in PyTorch: lr γ = 0.001, betas (0.9, 0.999), eps 1e-8,
-//! weight_decay λ = 0.01, amsgrad false, maximize false. Runs on [`super::Adam`].
+//! weight_decay λ = 0.01, amsgrad false, maximize false. Runs on [`super::adam::Adam`].
 
-use super::{AdamConfig, OptimizerInfo, ParamDoc, Spec, SpecError};
+use super::adam::{Adam, AdamConfig};
+use super::registry::no_rules;
+use super::{Check, FirstOrder, Group, Hyper, Kind, Layout, Method, Optimizer, Param, Point, Real};
 
-pub(super) const INFO: OptimizerInfo = OptimizerInfo {
+pub(super) const METHOD: Method = Method {
     name: "adamw",
     title: "AdamW (decoupled weight decay) as torch.optim.AdamW",
+    group: Group::Adaptive,
     formula: "θ = θ·(1 − lr·λ);  then Adam's update",
+    reference: "torch.optim.AdamW",
     params: &[
-        ParamDoc { name: "lr", default: "0.001", doc: "learning rate" },
-        ParamDoc { name: "betas", default: "(0.9, 0.999)", doc: "decay rates (β₁, β₂), each in [0, 1)" },
-        ParamDoc { name: "eps", default: "1e-8", doc: "added to the denominator" },
-        ParamDoc { name: "weight_decay", default: "0.01", doc: "decoupled decay λ" },
-        ParamDoc { name: "amsgrad", default: "false", doc: "use the running maximum of v (AMSGrad)" },
-        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
+        Param::new("lr", Kind::Num, "0.001", Check::Lr, "learning rate"),
+        Param::new("betas", Kind::Nums(2), "(0.9, 0.999)", Check::Unit, "decay rates (β₁, β₂), each in [0, 1)"),
+        Param::new("eps", Kind::Num, "1e-8", Check::NonNeg, "added to the denominator"),
+        Param::new("weight_decay", Kind::Num, "0.01", Check::NonNeg, "decoupled decay λ"),
+        Param::new("amsgrad", Kind::Bool, "false", Check::Any, "use the running maximum of v (AMSGrad)"),
+        Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
     ],
+    elementwise: true,
+    closure: false,
+    point: Point::Current,
+    matrix_only: false,
+    rules: no_rules,
+    build_f64: build::<f64>,
+    build_f32: build::<f32>,
 };
 
-/// Hyperparameters of AdamW: an [`AdamConfig`] with decoupled weight decay on.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AdamWConfig {
-    pub adam: AdamConfig,
-}
-
-impl Default for AdamWConfig {
-    fn default() -> Self {
-        AdamWConfig { adam: AdamConfig { weight_decay: 1e-2, decoupled_weight_decay: true, ..AdamConfig::default() } }
-    }
-}
-
-impl AdamWConfig {
-    pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
-        Ok(AdamWConfig { adam: AdamConfig::from_spec_with(spec, Self::default().adam)? })
-    }
-    pub fn validate(&self) -> Result<(), String> {
-        self.adam.validate()
-    }
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        self.adam.pairs()
-    }
+fn build<T: Real>(h: &Hyper, _layout: &Layout) -> Box<dyn Optimizer<T>> {
+    FirstOrder::boxed(Adam::<T>::new(AdamConfig { decoupled_weight_decay: true, ..AdamConfig::from_hyper(h) }))
 }

@@ -9,17 +9,31 @@
 //! where the seminar's `v -= lr * v.grad` rounds twice; the difference is below one ulp
 //! per step.
 
-use super::{check, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
+use super::registry::no_rules;
+use super::{ops, Check, FirstOrder, GradientRule, Group, GroupHyper, Hyper, Kind, Layout, Method, Optimizer, Param, Point, Real};
 
-pub(super) const INFO: OptimizerInfo = OptimizerInfo {
+pub(super) const METHOD: Method = Method {
     name: "gd",
     title: "plain gradient descent (seminar's GD; same as sgd without momentum)",
+    group: Group::Classical,
     formula: "θ = θ − lr·g",
+    reference: "the seminar (seminar7)",
     params: &[
-        ParamDoc { name: "lr", default: "0.1", doc: "learning rate (seminar's value)" },
-        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
+        Param::new("lr", Kind::Num, "0.1", Check::Lr, "learning rate (seminar's value)"),
+        Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
     ],
+    elementwise: true,
+    closure: false,
+    point: Point::Current,
+    matrix_only: false,
+    rules: no_rules,
+    build_f64: build::<f64>,
+    build_f32: build::<f32>,
 };
+
+fn build<T: Real>(h: &Hyper, _layout: &Layout) -> Box<dyn Optimizer<T>> {
+    FirstOrder::boxed(Gd::new(GdConfig::from_hyper(h)))
+}
 
 /// Hyperparameters of [`Gd`].
 #[derive(Clone, Debug, PartialEq)]
@@ -28,23 +42,12 @@ pub struct GdConfig {
     pub maximize: bool,
 }
 
-impl Default for GdConfig {
-    fn default() -> Self {
-        GdConfig { lr: 0.1, maximize: false }
-    }
-}
-
 impl GdConfig {
-    pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
-        let a = spec.args(&["lr", "maximize"])?;
-        let d = Self::default();
-        Ok(GdConfig { lr: a.num("lr", d.lr)?, maximize: a.flag("maximize", d.maximize)? })
-    }
-    pub fn validate(&self) -> Result<(), String> {
-        check::lr(self.lr)
-    }
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![("lr", fmt_num(self.lr)), ("maximize", self.maximize.to_string())]
+    pub fn from_hyper(h: &Hyper) -> Self {
+        GdConfig {
+            lr: h.num("lr"),
+            maximize: h.flag("maximize"),
+        }
     }
 }
 
@@ -60,6 +63,9 @@ impl Gd {
 }
 
 impl<T: Real> GradientRule<T> for Gd {
+    fn hyper(&mut self) -> GroupHyper<'_> {
+        GroupHyper { lr: &mut self.cfg.lr, momentum: None }
+    }
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let neg_lr = T::of(-self.cfg.lr);
         for (p, &g) in params.iter_mut().zip(grad) {

@@ -10,18 +10,32 @@
 //! up to rounding for a constant lr (they differ once lr changes during a run, since here
 //! the lr is folded into the buffer).
 
-use super::{check, ensure_len, fmt_num, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
+use super::registry::no_rules;
+use super::{ensure_len, Check, FirstOrder, GradientRule, Group, GroupHyper, Hyper, Kind, Layout, Method, Optimizer, Param, Point, Real};
 
-pub(super) const INFO: OptimizerInfo = OptimizerInfo {
+pub(super) const METHOD: Method = Method {
     name: "momentum",
     title: "heavy-ball momentum, the seminar's form (≈ sgd(momentum=γ))",
+    group: Group::Classical,
     formula: "m = γ·m + lr·g;  θ = θ − m",
+    reference: "the seminar (seminar7)",
     params: &[
-        ParamDoc { name: "lr", default: "0.1", doc: "learning rate (seminar's value)" },
-        ParamDoc { name: "gamma", default: "0.9", doc: "momentum factor γ" },
-        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
+        Param::new("lr", Kind::Num, "0.1", Check::Lr, "learning rate (seminar's value)"),
+        Param::new("gamma", Kind::Num, "0.9", Check::UnitClosed, "momentum factor γ"),
+        Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
     ],
+    elementwise: true,
+    closure: false,
+    point: Point::Current,
+    matrix_only: false,
+    rules: no_rules,
+    build_f64: build::<f64>,
+    build_f32: build::<f32>,
 };
+
+fn build<T: Real>(h: &Hyper, _layout: &Layout) -> Box<dyn Optimizer<T>> {
+    FirstOrder::boxed(Momentum::<T>::new(MomentumConfig::from_hyper(h)))
+}
 
 /// Hyperparameters of [`Momentum`].
 #[derive(Clone, Debug, PartialEq)]
@@ -31,28 +45,13 @@ pub struct MomentumConfig {
     pub maximize: bool,
 }
 
-impl Default for MomentumConfig {
-    fn default() -> Self {
-        MomentumConfig { lr: 0.1, gamma: 0.9, maximize: false }
-    }
-}
-
 impl MomentumConfig {
-    pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
-        let a = spec.args(&["lr", "gamma", "maximize"])?;
-        let d = Self::default();
-        Ok(MomentumConfig {
-            lr: a.num("lr", d.lr)?,
-            gamma: a.num("gamma", d.gamma)?,
-            maximize: a.flag("maximize", d.maximize)?,
-        })
-    }
-    pub fn validate(&self) -> Result<(), String> {
-        check::lr(self.lr)?;
-        check::unit_closed("gamma", self.gamma)
-    }
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![("lr", fmt_num(self.lr)), ("gamma", fmt_num(self.gamma)), ("maximize", self.maximize.to_string())]
+    pub fn from_hyper(h: &Hyper) -> Self {
+        MomentumConfig {
+            lr: h.num("lr"),
+            gamma: h.num("gamma"),
+            maximize: h.flag("maximize"),
+        }
     }
 }
 
@@ -69,6 +68,9 @@ impl<T: Real> Momentum<T> {
 }
 
 impl<T: Real> GradientRule<T> for Momentum<T> {
+    fn hyper(&mut self) -> GroupHyper<'_> {
+        GroupHyper { lr: &mut self.cfg.lr, momentum: Some(&mut self.cfg.gamma) }
+    }
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         ensure_len(&mut self.m, params.len(), T::zero());
         let (gamma, lr) = (T::of(self.cfg.gamma), T::of(self.cfg.lr));

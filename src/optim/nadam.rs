@@ -13,22 +13,36 @@
 //! momentum_decay 0.004, decoupled_weight_decay false, maximize false. The running product
 //! of μ is kept in f64 (as PyTorch does under a float64 default dtype).
 
-use super::{check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
+use super::registry::no_rules;
+use super::{ensure_len, ops, Check, FirstOrder, GradientRule, Group, GroupHyper, Hyper, Kind, Layout, Method, Optimizer, Param, Point, Real};
 
-pub(super) const INFO: OptimizerInfo = OptimizerInfo {
+pub(super) const METHOD: Method = Method {
     name: "nadam",
     title: "NAdam as torch.optim.NAdam",
+    group: Group::Adaptive,
     formula: "μ_t = β₁(1 − ½·0.96^(tψ));  θ = θ − lr(1−μ_t)/(1−Πμ)·g/d − lr·μ_{t+1}/(1−Πμ')·m/d,  d = √(v/(1−β₂ᵗ)) + ε",
+    reference: "torch.optim.NAdam",
     params: &[
-        ParamDoc { name: "lr", default: "0.002", doc: "learning rate" },
-        ParamDoc { name: "betas", default: "(0.9, 0.999)", doc: "decay rates (β₁, β₂), each in [0, 1)" },
-        ParamDoc { name: "eps", default: "1e-8", doc: "added to the denominator" },
-        ParamDoc { name: "weight_decay", default: "0", doc: "weight decay λ" },
-        ParamDoc { name: "momentum_decay", default: "0.004", doc: "momentum decay ψ" },
-        ParamDoc { name: "decoupled_weight_decay", default: "false", doc: "AdamW-style decay (NAdamW)" },
-        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
+        Param::new("lr", Kind::Num, "0.002", Check::Lr, "learning rate"),
+        Param::new("betas", Kind::Nums(2), "(0.9, 0.999)", Check::Unit, "decay rates (β₁, β₂), each in [0, 1)"),
+        Param::new("eps", Kind::Num, "1e-8", Check::NonNeg, "added to the denominator"),
+        Param::new("weight_decay", Kind::Num, "0", Check::NonNeg, "weight decay λ"),
+        Param::new("momentum_decay", Kind::Num, "0.004", Check::NonNeg, "momentum decay ψ"),
+        Param::new("decoupled_weight_decay", Kind::Bool, "false", Check::Any, "AdamW-style decay (NAdamW)"),
+        Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
     ],
+    elementwise: true,
+    closure: false,
+    point: Point::Current,
+    matrix_only: false,
+    rules: no_rules,
+    build_f64: build::<f64>,
+    build_f32: build::<f32>,
 };
+
+fn build<T: Real>(h: &Hyper, _layout: &Layout) -> Box<dyn Optimizer<T>> {
+    FirstOrder::boxed(NAdam::<T>::new(NAdamConfig::from_hyper(h)))
+}
 
 /// Hyperparameters of [`NAdam`], PyTorch's names and defaults.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,52 +56,17 @@ pub struct NAdamConfig {
     pub maximize: bool,
 }
 
-impl Default for NAdamConfig {
-    fn default() -> Self {
-        NAdamConfig {
-            lr: 2e-3,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            weight_decay: 0.0,
-            momentum_decay: 4e-3,
-            decoupled_weight_decay: false,
-            maximize: false,
-        }
-    }
-}
-
 impl NAdamConfig {
-    pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
-        let a =
-            spec.args(&["lr", "betas", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay", "maximize"])?;
-        let d = Self::default();
-        Ok(NAdamConfig {
-            lr: a.num("lr", d.lr)?,
-            betas: a.pair("betas", d.betas)?,
-            eps: a.num("eps", d.eps)?,
-            weight_decay: a.num("weight_decay", d.weight_decay)?,
-            momentum_decay: a.num("momentum_decay", d.momentum_decay)?,
-            decoupled_weight_decay: a.flag("decoupled_weight_decay", d.decoupled_weight_decay)?,
-            maximize: a.flag("maximize", d.maximize)?,
-        })
-    }
-    pub fn validate(&self) -> Result<(), String> {
-        check::lr(self.lr)?;
-        check::non_negative("eps", self.eps)?;
-        check::betas(self.betas)?;
-        check::non_negative("weight_decay", self.weight_decay)?;
-        check::non_negative("momentum_decay", self.momentum_decay)
-    }
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("lr", fmt_num(self.lr)),
-            ("betas", format!("({}, {})", fmt_num(self.betas.0), fmt_num(self.betas.1))),
-            ("eps", fmt_num(self.eps)),
-            ("weight_decay", fmt_num(self.weight_decay)),
-            ("momentum_decay", fmt_num(self.momentum_decay)),
-            ("decoupled_weight_decay", self.decoupled_weight_decay.to_string()),
-            ("maximize", self.maximize.to_string()),
-        ]
+    pub fn from_hyper(h: &Hyper) -> Self {
+        NAdamConfig {
+            lr: h.num("lr"),
+            betas: h.pair("betas"),
+            eps: h.num("eps"),
+            weight_decay: h.num("weight_decay"),
+            momentum_decay: h.num("momentum_decay"),
+            decoupled_weight_decay: h.flag("decoupled_weight_decay"),
+            maximize: h.flag("maximize"),
+        }
     }
 }
 
@@ -107,6 +86,9 @@ impl<T: Real> NAdam<T> {
 }
 
 impl<T: Real> GradientRule<T> for NAdam<T> {
+    fn hyper(&mut self) -> GroupHyper<'_> {
+        GroupHyper { lr: &mut self.cfg.lr, momentum: Some(&mut self.cfg.betas.0) }
+    }
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let c = &self.cfg;
         let n = params.len();

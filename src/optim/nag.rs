@@ -19,20 +19,29 @@
 //! This optimizer evaluates the objective at a point other than the current parameters,
 //! so it implements [`Optimizer`] directly rather than [`super::GradientRule`].
 
-/// NAG has the same hyperparameters (and validation) as the seminar's momentum.
+/// NAG has the same hyperparameters (and checks) as the seminar's momentum.
 pub use super::momentum::MomentumConfig as NagConfig;
-use super::{ensure_len, Objective, Optimizer, OptimizerInfo, ParamDoc, Real};
+use super::{ensure_len, GroupHyper, Group, Hyper, Layout, Method, Objective, Optimizer, Point, Real};
 
-pub(super) const INFO: OptimizerInfo = OptimizerInfo {
+pub(super) const METHOD: Method = Method {
     name: "nag",
     title: "Nesterov accelerated gradient, look-ahead form (seminar's NAG)",
+    group: Group::Classical,
     formula: "g = ∇f(θ − γ·m);  m = γ·m + lr·g;  θ = θ − m",
-    params: &[
-        ParamDoc { name: "lr", default: "0.1", doc: "learning rate (seminar's value)" },
-        ParamDoc { name: "gamma", default: "0.9", doc: "momentum factor γ" },
-        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
-    ],
+    reference: "the seminar (seminar7); torch.optim.SGD(nesterov=True) in the shifted variable",
+    params: super::momentum::METHOD.params,
+    elementwise: true,
+    closure: false,
+    point: Point::LookAhead,
+    matrix_only: false,
+    rules: super::no_rules,
+    build_f64: build::<f64>,
+    build_f32: build::<f32>,
 };
+
+fn build<T: Real>(h: &Hyper, _layout: &Layout) -> Box<dyn Optimizer<T>> {
+    Box::new(Nag::<T>::new(NagConfig::from_hyper(h)))
+}
 
 /// NAG state: the velocity m and scratch buffers for the look-ahead point and its gradient.
 pub struct Nag<T> {
@@ -49,6 +58,9 @@ impl<T: Real> Nag<T> {
 }
 
 impl<T: Real> Optimizer<T> for Nag<T> {
+    fn group(&mut self, _i: usize) -> GroupHyper<'_> {
+        GroupHyper { lr: &mut self.cfg.lr, momentum: Some(&mut self.cfg.gamma) }
+    }
     fn step(&mut self, params: &mut [T], objective: &mut dyn Objective<T>) -> T {
         let n = params.len();
         ensure_len(&mut self.m, n, T::zero());

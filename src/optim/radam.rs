@@ -13,21 +13,35 @@
 //! take the second branch, so a large lr moves θ by lr·|m̂| — easily divergent on
 //! steep functions.
 
-use super::{check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
+use super::registry::no_rules;
+use super::{ensure_len, ops, Check, FirstOrder, GradientRule, Group, GroupHyper, Hyper, Kind, Layout, Method, Optimizer, Param, Point, Real};
 
-pub(super) const INFO: OptimizerInfo = OptimizerInfo {
+pub(super) const METHOD: Method = Method {
     name: "radam",
     title: "RAdam (rectified Adam) as torch.optim.RAdam",
+    group: Group::Adaptive,
     formula: "ρ_t = ρ_∞ − 2tβ₂ᵗ/(1−β₂ᵗ);  θ = θ − lr·m̂·√(1−β₂ᵗ)/(√v+ε)·r_t if ρ_t > 5 else θ − lr·m̂",
+    reference: "torch.optim.RAdam",
     params: &[
-        ParamDoc { name: "lr", default: "0.001", doc: "learning rate" },
-        ParamDoc { name: "betas", default: "(0.9, 0.999)", doc: "decay rates (β₁, β₂), each in [0, 1)" },
-        ParamDoc { name: "eps", default: "1e-8", doc: "added to the denominator" },
-        ParamDoc { name: "weight_decay", default: "0", doc: "weight decay λ" },
-        ParamDoc { name: "decoupled_weight_decay", default: "false", doc: "AdamW-style decay" },
-        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
+        Param::new("lr", Kind::Num, "0.001", Check::Lr, "learning rate"),
+        Param::new("betas", Kind::Nums(2), "(0.9, 0.999)", Check::Unit, "decay rates (β₁, β₂), each in [0, 1)"),
+        Param::new("eps", Kind::Num, "1e-8", Check::NonNeg, "added to the denominator"),
+        Param::new("weight_decay", Kind::Num, "0", Check::NonNeg, "weight decay λ"),
+        Param::new("decoupled_weight_decay", Kind::Bool, "false", Check::Any, "AdamW-style decay"),
+        Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
     ],
+    elementwise: true,
+    closure: false,
+    point: Point::Current,
+    matrix_only: false,
+    rules: no_rules,
+    build_f64: build::<f64>,
+    build_f32: build::<f32>,
 };
+
+fn build<T: Real>(h: &Hyper, _layout: &Layout) -> Box<dyn Optimizer<T>> {
+    FirstOrder::boxed(RAdam::<T>::new(RAdamConfig::from_hyper(h)))
+}
 
 /// Hyperparameters of [`RAdam`], PyTorch's names and defaults.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,47 +54,16 @@ pub struct RAdamConfig {
     pub maximize: bool,
 }
 
-impl Default for RAdamConfig {
-    fn default() -> Self {
-        RAdamConfig {
-            lr: 1e-3,
-            betas: (0.9, 0.999),
-            eps: 1e-8,
-            weight_decay: 0.0,
-            decoupled_weight_decay: false,
-            maximize: false,
-        }
-    }
-}
-
 impl RAdamConfig {
-    pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
-        let a = spec.args(&["lr", "betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize"])?;
-        let d = Self::default();
-        Ok(RAdamConfig {
-            lr: a.num("lr", d.lr)?,
-            betas: a.pair("betas", d.betas)?,
-            eps: a.num("eps", d.eps)?,
-            weight_decay: a.num("weight_decay", d.weight_decay)?,
-            decoupled_weight_decay: a.flag("decoupled_weight_decay", d.decoupled_weight_decay)?,
-            maximize: a.flag("maximize", d.maximize)?,
-        })
-    }
-    pub fn validate(&self) -> Result<(), String> {
-        check::lr(self.lr)?;
-        check::non_negative("eps", self.eps)?;
-        check::betas(self.betas)?;
-        check::non_negative("weight_decay", self.weight_decay)
-    }
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("lr", fmt_num(self.lr)),
-            ("betas", format!("({}, {})", fmt_num(self.betas.0), fmt_num(self.betas.1))),
-            ("eps", fmt_num(self.eps)),
-            ("weight_decay", fmt_num(self.weight_decay)),
-            ("decoupled_weight_decay", self.decoupled_weight_decay.to_string()),
-            ("maximize", self.maximize.to_string()),
-        ]
+    pub fn from_hyper(h: &Hyper) -> Self {
+        RAdamConfig {
+            lr: h.num("lr"),
+            betas: h.pair("betas"),
+            eps: h.num("eps"),
+            weight_decay: h.num("weight_decay"),
+            decoupled_weight_decay: h.flag("decoupled_weight_decay"),
+            maximize: h.flag("maximize"),
+        }
     }
 }
 
@@ -99,6 +82,9 @@ impl<T: Real> RAdam<T> {
 }
 
 impl<T: Real> GradientRule<T> for RAdam<T> {
+    fn hyper(&mut self) -> GroupHyper<'_> {
+        GroupHyper { lr: &mut self.cfg.lr, momentum: Some(&mut self.cfg.betas.0) }
+    }
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let c = &self.cfg;
         let n = params.len();

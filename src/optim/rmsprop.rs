@@ -13,22 +13,36 @@
 //! Defaults as in PyTorch: lr γ = 0.01, alpha α = 0.99, eps 1e-8, weight_decay 0,
 //! momentum μ = 0, centered false, maximize false.
 
-use super::{check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
+use super::registry::no_rules;
+use super::{ensure_len, ops, Check, FirstOrder, GradientRule, Group, GroupHyper, Hyper, Kind, Layout, Method, Optimizer, Param, Point, Real};
 
-pub(super) const INFO: OptimizerInfo = OptimizerInfo {
+pub(super) const METHOD: Method = Method {
     name: "rmsprop",
     title: "RMSprop (optionally centered, with momentum) as torch.optim.RMSprop",
+    group: Group::Adaptive,
     formula: "v = αv + (1−α)g²;  d = √(v − ḡ²) + ε (centered) or √v + ε;  θ = θ − lr·g/d (or via momentum buffer)",
+    reference: "torch.optim.RMSprop",
     params: &[
-        ParamDoc { name: "lr", default: "0.01", doc: "learning rate" },
-        ParamDoc { name: "alpha", default: "0.99", doc: "smoothing constant α" },
-        ParamDoc { name: "eps", default: "1e-8", doc: "added to the denominator" },
-        ParamDoc { name: "weight_decay", default: "0", doc: "L2 penalty λ" },
-        ParamDoc { name: "momentum", default: "0", doc: "momentum factor μ" },
-        ParamDoc { name: "centered", default: "false", doc: "normalise by the variance estimate" },
-        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
+        Param::new("lr", Kind::Num, "0.01", Check::Lr, "learning rate"),
+        Param::new("alpha", Kind::Num, "0.99", Check::NonNeg, "smoothing constant α"),
+        Param::new("eps", Kind::Num, "1e-8", Check::NonNeg, "added to the denominator"),
+        Param::new("weight_decay", Kind::Num, "0", Check::NonNeg, "L2 penalty λ"),
+        Param::new("momentum", Kind::Num, "0", Check::NonNeg, "momentum factor μ"),
+        Param::new("centered", Kind::Bool, "false", Check::Any, "normalise by the variance estimate"),
+        Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
     ],
+    elementwise: true,
+    closure: false,
+    point: Point::Current,
+    matrix_only: false,
+    rules: no_rules,
+    build_f64: build::<f64>,
+    build_f32: build::<f32>,
 };
+
+fn build<T: Real>(h: &Hyper, _layout: &Layout) -> Box<dyn Optimizer<T>> {
+    FirstOrder::boxed(RmsProp::<T>::new(RmsPropConfig::from_hyper(h)))
+}
 
 /// Hyperparameters of [`RmsProp`], PyTorch's names and defaults.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,51 +56,17 @@ pub struct RmsPropConfig {
     pub maximize: bool,
 }
 
-impl Default for RmsPropConfig {
-    fn default() -> Self {
-        RmsPropConfig {
-            lr: 1e-2,
-            alpha: 0.99,
-            eps: 1e-8,
-            weight_decay: 0.0,
-            momentum: 0.0,
-            centered: false,
-            maximize: false,
-        }
-    }
-}
-
 impl RmsPropConfig {
-    pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
-        let a = spec.args(&["lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"])?;
-        let d = Self::default();
-        Ok(RmsPropConfig {
-            lr: a.num("lr", d.lr)?,
-            alpha: a.num("alpha", d.alpha)?,
-            eps: a.num("eps", d.eps)?,
-            weight_decay: a.num("weight_decay", d.weight_decay)?,
-            momentum: a.num("momentum", d.momentum)?,
-            centered: a.flag("centered", d.centered)?,
-            maximize: a.flag("maximize", d.maximize)?,
-        })
-    }
-    pub fn validate(&self) -> Result<(), String> {
-        check::lr(self.lr)?;
-        check::non_negative("eps", self.eps)?;
-        check::non_negative("momentum", self.momentum)?;
-        check::non_negative("weight_decay", self.weight_decay)?;
-        check::non_negative("alpha", self.alpha)
-    }
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("lr", fmt_num(self.lr)),
-            ("alpha", fmt_num(self.alpha)),
-            ("eps", fmt_num(self.eps)),
-            ("weight_decay", fmt_num(self.weight_decay)),
-            ("momentum", fmt_num(self.momentum)),
-            ("centered", self.centered.to_string()),
-            ("maximize", self.maximize.to_string()),
-        ]
+    pub fn from_hyper(h: &Hyper) -> Self {
+        RmsPropConfig {
+            lr: h.num("lr"),
+            alpha: h.num("alpha"),
+            eps: h.num("eps"),
+            weight_decay: h.num("weight_decay"),
+            momentum: h.num("momentum"),
+            centered: h.flag("centered"),
+            maximize: h.flag("maximize"),
+        }
     }
 }
 
@@ -105,6 +85,9 @@ impl<T: Real> RmsProp<T> {
 }
 
 impl<T: Real> GradientRule<T> for RmsProp<T> {
+    fn hyper(&mut self) -> GroupHyper<'_> {
+        GroupHyper { lr: &mut self.cfg.lr, momentum: Some(&mut self.cfg.momentum) }
+    }
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let c = &self.cfg;
         let n = params.len();

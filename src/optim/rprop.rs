@@ -12,19 +12,45 @@
 //! step_sizes (Δ_min, Δ_max) = (1e-6, 50), maximize false. Rprop uses only the sign of the
 //! gradient, so it is meant for full-batch problems such as the 2-D functions.
 
-use super::{check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
+use super::{ensure_len, ops, Check, FirstOrder, GradientRule, Group, GroupHyper, Hyper, Kind, Layout, Method, Optimizer, Param, Point, Real};
 
-pub(super) const INFO: OptimizerInfo = OptimizerInfo {
+pub(super) const METHOD: Method = Method {
     name: "rprop",
     title: "Rprop as torch.optim.Rprop",
+    group: Group::Adaptive,
     formula: "Δ = clamp(Δ·(η₊ | η₋ | 1 by sign of g·g_prev), Δmin, Δmax);  θ = θ − sign(g)·Δ",
+    reference: "torch.optim.Rprop",
     params: &[
-        ParamDoc { name: "lr", default: "0.01", doc: "initial step size Δ₀" },
-        ParamDoc { name: "etas", default: "(0.5, 1.2)", doc: "(η₋, η₊) with 0 < η₋ < 1 < η₊" },
-        ParamDoc { name: "step_sizes", default: "(1e-6, 50)", doc: "(Δmin, Δmax)" },
-        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
+        Param::new("lr", Kind::Num, "0.01", Check::Lr, "initial step size Δ₀"),
+        Param::new("etas", Kind::Nums(2), "(0.5, 1.2)", Check::Any, "(η₋, η₊) with 0 < η₋ < 1 < η₊"),
+        Param::new("step_sizes", Kind::Nums(2), "(1e-6, 50)", Check::Any, "(Δmin, Δmax)"),
+        Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
     ],
+    elementwise: true,
+    closure: false,
+    point: Point::Current,
+    matrix_only: false,
+    rules,
+    build_f64: build::<f64>,
+    build_f32: build::<f32>,
 };
+
+/// PyTorch's ranges: 0 < η₋ < 1 < η₊ and 0 ≤ Δmin ≤ Δmax.
+fn rules(h: &Hyper) -> Result<(), String> {
+    let (em, ep) = h.pair("etas");
+    if !(0.0 < em && em < 1.0 && 1.0 < ep) {
+        return Err(format!("invalid eta values: etas=({em}, {ep}) (need 0 < η₋ < 1 < η₊)"));
+    }
+    let (lo, hi) = h.pair("step_sizes");
+    if !(lo >= 0.0 && lo <= hi) {
+        return Err(format!("invalid step_sizes: ({lo}, {hi}) (need 0 <= min <= max)"));
+    }
+    Ok(())
+}
+
+fn build<T: Real>(h: &Hyper, _layout: &Layout) -> Box<dyn Optimizer<T>> {
+    FirstOrder::boxed(Rprop::<T>::new(RpropConfig::from_hyper(h)))
+}
 
 /// Hyperparameters of [`Rprop`], PyTorch's names and defaults.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,42 +61,14 @@ pub struct RpropConfig {
     pub maximize: bool,
 }
 
-impl Default for RpropConfig {
-    fn default() -> Self {
-        RpropConfig { lr: 1e-2, etas: (0.5, 1.2), step_sizes: (1e-6, 50.0), maximize: false }
-    }
-}
-
 impl RpropConfig {
-    pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
-        let a = spec.args(&["lr", "etas", "step_sizes", "maximize"])?;
-        let d = Self::default();
-        Ok(RpropConfig {
-            lr: a.num("lr", d.lr)?,
-            etas: a.pair("etas", d.etas)?,
-            step_sizes: a.pair("step_sizes", d.step_sizes)?,
-            maximize: a.flag("maximize", d.maximize)?,
-        })
-    }
-    pub fn validate(&self) -> Result<(), String> {
-        check::lr(self.lr)?;
-        let (em, ep) = self.etas;
-        if !(0.0 < em && em < 1.0 && 1.0 < ep && ep.is_finite()) {
-            return Err(format!("invalid eta values: etas=({em}, {ep}) (need 0 < η₋ < 1 < η₊)"));
+    pub fn from_hyper(h: &Hyper) -> Self {
+        RpropConfig {
+            lr: h.num("lr"),
+            etas: h.pair("etas"),
+            step_sizes: h.pair("step_sizes"),
+            maximize: h.flag("maximize"),
         }
-        let (lo, hi) = self.step_sizes;
-        if !(lo >= 0.0 && lo <= hi && hi.is_finite()) {
-            return Err(format!("invalid step_sizes: ({lo}, {hi}) (need 0 <= min <= max)"));
-        }
-        Ok(())
-    }
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("lr", fmt_num(self.lr)),
-            ("etas", format!("({}, {})", fmt_num(self.etas.0), fmt_num(self.etas.1))),
-            ("step_sizes", format!("({}, {})", fmt_num(self.step_sizes.0), fmt_num(self.step_sizes.1))),
-            ("maximize", self.maximize.to_string()),
-        ]
     }
 }
 
@@ -88,6 +86,9 @@ impl<T: Real> Rprop<T> {
 }
 
 impl<T: Real> GradientRule<T> for Rprop<T> {
+    fn hyper(&mut self) -> GroupHyper<'_> {
+        GroupHyper { lr: &mut self.cfg.lr, momentum: None }
+    }
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let c = &self.cfg;
         let n = params.len();

@@ -17,21 +17,47 @@
 //! `sgd(momentum=μ, nesterov=true)` the same as the seminar's look-ahead `nag`, only
 //! recording different points: see [`super::nag`].
 
-use super::{check, ensure_len, fmt_num, ops, GradientRule, OptimizerInfo, ParamDoc, Real, Spec, SpecError};
+use super::{ensure_len, fmt_num, ops, Check, FirstOrder, GradientRule, Group, GroupHyper, Hyper, Kind, Layout, Method, Optimizer, Param, Point, Real};
 
-pub(super) const INFO: OptimizerInfo = OptimizerInfo {
+pub(super) const METHOD: Method = Method {
     name: "sgd",
     title: "SGD as torch.optim.SGD (momentum, dampening, Nesterov, weight decay)",
+    group: Group::Classical,
     formula: "b = μ·b + (1−τ)·g (b = g on step 1);  g = g + μ·b if nesterov else b;  θ = θ − lr·g",
+    reference: "torch.optim.SGD",
     params: &[
-        ParamDoc { name: "lr", default: "0.001", doc: "learning rate" },
-        ParamDoc { name: "momentum", default: "0", doc: "momentum factor μ" },
-        ParamDoc { name: "dampening", default: "0", doc: "dampening τ for momentum" },
-        ParamDoc { name: "weight_decay", default: "0", doc: "L2 penalty λ (adds λθ to the gradient)" },
-        ParamDoc { name: "nesterov", default: "false", doc: "Nesterov momentum (needs momentum > 0, dampening = 0)" },
-        ParamDoc { name: "maximize", default: "false", doc: "maximise the objective instead" },
+        Param::new("lr", Kind::Num, "0.001", Check::Lr, "learning rate"),
+        Param::new("momentum", Kind::Num, "0", Check::NonNeg, "momentum factor μ"),
+        Param::new("dampening", Kind::Num, "0", Check::Any, "dampening τ for momentum"),
+        Param::new("weight_decay", Kind::Num, "0", Check::NonNeg, "L2 penalty λ (adds λθ to the gradient)"),
+        Param::new("nesterov", Kind::Bool, "false", Check::Any, "Nesterov momentum (needs momentum > 0, dampening = 0)"),
+        Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
     ],
+    elementwise: true,
+    closure: false,
+    point: Point::Current,
+    matrix_only: false,
+    rules,
+    build_f64: build::<f64>,
+    build_f32: build::<f32>,
 };
+
+/// PyTorch's rule: Nesterov needs a momentum and zero dampening.
+fn rules(h: &Hyper) -> Result<(), String> {
+    let (momentum, dampening) = (h.num("momentum"), h.num("dampening"));
+    if h.flag("nesterov") && (momentum <= 0.0 || dampening != 0.0) {
+        return Err(format!(
+            "Nesterov momentum requires a momentum and zero dampening (got momentum={}, dampening={}; set e.g. momentum=0.9, dampening=0)",
+            fmt_num(momentum),
+            fmt_num(dampening)
+        ));
+    }
+    Ok(())
+}
+
+fn build<T: Real>(h: &Hyper, _layout: &Layout) -> Box<dyn Optimizer<T>> {
+    FirstOrder::boxed(Sgd::<T>::new(SgdConfig::from_hyper(h)))
+}
 
 /// Hyperparameters of [`Sgd`], PyTorch's names and defaults.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,52 +70,16 @@ pub struct SgdConfig {
     pub maximize: bool,
 }
 
-impl Default for SgdConfig {
-    fn default() -> Self {
-        SgdConfig { lr: 1e-3, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, nesterov: false, maximize: false }
-    }
-}
-
 impl SgdConfig {
-    pub fn from_spec(spec: &Spec) -> Result<Self, SpecError> {
-        let a = spec.args(&["lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"])?;
-        let d = Self::default();
-        Ok(SgdConfig {
-            lr: a.num("lr", d.lr)?,
-            momentum: a.num("momentum", d.momentum)?,
-            dampening: a.num("dampening", d.dampening)?,
-            weight_decay: a.num("weight_decay", d.weight_decay)?,
-            nesterov: a.flag("nesterov", d.nesterov)?,
-            maximize: a.flag("maximize", d.maximize)?,
-        })
-    }
-
-    pub fn validate(&self) -> Result<(), String> {
-        check::lr(self.lr)?;
-        check::non_negative("momentum", self.momentum)?;
-        check::non_negative("weight_decay", self.weight_decay)?;
-        if !self.dampening.is_finite() {
-            return Err(format!("invalid dampening value: {}", self.dampening));
+    pub fn from_hyper(h: &Hyper) -> Self {
+        SgdConfig {
+            lr: h.num("lr"),
+            momentum: h.num("momentum"),
+            dampening: h.num("dampening"),
+            weight_decay: h.num("weight_decay"),
+            nesterov: h.flag("nesterov"),
+            maximize: h.flag("maximize"),
         }
-        if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
-            return Err(format!(
-                "Nesterov momentum requires a momentum and zero dampening (got momentum={}, dampening={}; set e.g. momentum=0.9, dampening=0)",
-                fmt_num(self.momentum),
-                fmt_num(self.dampening)
-            ));
-        }
-        Ok(())
-    }
-
-    pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("lr", fmt_num(self.lr)),
-            ("momentum", fmt_num(self.momentum)),
-            ("dampening", fmt_num(self.dampening)),
-            ("weight_decay", fmt_num(self.weight_decay)),
-            ("nesterov", self.nesterov.to_string()),
-            ("maximize", self.maximize.to_string()),
-        ]
     }
 }
 
@@ -106,6 +96,9 @@ impl<T: Real> Sgd<T> {
 }
 
 impl<T: Real> GradientRule<T> for Sgd<T> {
+    fn hyper(&mut self) -> GroupHyper<'_> {
+        GroupHyper { lr: &mut self.cfg.lr, momentum: Some(&mut self.cfg.momentum) }
+    }
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let c = &self.cfg;
         let neg_lr = T::of(-c.lr);

@@ -13,7 +13,7 @@ use crate::experiment::train::{self, Event, RunResult, RunSpec, TrainSettings};
 use crate::experiment::tune::{self, TuneOptions};
 use crate::nn;
 use crate::objective;
-use crate::optim::{OptimizerConfig, OPTIMIZERS};
+use crate::optim::{registry, OptimizerConfig};
 use anyhow::Result;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -114,7 +114,7 @@ pub fn run(opts: &SeminarOptions, stop: &AtomicBool, progress: &(dyn Fn(Progress
         PART1_OPTIMIZERS.iter().map(|s| OptimizerConfig::parse(s).expect("valid")).collect();
     let mut methods = Vec::new();
     for name in ["gd", "momentum", "nag", "adagrad", "adadelta", "adam"] {
-        let info = OPTIMIZERS.iter().find(|o| o.name == name).expect("known");
+        let info = registry::method(name).expect("known");
         methods.push(format!("{:<9} {}", info.name, info.formula));
     }
     report.sections.push(Section {
@@ -229,7 +229,7 @@ pub fn run(opts: &SeminarOptions, stop: &AtomicBool, progress: &(dyn Fn(Progress
         let maps = crate::experiment::map::map(
             &f,
             &named,
-            &crate::experiment::map::MapOptions { grid, steps: map_steps, domain: f.domain },
+            &crate::experiment::map::MapOptions { grid, steps: map_steps, domain: f.domain, shape: Default::default() },
         );
         let dir = out.join("part1").join(name).join("maps");
         files.extend(super::outputs::write_map(&dir, &f, &maps, map_steps)?);

@@ -4,7 +4,7 @@ use super::{Cli, Command, ListWhat, RunArgs};
 use crate::experiment::compare::compare;
 use crate::experiment::tune::{self, TuneOptions, Tuned};
 use crate::objective::{self, Function};
-use crate::optim::{Group, OptimizerConfig, METHODS};
+use crate::optim::{Group, OptimizerConfig, Shape2, METHODS};
 use crate::record;
 use crate::report::outputs::write_compare;
 use crate::report::tables::{fmt_pt, summary_table, target_line, tune_table};
@@ -32,7 +32,9 @@ use crate::report::seminar::PART1_OPTIMIZERS as SEMINAR_OPTIMIZERS;
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command.unwrap_or(Command::Seminar(super::SeminarArgs::default())) {
-        Command::Compare { run, steps, out, tuned, animate } => cmd_compare(&run, steps, out, tuned, animate),
+        Command::Compare { run, steps, out, tuned, animate, x_axis } => {
+            cmd_compare(&run, steps, out, tuned, animate, x_axis == super::XAxis::Evals)
+        }
         Command::Tune { run, steps, out } => cmd_tune(&run, steps, out),
         Command::Map { run, grid, steps, out } => cmd_map(&run, grid, steps, out),
         Command::SweepLr { run, lrs, vs, steps, out } => cmd_sweep(&run, &lrs, vs.as_deref(), steps, out),
@@ -101,11 +103,34 @@ pub fn load_function(args: &RunArgs) -> Result<(Function, [f64; 2])> {
     Ok((f, start))
 }
 
+/// The --shape flag; says so when a matrix method will see the vector as a 1x2 matrix.
+pub fn load_shape(args: &RunArgs, configs: &[OptimizerConfig]) -> Result<Shape2> {
+    let shape = Shape2::parse(&args.shape).map_err(|e| usage(format!("--shape: {e}")))?;
+    if shape == Shape2::Vector {
+        for c in configs.iter().filter(|c| c.method.matrix_only) {
+            eprintln!(
+                "note: {} works on matrices; (x, y) is treated as a 1x2 matrix (choose with --shape 1x2 or 2x1)",
+                c.name()
+            );
+        }
+    }
+    Ok(shape)
+}
+
 /// Parses every --optimizer spec (the seminar's six when none is given).
 pub fn parse_optimizers(specs: &[String]) -> Result<Vec<OptimizerConfig>> {
     let owned: Vec<String> =
         if specs.is_empty() { SEMINAR_OPTIMIZERS.iter().map(|s| s.to_string()).collect() } else { specs.to_vec() };
-    owned.iter().map(|s| OptimizerConfig::parse(s).map_err(|e| usage(format!("--optimizer '{s}': {e}")))).collect()
+    owned
+        .iter()
+        .map(|s| {
+            OptimizerConfig::parse(s).map_err(|e| match e.caret(s) {
+                // a long spec gets the caret under the fault; a short one stays on one line
+                Some(c) if s.len() > 40 => usage(format!("--optimizer: {e}\n{c}")),
+                _ => usage(format!("--optimizer '{s}': {e}")),
+            })
+        })
+        .collect()
 }
 
 fn slug(s: &str) -> String {
@@ -114,12 +139,20 @@ fn slug(s: &str) -> String {
     out
 }
 
-fn cmd_compare(args: &RunArgs, mut steps: usize, out: Option<PathBuf>, tuned: bool, animate: bool) -> Result<()> {
+fn cmd_compare(
+    args: &RunArgs,
+    mut steps: usize,
+    out: Option<PathBuf>,
+    tuned: bool,
+    animate: bool,
+    by_evals: bool,
+) -> Result<()> {
     let (f, start) = load_function(args)?;
     let mut configs = parse_optimizers(&args.optimizers)?;
+    let shape = load_shape(args, &configs)?;
     let mut note = format!("from {}, {steps} steps", fmt_pt(start[0], start[1]));
     if tuned {
-        match tune::tune(&f, &configs, start, &TuneOptions { steps: steps.max(1000), ..Default::default() }) {
+        match tune::tune(&f, &configs, start, &TuneOptions { steps: steps.max(1000), shape, ..Default::default() }) {
             Ok((_, t)) => {
                 configs = configs.iter().zip(&t).map(|(c, t)| t.lr.map_or(c.clone(), |lr| c.with_lr(lr))).collect();
                 let longer = tuned_steps(steps, &t);
@@ -135,11 +168,11 @@ fn cmd_compare(args: &RunArgs, mut steps: usize, out: Option<PathBuf>, tuned: bo
             Err(reason) => println!("tune: {reason}; running with the given learning rates"),
         }
     }
-    let runs = compare(&f, &configs, start, steps);
+    let runs = compare(&f, &configs, start, steps, shape);
     let dir = out.unwrap_or_else(|| PathBuf::from("out/compare").join(slug(&f.name)));
     println!("{} — {}, {note}", f.name, f.formula);
     print!("{}", summary_table(&runs).render());
-    let mut files = write_compare(&dir, &f, &runs, start, steps, &note)?;
+    let mut files = write_compare(&dir, &f, &runs, start, steps, &note, by_evals)?;
     if animate {
         let series: Vec<crate::plot::Series> = runs.iter().map(crate::plot::Series::from_run).collect();
         let view = crate::plot::contour::view_for(&f, &series);
@@ -161,8 +194,9 @@ fn tuned_steps(steps: usize, tuned: &[Tuned]) -> usize {
 fn cmd_tune(args: &RunArgs, steps: usize, out: Option<PathBuf>) -> Result<()> {
     let (f, start) = load_function(args)?;
     let configs = parse_optimizers(&args.optimizers)?;
+    let shape = load_shape(args, &configs)?;
     println!("{} — {}, from {}, budget {steps} steps per trial", f.name, f.formula, fmt_pt(start[0], start[1]));
-    let opts = TuneOptions { steps, ..Default::default() };
+    let opts = TuneOptions { steps, shape, ..Default::default() };
     match tune::tune(&f, &configs, start, &opts) {
         Ok((target, tuned)) => {
             if let Some(t) = target_line(&target) {
@@ -241,9 +275,10 @@ fn cmd_map(args: &RunArgs, grid: usize, steps: usize, out: Option<PathBuf>) -> R
     }
     let (f, _) = load_function(args)?;
     let configs = parse_optimizers(&args.optimizers)?;
+    let shape = load_shape(args, &configs)?;
     let labels = crate::experiment::compare::unique_labels(&configs);
     let named: Vec<(String, OptimizerConfig)> = labels.into_iter().zip(configs).collect();
-    let opts = crate::experiment::map::MapOptions { grid, steps, domain: f.domain, shape: Default::default() };
+    let opts = crate::experiment::map::MapOptions { grid, steps, domain: f.domain, shape };
     println!(
         "{} — {}: {}×{} starts over [{}, {}] × [{}, {}], {steps} steps",
         f.name, f.formula, grid, grid, f.domain[0], f.domain[1], f.domain[2], f.domain[3]
@@ -281,6 +316,7 @@ fn cmd_sweep(args: &RunArgs, lrs: &str, vs: Option<&str>, steps: usize, out: Opt
     if a <= 0.0 {
         return Err(usage("--lrs must be positive (it is log-spaced)"));
     }
+    let shape = load_shape(args, &configs)?;
     let lr_values = sweep::logspace(a, b, n);
     let other = match vs {
         None => None,
@@ -295,7 +331,7 @@ fn cmd_sweep(args: &RunArgs, lrs: &str, vs: Option<&str>, steps: usize, out: Opt
     let labels = crate::experiment::compare::unique_labels(&configs);
     let named: Vec<(String, OptimizerConfig)> = labels.iter().cloned().zip(configs).collect();
     let points =
-        sweep::sweep(&f, &named, start, steps, &lr_values, other.as_ref().map(|(k, v)| (k.as_str(), v.as_slice())))
+        sweep::sweep(&f, &named, start, steps, &lr_values, other.as_ref().map(|(k, v)| (k.as_str(), v.as_slice())), shape)
             .map_err(|e| usage(format!("--vs: {e}")))?;
     let dir = out.unwrap_or_else(|| PathBuf::from("out/sweep").join(slug(&f.name)));
     std::fs::create_dir_all(&dir)?;

@@ -50,6 +50,11 @@ pub struct RunArgs {
     /// Plotting domain x0,x1,y0,y1 (default: the function's own; [-10,10]² for expressions)
     #[arg(long, value_name = "X0,X1,Y0,Y1", allow_hyphen_values = true)]
     pub domain: Option<String>,
+    /// The tensor shape of the parameter (x, y) as PyTorch would hold it: 2 (a vector), 1x2
+    /// or 2x1 (a matrix). Element-wise methods give the same numbers for all three; matrix
+    /// methods (muon, soap, adafactor, mars, ...) differ. Muon treats 2 as 1x2.
+    #[arg(long, default_value = "2", value_name = "2|1x2|2x1")]
+    pub shape: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -71,6 +76,10 @@ pub enum Command {
         /// Also write trajectories.gif: the optimizers moving together over the contours
         #[arg(long)]
         animate: bool,
+        /// The x axis of the loss figure: steps, or function evaluations (fair to methods
+        /// such as lbfgs that evaluate the function several times per step)
+        #[arg(long, value_enum, default_value = "steps")]
+        x_axis: XAxis,
     },
     /// Find, for each optimizer, the learning rate with which it reaches the start's
     /// nearest local minimum in the fewest steps (log search over 1e-4..10, then two
@@ -255,6 +264,13 @@ pub enum DataAction {
         #[arg(long, default_value = "data")]
         data_dir: std::path::PathBuf,
     },
+}
+
+/// The x axis of loss-against-progress figures.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XAxis {
+    Steps,
+    Evals,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]

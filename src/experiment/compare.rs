@@ -1,8 +1,8 @@
 //! `compare`: several optimizers on one function from one start.
 
-use super::{convergence_tol, run_trajectory, steps_to_converge, Status, Trajectory};
+use super::{convergence_tol, run_trajectory_shaped, steps_to_converge, Status, Trajectory};
 use crate::objective::Function;
-use crate::optim::OptimizerConfig;
+use crate::optim::{OptimizerConfig, Point as Reported, Shape2};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -24,6 +24,11 @@ pub struct RunSummary {
     pub spec: String,
     pub lr: f64,
     pub steps: usize,
+    /// Function evaluations the optimizer made (LBFGS makes several per step).
+    pub evals: u64,
+    /// Where the method takes gradients relative to the point reported in `final_x/y` and
+    /// in the trajectory: `current`, `look-ahead` (NAG) or `averaged` (Schedule-Free).
+    pub point: Reported,
     pub final_x: f64,
     pub final_y: f64,
     pub final_loss: f64,
@@ -65,6 +70,8 @@ pub fn summarize(f: &Function, label: &str, cfg: &OptimizerConfig, traj: &Trajec
         spec: cfg.canonical(),
         lr: cfg.lr(),
         steps,
+        evals: last.map_or(0, |p| p.evals),
+        point: cfg.method.point,
         final_x: fx,
         final_y: fy,
         final_loss: fl,
@@ -79,13 +86,13 @@ pub fn summarize(f: &Function, label: &str, cfg: &OptimizerConfig, traj: &Trajec
 
 /// Runs every optimizer from `start` for `steps` steps, in parallel; the result does not
 /// depend on the number of threads.
-pub fn compare(f: &Function, configs: &[OptimizerConfig], start: [f64; 2], steps: usize) -> Vec<Run> {
+pub fn compare(f: &Function, configs: &[OptimizerConfig], start: [f64; 2], steps: usize, shape: Shape2) -> Vec<Run> {
     let labels = unique_labels(configs);
     configs
         .par_iter()
         .zip(labels.par_iter())
         .map(|(cfg, label)| {
-            let trajectory = run_trajectory(f, cfg, start, steps);
+            let trajectory = run_trajectory_shaped(f, cfg, start, steps, shape);
             let summary = summarize(f, label, cfg, &trajectory, steps);
             Run { label: label.clone(), config: cfg.clone(), trajectory, summary }
         })

@@ -2,9 +2,9 @@
 //! optionally, of a second hyperparameter), from one start.
 
 use super::compare::summarize;
-use super::run_trajectory;
+use super::run_trajectory_shaped;
 use crate::objective::Function;
-use crate::optim::{OptimizerConfig, SpecError, Value};
+use crate::optim::{OptimizerConfig, Shape2, SpecError, Value};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -45,6 +45,7 @@ pub fn sweep(
     steps: usize,
     lrs: &[f64],
     other: Option<(&str, &[f64])>,
+    shape: Shape2,
 ) -> Result<Vec<SweepPoint>, SpecError> {
     let mut jobs: Vec<(String, OptimizerConfig, f64, Option<f64>)> = Vec::new();
     for (label, cfg) in configs {
@@ -62,7 +63,7 @@ pub fn sweep(
     Ok(jobs
         .par_iter()
         .map(|(label, cfg, lr, v)| {
-            let traj = run_trajectory(f, cfg, start, steps);
+            let traj = run_trajectory_shaped(f, cfg, start, steps, shape);
             let s = summarize(f, label, cfg, &traj, steps);
             SweepPoint {
                 optimizer: label.clone(),

@@ -7,7 +7,7 @@
 //! by two refinement rounds of 9 log-spaced points around the best one. Everything is
 //! deterministic; runs go in parallel with results independent of the thread count.
 
-use super::{convergence_tol, run_trajectory, steps_to_converge};
+use super::{convergence_tol, run_trajectory_shaped, steps_to_converge};
 use crate::objective::minima::{self, Descent};
 use crate::objective::Function;
 use crate::optim::OptimizerConfig;
@@ -49,11 +49,13 @@ pub struct TuneOptions {
     pub lr_max: f64,
     /// Step budget of each trial run.
     pub steps: usize,
+    /// The tensor shape of (x, y) (matters for matrix methods only).
+    pub shape: crate::optim::Shape2,
 }
 
 impl Default for TuneOptions {
     fn default() -> Self {
-        TuneOptions { lr_min: 1e-4, lr_max: 10.0, steps: 10_000 }
+        TuneOptions { lr_min: 1e-4, lr_max: 10.0, steps: 10_000, shape: Default::default() }
     }
 }
 
@@ -104,7 +106,7 @@ fn trial(
     lr: f64,
     opts: &TuneOptions,
 ) -> Option<usize> {
-    let traj = run_trajectory(f, &cfg.with_lr(lr), start, opts.steps);
+    let traj = run_trajectory_shaped(f, &cfg.with_lr(lr), start, opts.steps, opts.shape);
     steps_to_converge(&traj.points, m, convergence_tol(f)).filter(|_| traj.points.len() == opts.steps + 1)
 }
 

@@ -1,4 +1,5 @@
-//! Loss per step, one line per run; log scale when every loss is positive.
+//! Loss per step (or per function evaluation), one line per run; log scale when every value
+//! is positive. Also used for the learning rate per step.
 
 use super::theme::{self, tick, FONT_FAMILY};
 use super::{perr, Figure, Series};
@@ -11,6 +12,25 @@ pub struct LossCurves<'a> {
     pub series: &'a [Series<'a>],
     pub title: String,
     pub size: (u32, u32),
+    /// The x value of each point of each series (e.g. function evaluations) and the axis
+    /// name; `None` plots against the step.
+    pub x: Option<(&'static str, Vec<Vec<f64>>)>,
+    /// The name of the y axis (`loss` unless set).
+    pub y_desc: &'static str,
+}
+
+impl<'a> LossCurves<'a> {
+    /// Loss against step.
+    pub fn new(series: &'a [Series<'a>], title: String, size: (u32, u32)) -> Self {
+        LossCurves { series, title, size, x: None, y_desc: "loss" }
+    }
+
+    fn x_at(&self, i: usize, k: usize) -> f64 {
+        match &self.x {
+            Some((_, xs)) => xs[i].get(k).copied().unwrap_or(k as f64),
+            None => k as f64,
+        }
+    }
 }
 
 impl LossCurves<'_> {
@@ -31,7 +51,11 @@ impl Figure for LossCurves<'_> {
         DB::ErrorType: 'static,
     {
         area.fill(&WHITE).map_err(perr)?;
-        let steps = self.series.iter().map(|s| s.points.len()).max().unwrap_or(1).max(2) - 1;
+        let x_max = (0..self.series.len())
+            .filter(|&i| !self.series[i].points.is_empty())
+            .map(|i| self.x_at(i, self.series[i].points.len() - 1))
+            .fold(1.0f64, f64::max);
+        let steps = if x_max.is_finite() { x_max } else { 1.0 };
         let vals: Vec<f64> = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.2)).collect();
         let (mut lo, mut hi) = vals.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, &v| (a.0.min(v), a.1.max(v)));
         if !lo.is_finite() || !hi.is_finite() {
@@ -51,8 +75,8 @@ impl Figure for LossCurves<'_> {
                 let mut chart = $chart;
                 chart
                     .configure_mesh()
-                    .x_desc("step")
-                    .y_desc(if self.log_scale() { "loss (log scale)" } else { "loss" })
+                    .x_desc(self.x.as_ref().map_or("step", |x| x.0))
+                    .y_desc(if self.log_scale() { format!("{} (log scale)", self.y_desc) } else { self.y_desc.to_string() })
                     .x_label_formatter(&|v| tick(*v))
                     .y_label_formatter(&|v| tick(*v))
                     .label_style((FONT_FAMILY, 14))
@@ -65,7 +89,7 @@ impl Figure for LossCurves<'_> {
                     let c = colors[i];
                     chart
                         .draw_series(LineSeries::new(
-                            s.points.iter().enumerate().map(|(k, p)| (k as f64, p.2)),
+                            s.points.iter().enumerate().map(|(k, p)| (self.x_at(i, k), p.2)),
                             c.stroke_width(2),
                         ))
                         .map_err(perr)?
@@ -73,7 +97,7 @@ impl Figure for LossCurves<'_> {
                         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
                     if s.diverged_at.is_some() {
                         if let Some(p) = s.points.last() {
-                            let k = (s.points.len() - 1) as f64;
+                            let k = self.x_at(i, s.points.len() - 1);
                             chart
                                 .draw_series(std::iter::once(Cross::new((k, p.2), 7, c.stroke_width(3))))
                                 .map_err(perr)?;
@@ -85,11 +109,11 @@ impl Figure for LossCurves<'_> {
         }
         if self.log_scale() {
             let chart =
-                builder.build_cartesian_2d(0f64..steps as f64, (lo * 0.5..hi * 2.0).log_scale()).map_err(perr)?;
+                builder.build_cartesian_2d(0f64..steps, (lo * 0.5..hi * 2.0).log_scale()).map_err(perr)?;
             body!(chart);
         } else {
             let pad = 0.05 * (hi - lo);
-            let chart = builder.build_cartesian_2d(0f64..steps as f64, lo - pad..hi + pad).map_err(perr)?;
+            let chart = builder.build_cartesian_2d(0f64..steps, lo - pad..hi + pad).map_err(perr)?;
             body!(chart);
         }
         Ok(())

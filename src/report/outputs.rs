@@ -18,6 +18,7 @@ pub fn write_compare(
     start: [f64; 2],
     steps: usize,
     note: &str,
+    by_evals: bool,
 ) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create folder {}", dir.display()))?;
     let mut files = vec![dir.join("trajectories.csv"), dir.join("summary.json")];
@@ -46,10 +47,30 @@ pub fn write_compare(
         &Surface { f, series: &series, title: title.clone(), size: (900, 760) },
         &dir.join("surface"),
     )?);
-    files.extend(plot::save(
-        &LossCurves { series: &series, title: format!("loss per step — {short}{what}"), size: (900, 560) },
-        &dir.join("loss"),
-    )?);
+    let mut loss = LossCurves::new(&series, format!("loss per step — {short}{what}"), (900, 560));
+    if by_evals {
+        loss.title = format!("loss per function evaluation — {short}{what}");
+        loss.x = Some((
+            "function evaluations",
+            runs.iter().map(|r| r.trajectory.points.iter().map(|p| p.evals as f64).collect()).collect(),
+        ));
+    }
+    files.extend(plot::save(&loss, &dir.join("loss"))?);
+    if runs.iter().any(|r| !r.config.modifiers.is_empty()) {
+        // the learning rate each run used, step by step (schedulers)
+        let lrs: Vec<Series> = runs
+            .iter()
+            .map(|r| Series {
+                label: r.label.clone(),
+                points: r.trajectory.points.iter().map(|p| (p.x, p.y, p.lr)).collect(),
+                diverged_at: r.summary.diverged_at,
+                _marker: std::marker::PhantomData,
+            })
+            .collect();
+        let mut fig = LossCurves::new(&lrs, format!("learning rate per step — {short}{what}"), (900, 460));
+        fig.y_desc = "learning rate";
+        files.extend(plot::save(&fig, &dir.join("lr"))?);
+    }
     Ok(files)
 }
 

@@ -142,7 +142,7 @@ pub fn run(opts: &SeminarOptions, stop: &AtomicBool, progress: &(dyn Fn(Progress
             "J(x, y) = {}. All six methods start from ({}, {}) and take {steps} steps with lr = 0.1, as in the seminar.",
             f.formula, start[0], start[1]
         ))];
-        let runs = compare(&f, &configs, start, steps);
+        let runs = compare(&f, &configs, start, steps, Default::default());
         files.extend(write_compare(
             &dir.join("lr0.1"),
             &f,
@@ -150,6 +150,7 @@ pub fn run(opts: &SeminarOptions, stop: &AtomicBool, progress: &(dyn Fn(Progress
             start,
             steps,
             &format!("lr = 0.1 for all, {steps} steps"),
+            false,
         )?);
         blocks.push(Block::Table(tables::summary_table(&runs)));
         let obs = observations::part1(&runs, steps, f.bounded_below);
@@ -172,9 +173,9 @@ pub fn run(opts: &SeminarOptions, stop: &AtomicBool, progress: &(dyn Fn(Progress
                     configs.iter().zip(&tuned).map(|(c, t)| t.lr.map_or(c.clone(), |lr| c.with_lr(lr))).collect();
                 let need = tuned.iter().filter_map(|t| t.steps).max().unwrap_or(0);
                 let tsteps = steps.max(need + need / 5 + 1);
-                let truns = compare(&f, &cfgs, start, tsteps);
+                let truns = compare(&f, &cfgs, start, tsteps, Default::default());
                 let tdir = dir.join("tuned");
-                files.extend(write_compare(&tdir, &f, &truns, start, tsteps, &format!("tuned lr, {tsteps} steps"))?);
+                files.extend(write_compare(&tdir, &f, &truns, start, tsteps, &format!("tuned lr, {tsteps} steps"), false)?);
                 crate::record::write_json(
                     &dir.join("tune.json"),
                     &serde_json::json!({"target": target, "results": tuned}),

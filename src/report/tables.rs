@@ -67,7 +67,16 @@ pub fn convergence(s: &crate::experiment::compare::RunSummary) -> String {
 
 /// The comparison of 2-D runs.
 pub fn summary_table(runs: &[Run]) -> Table {
-    let mut t = Table::new(&["optimizer", "final (x, y)", "final loss", "nearest minimum", "distance", "converged"]);
+    let mut t = Table::new(&[
+        "optimizer",
+        "steps",
+        "evals",
+        "final (x, y)",
+        "final loss",
+        "nearest minimum",
+        "distance",
+        "converged",
+    ]);
     for r in runs {
         let s = &r.summary;
         let (min, dist) = match (s.nearest_minimum, s.distance_to_minimum) {
@@ -79,7 +88,17 @@ pub fn summary_table(runs: &[Run]) -> Table {
         } else {
             ("-".into(), "-".into())
         };
-        t.rows.push(vec![r.label.clone(), fin, loss, min, dist, convergence(s)]);
+        let taken = r.trajectory.points.last().map_or(0, |p| p.step);
+        t.rows.push(vec![
+            r.label.clone(),
+            taken.to_string(),
+            s.evals.to_string(),
+            fin,
+            loss,
+            min,
+            dist,
+            convergence(s),
+        ]);
     }
     t
 }

@@ -19,7 +19,13 @@ fn main() {
     println!("adam(lr=0.05) after 2000 steps: ({:.6}, {:.6}), f = {:.3e}", p[0], p[1], f.value(p[0], p[1]));
 
     // Or as an experiment that records every point and summarises the run.
-    let runs = compare(&f, &[adam, OptimizerConfig::parse("sgd(lr=1e-3, momentum=0.9)").unwrap()], f.start, 2000, Default::default());
+    let runs = compare(
+        &f,
+        &[adam, OptimizerConfig::parse("sgd(lr=1e-3, momentum=0.9)").unwrap()],
+        f.start,
+        2000,
+        Default::default(),
+    );
     for r in &runs {
         println!("{:<28} converged at step {:?}", r.label, r.summary.converged_at);
     }

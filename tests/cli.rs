@@ -46,10 +46,7 @@ fn compare_on_each_seminar_function_writes_records_figures_and_a_table() {
         }
         let csv = std::fs::read_to_string(dir.join("trajectories.csv")).unwrap();
         let mut lines = csv.lines();
-        assert_eq!(
-            lines.next(),
-            Some("optimizer,step,evals,lr,x,y,loss,grad_x,grad_y,gradient_at_x,gradient_at_y")
-        );
+        assert_eq!(lines.next(), Some("optimizer,step,evals,lr,x,y,loss,grad_x,grad_y,gradient_at_x,gradient_at_y"));
         assert!(csv.lines().nth(1).unwrap().starts_with("gd(lr=0.1),0,0,0.1,8.0,0.1,"));
         let summary: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();

@@ -330,9 +330,16 @@ fn cmd_sweep(args: &RunArgs, lrs: &str, vs: Option<&str>, steps: usize, out: Opt
     };
     let labels = crate::experiment::compare::unique_labels(&configs);
     let named: Vec<(String, OptimizerConfig)> = labels.iter().cloned().zip(configs).collect();
-    let points =
-        sweep::sweep(&f, &named, start, steps, &lr_values, other.as_ref().map(|(k, v)| (k.as_str(), v.as_slice())), shape)
-            .map_err(|e| usage(format!("--vs: {e}")))?;
+    let points = sweep::sweep(
+        &f,
+        &named,
+        start,
+        steps,
+        &lr_values,
+        other.as_ref().map(|(k, v)| (k.as_str(), v.as_slice())),
+        shape,
+    )
+    .map_err(|e| usage(format!("--vs: {e}")))?;
     let dir = out.unwrap_or_else(|| PathBuf::from("out/sweep").join(slug(&f.name)));
     std::fs::create_dir_all(&dir)?;
     let mut csv = String::from("optimizer,lr,other,final_loss,converged_at,diverged_at\n");

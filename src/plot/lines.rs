@@ -76,7 +76,11 @@ impl Figure for LossCurves<'_> {
                 chart
                     .configure_mesh()
                     .x_desc(self.x.as_ref().map_or("step", |x| x.0))
-                    .y_desc(if self.log_scale() { format!("{} (log scale)", self.y_desc) } else { self.y_desc.to_string() })
+                    .y_desc(if self.log_scale() {
+                        format!("{} (log scale)", self.y_desc)
+                    } else {
+                        self.y_desc.to_string()
+                    })
                     .x_label_formatter(&|v| tick(*v))
                     .y_label_formatter(&|v| tick(*v))
                     .label_style((FONT_FAMILY, 14))
@@ -108,8 +112,7 @@ impl Figure for LossCurves<'_> {
             }};
         }
         if self.log_scale() {
-            let chart =
-                builder.build_cartesian_2d(0f64..steps, (lo * 0.5..hi * 2.0).log_scale()).map_err(perr)?;
+            let chart = builder.build_cartesian_2d(0f64..steps, (lo * 0.5..hi * 2.0).log_scale()).map_err(perr)?;
             body!(chart);
         } else {
             let pad = 0.05 * (hi - lo);

@@ -175,7 +175,15 @@ pub fn run(opts: &SeminarOptions, stop: &AtomicBool, progress: &(dyn Fn(Progress
                 let tsteps = steps.max(need + need / 5 + 1);
                 let truns = compare(&f, &cfgs, start, tsteps, Default::default());
                 let tdir = dir.join("tuned");
-                files.extend(write_compare(&tdir, &f, &truns, start, tsteps, &format!("tuned lr, {tsteps} steps"), false)?);
+                files.extend(write_compare(
+                    &tdir,
+                    &f,
+                    &truns,
+                    start,
+                    tsteps,
+                    &format!("tuned lr, {tsteps} steps"),
+                    false,
+                )?);
                 crate::record::write_json(
                     &dir.join("tune.json"),
                     &serde_json::json!({"target": target, "results": tuned}),

@@ -103,7 +103,7 @@ fn check_case(case: &Value) -> Result<f64, String> {
         let scale = 1.0 + xs[k].abs() + ys[k].abs();
         let err = (p.at_x - xs[k]).abs().max((p.at_y - ys[k]).abs()) / scale;
         worst = worst.max(err);
-        if !(err <= tol) {
+        if !within(err, tol) {
             return Err(format!(
                 "{id}: {spec}: step {k}: ({}, {}) vs reference ({}, {}), rel err {err:e}",
                 p.at_x, p.at_y, xs[k], ys[k]
@@ -111,14 +111,14 @@ fn check_case(case: &Value) -> Result<f64, String> {
         }
         if let (Some(ex), Some(ey)) = (&exs, &eys) {
             let err = (p.x - ex[k]).abs().max((p.y - ey[k]).abs()) / (1.0 + ex[k].abs() + ey[k].abs());
-            if !(err <= tol) {
+            if !within(err, tol) {
                 return Err(format!(
                     "{id}: step {k}: reported point ({}, {}) vs reference x ({}, {}), rel err {err:e}",
                     p.x, p.y, ex[k], ey[k]
                 ));
             }
         }
-        if !((p.lr - lrs[k]).abs() <= 1e-12 * lrs[k].abs()) {
+        if !within((p.lr - lrs[k]).abs(), 1e-12 * lrs[k].abs()) {
             return Err(format!("{id}: step {k}: lr {} vs reference {}", p.lr, lrs[k]));
         }
         if let Some(ev) = &evals {
@@ -157,4 +157,9 @@ fn every_modern_golden_case_matches_its_reference_before_its_chaos_step() {
     }
     println!("modern golden parity: {}/{ran} cases agree", ran - failures.len());
     assert!(failures.is_empty(), "{} of {ran} cases differ:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// `err <= tol`, false for NaN.
+fn within(err: f64, tol: f64) -> bool {
+    err <= tol
 }

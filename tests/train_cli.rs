@@ -49,13 +49,13 @@ fn train_on_the_embedded_subset_writes_every_record_and_figure() {
         assert!(out.contains(name), "table lacks {name}: {out}");
     }
     let hist = std::fs::read_to_string(dir.join("history.csv")).unwrap();
-    assert_eq!(hist.lines().next(), Some("optimizer,seed,epoch,train_loss,test_loss,test_accuracy,seconds"));
+    assert_eq!(hist.lines().next(), Some("optimizer,seed,epoch,train_loss,test_loss,test_accuracy,lr,seconds"));
     assert_eq!(hist.lines().count(), 1 + 4 * 2);
     let steps = std::fs::read_to_string(dir.join("steps.csv")).unwrap();
     assert_eq!(steps.lines().count(), 1 + 4 * 2 * 20);
     // every optimizer starts from the same weights on the same first batch: equal first losses
     let firsts: Vec<&str> =
-        steps.lines().filter(|l| l.contains(",0,1,1,")).map(|l| l.rsplit(',').next().unwrap()).collect();
+        steps.lines().filter(|l| l.contains(",0,1,1,")).map(|l| l.rsplit(',').nth(1).unwrap()).collect();
     assert_eq!(firsts.len(), 4);
     assert!(firsts.iter().all(|l| *l == firsts[0]), "{firsts:?}");
     let summary: serde_json::Value =

@@ -62,6 +62,8 @@ pub struct EpochRecord {
     pub train_loss: f64,
     pub test_loss: Option<f64>,
     pub test_accuracy: Option<f64>,
+    /// The learning rate in force at the end of the epoch (group 0; schedulers move it).
+    pub lr: f64,
     /// Wall time of the epoch, training and evaluation.
     pub seconds: f64,
 }
@@ -89,8 +91,8 @@ pub struct RunResult {
     pub spec: String,
     pub seed: u64,
     pub epochs: Vec<EpochRecord>,
-    /// (epoch, loss) of every training step.
-    pub step_losses: Vec<(u32, f32)>,
+    /// (epoch, loss, learning rate in force) of every training step.
+    pub step_losses: Vec<(u32, f32, f64)>,
     pub status: RunStatus,
 }
 
@@ -170,11 +172,12 @@ pub fn train_one(
                 *l = data.train.labels[i];
             }
             let lab = &labels[..n];
+            let lr = *opt.group(0).lr;
             let loss = {
                 let mut obj = |p: &[f32], g: &mut [f32]| model.loss_and_grad(p, g, &mut ws, lab);
                 opt.step(&mut params, &mut obj)
             };
-            step_losses.push((epoch as u32, loss));
+            step_losses.push((epoch as u32, loss, lr));
             if !loss.is_finite() {
                 status = RunStatus::Diverged { epoch, step: step + 1 };
                 break 'outer;
@@ -191,6 +194,8 @@ pub fn train_one(
             }
             None => (None, None),
         };
+        // epoch-wise schedulers step here; ReduceLROnPlateau watches the test loss
+        opt.end_epoch(test_loss);
         let rec = EpochRecord {
             optimizer: run.label.clone(),
             seed: run.seed,
@@ -198,6 +203,7 @@ pub fn train_one(
             train_loss: sum / steps_per_epoch as f64,
             test_loss,
             test_accuracy,
+            lr: *opt.group(0).lr,
             seconds: t0.elapsed().as_secs_f64(),
         };
         observe(Event::Epoch { run: index, record: &rec });
@@ -219,22 +225,24 @@ pub fn train(
     runs.par_iter().enumerate().map(|(i, r)| train_one(model, data, r, i, s, stop, observe)).collect()
 }
 
-/// `history.csv`: optimizer, seed, epoch, train_loss, test_loss, test_accuracy, seconds.
+/// `history.csv`: optimizer, seed, epoch, train_loss, test_loss, test_accuracy, lr (in
+/// force at the end of the epoch), seconds.
 pub fn history_csv(results: &[RunResult]) -> String {
     use std::fmt::Write as _;
-    let mut s = String::from("optimizer,seed,epoch,train_loss,test_loss,test_accuracy,seconds\n");
+    let mut s = String::from("optimizer,seed,epoch,train_loss,test_loss,test_accuracy,lr,seconds\n");
     let opt = |v: Option<f64>| v.map(|v| format!("{v:?}")).unwrap_or_default();
     for r in results {
         for e in &r.epochs {
             let _ = writeln!(
                 s,
-                "{},{},{},{:?},{},{},{:.4}",
+                "{},{},{},{:?},{},{},{:?},{:.4}",
                 crate::record::csv_field(&e.optimizer),
                 e.seed,
                 e.epoch,
                 e.train_loss,
                 opt(e.test_loss),
                 opt(e.test_accuracy),
+                e.lr,
                 e.seconds
             );
         }
@@ -242,14 +250,15 @@ pub fn history_csv(results: &[RunResult]) -> String {
     s
 }
 
-/// `steps.csv`: optimizer, seed, epoch, step (counted from 1 over the whole run), loss.
+/// `steps.csv`: optimizer, seed, epoch, step (counted from 1 over the whole run), loss, lr
+/// (in force for that step).
 pub fn steps_csv(results: &[RunResult]) -> String {
     use std::fmt::Write as _;
-    let mut s = String::from("optimizer,seed,epoch,step,loss\n");
+    let mut s = String::from("optimizer,seed,epoch,step,loss,lr\n");
     for r in results {
         let label = crate::record::csv_field(&r.label);
-        for (k, (e, l)) in r.step_losses.iter().enumerate() {
-            let _ = writeln!(s, "{label},{},{e},{},{l:?}", r.seed, k + 1);
+        for (k, (e, l, lr)) in r.step_losses.iter().enumerate() {
+            let _ = writeln!(s, "{label},{},{e},{},{l:?},{lr:?}", r.seed, k + 1);
         }
     }
     s

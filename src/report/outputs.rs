@@ -129,7 +129,31 @@ pub fn write_train(
         },
         &dir.join("curves_grid"),
     )?);
-    files.extend(plot::save(&curves::Curves { bands: &bands, title: what, epochs: s.epochs }, &dir.join("curves"))?);
+    files.extend(plot::save(
+        &curves::Curves { bands: &bands, title: what.clone(), epochs: s.epochs },
+        &dir.join("curves"),
+    )?);
+    if results.iter().any(|r| r.spec.contains(" | ")) {
+        // schedulers: the learning rate of each run (first seed) per training step
+        let mut seen = Vec::new();
+        let lrs: Vec<Series> = results
+            .iter()
+            .filter(|r| {
+                let first = !seen.contains(&&r.label);
+                seen.push(&r.label);
+                first
+            })
+            .map(|r| Series {
+                label: r.label.clone(),
+                points: r.step_losses.iter().map(|&(_, _, lr)| (0.0, 0.0, lr)).collect(),
+                diverged_at: None,
+                _marker: std::marker::PhantomData,
+            })
+            .collect();
+        let mut fig = LossCurves::new(&lrs, format!("learning rate per step — {what}"), (900, 460));
+        fig.y_desc = "learning rate";
+        files.extend(plot::save(&fig, &dir.join("lr"))?);
+    }
     Ok(TrainOutput { table: super::tables::train_table(results).render(), files })
 }
 

@@ -192,6 +192,10 @@ pub struct SeminarArgs {
     /// Epochs of part 2 (the seminar's: 20)
     #[arg(long, default_value_t = 20)]
     pub epochs: usize,
+    /// Add a section repeating the comparison with modern methods: lion, sf-adamw, muon
+    /// (AdamW on biases), prodigy and soap, on the four functions and the two networks
+    #[arg(long)]
+    pub modern: bool,
 }
 
 impl Default for SeminarArgs {
@@ -204,6 +208,7 @@ impl Default for SeminarArgs {
             data_dir: None,
             seed: 0,
             epochs: 20,
+            modern: false,
         }
     }
 }

@@ -305,6 +305,7 @@ pub fn cmd_seminar(a: &SeminarArgs) -> Result<()> {
         data_dir: a.data_dir.clone(),
         seed: a.seed,
         epochs: a.epochs,
+        modern: a.modern,
     };
     install_ctrlc();
     println!(

@@ -2,6 +2,7 @@
 //! figures, and the seminar report (HTML and Markdown).
 
 pub mod doc;
+pub mod modern;
 pub mod observations;
 pub mod outputs;
 pub mod seminar;

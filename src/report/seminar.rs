@@ -40,6 +40,8 @@ pub struct SeminarOptions {
     pub data_dir: Option<PathBuf>,
     pub seed: u64,
     pub epochs: usize,
+    /// Add section 3: the comparison repeated with lion, sf-adamw, muon, prodigy and soap.
+    pub modern: bool,
 }
 
 impl Default for SeminarOptions {
@@ -52,6 +54,7 @@ impl Default for SeminarOptions {
             data_dir: None,
             seed: 0,
             epochs: 20,
+            modern: false,
         }
     }
 }
@@ -99,7 +102,7 @@ pub fn run(opts: &SeminarOptions, stop: &AtomicBool, progress: &(dyn Fn(Progress
     let n_train = limit.map_or(data.train.len(), |l| l.min(data.train.len()));
     let units_part1 = 2 * PART1_FUNCTIONS.len() as u64 + 1;
     let units_per_model = (PART2_OPTIMIZERS.len() * epochs) as u64;
-    let total = units_part1 + 2 * units_per_model;
+    let total = units_part1 + 2 * units_per_model + if opts.modern { super::modern::units(epochs) } else { 0 };
     let done = std::sync::atomic::AtomicU64::new(0);
     let tick = |what: &str, n: u64| {
         let d = done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
@@ -325,6 +328,22 @@ pub fn run(opts: &SeminarOptions, stop: &AtomicBool, progress: &(dyn Fn(Progress
             title: format!("2.{} {model_name}: {what} on {}", mi + 1, data.name),
             blocks,
         });
+    }
+    if opts.modern {
+        let m = super::modern::run(
+            out,
+            &PART1_FUNCTIONS,
+            steps,
+            &tune_opts,
+            &data,
+            &settings,
+            opts.seed,
+            stop,
+            &|what: &str, n: u64| tick(what, n),
+        )?;
+        report.sections.extend(m.sections);
+        conclusions.extend(m.conclusions);
+        files.extend(m.files);
     }
     report.sections.push(Section {
         level: 2,

@@ -38,10 +38,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Tune { run, steps, out } => cmd_tune(&run, steps, out),
         Command::Map { run, grid, steps, out } => cmd_map(&run, grid, steps, out),
         Command::SweepLr { run, lrs, vs, steps, out } => cmd_sweep(&run, &lrs, vs.as_deref(), steps, out),
-        Command::List { what } => {
-            match what {
-                ListWhat::Optimizers => print!("{}", list_optimizers()),
-                ListWhat::Functions => print!("{}", list_functions()),
+        Command::List { what, markdown } => {
+            match (what, markdown) {
+                (ListWhat::Optimizers, false) => print!("{}", list_optimizers()),
+                (ListWhat::Optimizers, true) => print!("{}", optimizers_markdown()),
+                (ListWhat::Functions, _) => print!("{}", list_functions()),
             }
             Ok(())
         }
@@ -241,6 +242,40 @@ pub fn list_optimizers() -> String {
                 s.push_str(&format!("    {:<26} {:<14} {}\n", p.key, p.default, p.doc));
             }
             s.push('\n');
+        }
+    }
+    s
+}
+
+/// `optlab list optimizers --markdown`: one row per method, grouped, with its reference,
+/// properties and defaults.
+pub fn optimizers_markdown() -> String {
+    let mut s = String::from(
+        "| group | name | reference | element-wise | gradient at | defaults |\n|---|---|---|---|---|---|\n",
+    );
+    for g in Group::ALL {
+        for m in METHODS.iter().filter(|m| m.group == g) {
+            let defaults: Vec<String> = m
+                .params
+                .iter()
+                .filter(|p| !matches!(p.key, "maximize" | "foreach" | "differentiable" | "capturable"))
+                .map(|p| format!("{}={}", p.key, p.default))
+                .collect();
+            let point = match m.point {
+                crate::optim::Point::Current if m.closure => "the current point, several times per step",
+                crate::optim::Point::Current => "the current point",
+                crate::optim::Point::LookAhead => "a look-ahead point",
+                crate::optim::Point::Averaged => "y; reports the averaged x",
+            };
+            s.push_str(&format!(
+                "| {} | `{}` | {} | {} | {} | {} |\n",
+                g.title(),
+                m.name,
+                m.reference,
+                if m.elementwise { "yes" } else { "no" },
+                point,
+                defaults.join(", ")
+            ));
         }
     }
     s

@@ -135,6 +135,9 @@ pub enum Command {
     List {
         #[arg(value_enum)]
         what: ListWhat,
+        /// Print a Markdown table (the README's tables are made this way)
+        #[arg(long)]
+        markdown: bool,
     },
     /// Train a model on MNIST or Fashion-MNIST with several optimizers from the same initial
     /// weights and batch order; write history.csv, steps.csv, summary.json and learning

@@ -9,7 +9,7 @@
 use super::schema::{Hyper, Param};
 use super::spec::{Spec, SpecError, Value};
 use super::{Layout, Optimizer, Real};
-use crate::schedule::{self, ModifierConfig};
+use crate::schedule::{self, Cadence, ModifierConfig};
 use serde::Serialize;
 use std::fmt;
 
@@ -134,6 +134,7 @@ impl OptimizerConfig {
             cfg.modifiers.push(schedule::parse(s)?);
         }
         schedule::check_chain(&cfg.modifiers)?;
+        schedule::check_method(cfg.method, &cfg.hyper, &cfg.modifiers)?;
         Ok(cfg)
     }
 
@@ -193,13 +194,19 @@ impl OptimizerConfig {
     }
 
     /// A fresh optimizer (empty state) for parameters of type `T` laid out as `layout`,
-    /// with its schedulers and clipping.
+    /// with its schedulers and clipping, stepping as in the 2-D lab ([`Cadence::Lab`]).
     pub fn build<T: Real>(&self, layout: &Layout) -> Box<dyn Optimizer<T>> {
+        self.build_with(layout, Cadence::Lab)
+    }
+
+    /// [`Self::build`] with the schedulers stepping at the given cadence
+    /// ([`Cadence::Training`]: per batch or per epoch, see [`schedule`]).
+    pub fn build_with<T: Real>(&self, layout: &Layout, cadence: Cadence) -> Box<dyn Optimizer<T>> {
         let inner = T::build(self.method, &self.hyper, layout);
         if self.modifiers.is_empty() {
             inner
         } else {
-            schedule::wrap(inner, &self.modifiers)
+            schedule::wrap_for(inner, &self.modifiers, layout, cadence)
         }
     }
 

@@ -55,6 +55,9 @@ pub enum Check {
     AtLeast(i64),
     /// A rule of the method's own.
     Custom(fn(&Value) -> Result<(), String>),
+    /// The order p of a norm: a number > 0, or `inf` (the only check that admits an
+    /// infinite number; gradient clipping's `norm_type`).
+    NormOrder,
 }
 
 /// One hyperparameter.
@@ -182,6 +185,12 @@ fn numbers(v: &Value) -> Vec<f64> {
 fn check(p: &Param, v: &Value) -> Result<(), String> {
     let shown = v.to_string();
     let xs = numbers(v);
+    if let Check::NormOrder = p.check {
+        return match xs.iter().all(|&x| x > 0.0) {
+            true => Ok(()),
+            false => Err(format!("invalid {} value: {}={shown} (use a norm order > 0, e.g. 2, or inf)", p.key, p.key)),
+        };
+    }
     if xs.iter().any(|x| !x.is_finite()) {
         return Err(format!("invalid {} value: {}={shown} (use finite numbers)", p.key, p.key));
     }
@@ -213,6 +222,7 @@ fn check(p: &Param, v: &Value) -> Result<(), String> {
         Check::UnitOpen => all(&|x| x > 0.0 && x < 1.0, "in (0, 1)"),
         Check::AtLeast(n) => all(&|x| x >= n as f64, &format!("an integer >= {n}")),
         Check::Custom(f) => f(v),
+        Check::NormOrder => Ok(()),
     }
 }
 

@@ -275,3 +275,44 @@ fn training_on_full_mnist_uses_all_60000_images() {
     assert!(summary["runs"][0]["final_test_accuracy"].as_f64().unwrap() > 0.9);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn schedulers_step_per_batch_or_per_epoch_in_training_and_the_lr_is_recorded() {
+    let dir = tmp("sched");
+    let o = optlab(&[
+        "train",
+        "--model",
+        "mlp",
+        "--epochs",
+        "2",
+        "--limit",
+        "640",
+        "-o",
+        "sgd(lr=0.1) | StepLR(step_size=10, gamma=0.5)",
+        "adam | ExponentialLR(gamma=0.5, every=\"epoch\")",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let steps = std::fs::read_to_string(dir.join("steps.csv")).unwrap();
+    assert_eq!(steps.lines().next(), Some("optimizer,seed,epoch,step,loss,lr"));
+    let lr_of = |who: &str, step: usize| -> f64 {
+        let row = steps
+            .lines()
+            .find(|l| l.starts_with(who) && l.split(',').rev().nth(2) == Some(&step.to_string()))
+            .unwrap_or_else(|| panic!("no row for {who} step {step}"));
+        row.rsplit(',').next().unwrap().parse().unwrap()
+    };
+    // per batch: 0.1 for steps 1..=10, halved from step 11, again from step 21
+    assert_eq!(lr_of("\"sgd", 1), 0.1);
+    assert_eq!(lr_of("\"sgd", 10), 0.1);
+    assert_eq!(lr_of("\"sgd", 11), 0.05);
+    assert_eq!(lr_of("\"sgd", 21), 0.025);
+    // per epoch: 1e-3 through epoch 1 (20 steps of 32), halved for epoch 2
+    assert_eq!(lr_of("\"adam", 20), 1e-3);
+    assert_eq!(lr_of("\"adam", 21), 5e-4);
+    let hist = std::fs::read_to_string(dir.join("history.csv")).unwrap();
+    assert!(hist.lines().any(|l| l.starts_with("\"adam") && l.contains(",2,") && l.contains(",0.00025,")), "{hist}");
+    assert!(dir.join("lr.png").is_file() && dir.join("lr.svg").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -42,6 +42,7 @@ pub fn run(cli: Cli) -> Result<()> {
             match (what, markdown) {
                 (ListWhat::Optimizers, false) => print!("{}", list_optimizers()),
                 (ListWhat::Optimizers, true) => print!("{}", optimizers_markdown()),
+                (ListWhat::Schedulers, _) => print!("{}", list_schedulers()),
                 (ListWhat::Functions, _) => print!("{}", list_functions()),
             }
             Ok(())
@@ -240,6 +241,30 @@ pub fn list_optimizers() -> String {
             s.push_str(&format!("    {}\n", props.join("; ")));
             for p in o.params {
                 s.push_str(&format!("    {:<26} {:<14} {}\n", p.key, p.default, p.doc));
+            }
+            s.push('\n');
+        }
+    }
+    s
+}
+
+/// `optlab list schedulers`: every scheduler and clipping rule with its rule, reference,
+/// an example and its hyperparameters (keys torch requires are marked so).
+pub fn list_schedulers() -> String {
+    use crate::schedule::{CLIPPING, SCHEDULERS};
+    let mut s = String::from(
+        "Modifiers follow an optimizer spec, joined with '|', e.g.\n    adam(lr=0.05) | CosineAnnealingLR(T_max=150, eta_min=1e-4) | clip_grad_norm(max_norm=1.0)\nSchedulers step after every optimizer step (in training: every batch, or every epoch with every=\"epoch\").\n\n",
+    );
+    for (title, list) in [("learning-rate schedulers", SCHEDULERS), ("gradient clipping", CLIPPING)] {
+        s.push_str(&format!("== {title} ==\n\n"));
+        for m in list {
+            s.push_str(&format!(
+                "{} — {}\n    {}\n    reference: {}\n    e.g. {}\n",
+                m.name, m.title, m.formula, m.reference, m.example
+            ));
+            for p in m.params {
+                let default = if m.required.contains(&p.key) { "(required)" } else { p.default };
+                s.push_str(&format!("    {:<26} {:<14} {}\n", p.key, default, p.doc));
             }
             s.push('\n');
         }

@@ -284,5 +284,7 @@ pub enum XAxis {
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum ListWhat {
     Optimizers,
+    /// Learning-rate schedulers and gradient clipping (the modifiers after `|` in a spec)
+    Schedulers,
     Functions,
 }

@@ -149,7 +149,7 @@ pub fn train_one(
     let n_train = s.limit_train.map_or(data.train.len(), |l| l.min(data.train.len()));
     let n_test = s.limit_test.map_or(data.test.len(), |l| l.min(data.test.len()));
     let mut params = model.init(run.seed);
-    let mut opt = run.config.build::<f32>(&model.layout());
+    let mut opt = run.config.build_with::<f32>(&model.layout(), crate::schedule::Cadence::Training);
     let mut ws = model.workspace(s.batch_size);
     let mut eval_ws = if s.evaluate { Some(model.workspace(s.eval_chunk)) } else { None };
     let steps_per_epoch = n_train.div_ceil(s.batch_size);

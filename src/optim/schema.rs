@@ -45,6 +45,8 @@ pub enum Check {
     NonNeg,
     /// Finite and > 0.
     Positive,
+    /// > 0, and `inf` allowed (meaning "no limit", as Prodigy's growth_rate).
+    PositiveOrInf,
     /// In [0, 1) (every element): betas, decay rates.
     Unit,
     /// In [0, 1].
@@ -182,7 +184,8 @@ fn numbers(v: &Value) -> Vec<f64> {
 fn check(p: &Param, v: &Value) -> Result<(), String> {
     let shown = v.to_string();
     let xs = numbers(v);
-    if xs.iter().any(|x| !x.is_finite()) {
+    let inf_ok = matches!(p.check, Check::PositiveOrInf);
+    if xs.iter().any(|&x| !(x.is_finite() || (inf_ok && x == f64::INFINITY))) {
         return Err(format!("invalid {} value: {}={shown} (use finite numbers)", p.key, p.key));
     }
     let all = |ok: &dyn Fn(f64) -> bool, rule: &str| -> Result<(), String> {
@@ -208,6 +211,7 @@ fn check(p: &Param, v: &Value) -> Result<(), String> {
         }
         Check::NonNeg => all(&|x| x >= 0.0, "a finite value >= 0"),
         Check::Positive => all(&|x| x > 0.0, "a finite value > 0"),
+        Check::PositiveOrInf => all(&|x| x > 0.0, "a value > 0, or inf for no limit"),
         Check::Unit => all(&|x| (0.0..1.0).contains(&x), "in [0, 1)"),
         Check::UnitClosed => all(&|x| (0.0..=1.0).contains(&x), "in [0, 1]"),
         Check::UnitOpen => all(&|x| x > 0.0 && x < 1.0, "in (0, 1)"),

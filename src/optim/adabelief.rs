@@ -22,7 +22,7 @@
 //! whole tensors; optlab's AdaBelief is element-wise and accepts it as `false` only.
 //! `foreach` (a faster multi-tensor path, same arithmetic) is not a key.
 
-use super::ademamix::{tensor_wise_off, WeightDecay};
+use super::ademamix::{no_adanorm, WeightDecay};
 use super::{
     ensure_len, ops, Check, FirstOrder, GradientRule, Group, GroupHyper, Hyper, Kind, Layout, Method, Optimizer, Param,
     Point, Real,
@@ -47,7 +47,7 @@ pub(super) const METHOD: Method = Method {
         Param::new("eps", Kind::Num, "1e-16", Check::NonNeg, "added to s and to the denominator"),
         Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
         Param::new("adam_debias", Kind::Bool, "false", Check::Any, "leave out 1/(1 − β₁ᵗ) of the step size (AdamD)"),
-        Param::new("adanorm", Kind::Bool, "false", Check::Custom(tensor_wise_off), "AdaNorm gradient rescaling (tensor-wise: false only)"),
+        Param::new("adanorm", Kind::Bool, "false", Check::Custom(no_adanorm), "AdaNorm gradient rescaling (tensor-wise: false only)"),
     ],
     elementwise: true,
     closure: false,

@@ -42,8 +42,8 @@ pub(super) const METHOD: Method = Method {
         Param::new("t_alpha_beta3", Kind::MaybeNum, "None", Check::NonNeg, "steps over which α and β₃ warm up (None: no warm-up)"),
         Param::new("eps", Kind::Num, "1e-8", Check::NonNeg, "added to the denominator"),
         Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
-        Param::new("cautious", Kind::Bool, "false", Check::Custom(tensor_wise_off), "mask updates against the gradient (tensor-wise: false only)"),
-        Param::new("stable_adamw", Kind::Bool, "false", Check::Custom(tensor_wise_off), "StableAdamW update clipping (tensor-wise: false only)"),
+        Param::new("cautious", Kind::Bool, "false", Check::Custom(no_cautious), "mask updates against the gradient (tensor-wise: false only)"),
+        Param::new("stable_adamw", Kind::Bool, "false", Check::Custom(no_stable_adamw), "StableAdamW update clipping (tensor-wise: false only)"),
     ],
     elementwise: true,
     closure: false,
@@ -68,15 +68,31 @@ fn three_betas(v: &Value) -> Result<(), String> {
     Ok(())
 }
 
-/// For the package's switches that need statistics of a whole tensor (pytorch-optimizer's
-/// `cautious`, `stable_adamw`, `adanorm`): optlab's element-wise versions take `false` only.
-pub(super) fn tensor_wise_off(v: &Value) -> Result<(), String> {
+/// The package's switches that need statistics of a whole tensor: optlab's element-wise
+/// versions of its methods take them as `false` only.
+fn tensor_wise_off(key: &str, what: &str, v: &Value) -> Result<(), String> {
     match v {
-        Value::Bool(true) => Err("this switch rescales updates by statistics of a whole tensor; \
-                                  optlab's version of the method is element-wise, so it is not available (use false)"
-            .into()),
+        Value::Bool(true) => Err(format!(
+            "{key}=true {what}, a statistic of a whole tensor; optlab's version of this method is element-wise \
+             and has no {key} (use {key}=false)"
+        )),
         _ => Ok(()),
     }
+}
+
+/// pytorch-optimizer's `cautious`: not available.
+pub(super) fn no_cautious(v: &Value) -> Result<(), String> {
+    tensor_wise_off("cautious", "rescales the update by the fraction of entries that agree with the gradient", v)
+}
+
+/// pytorch-optimizer's `stable_adamw`: not available.
+pub(super) fn no_stable_adamw(v: &Value) -> Result<(), String> {
+    tensor_wise_off("stable_adamw", "divides the update by the RMS of g²/v over the tensor", v)
+}
+
+/// pytorch-optimizer's `adanorm`: not available.
+pub(super) fn no_adanorm(v: &Value) -> Result<(), String> {
+    tensor_wise_off("adanorm", "rescales the gradient by a running average of its norm", v)
 }
 
 /// The warm-up takes logarithms of β₁ and β₃ and divides by T.

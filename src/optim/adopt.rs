@@ -18,7 +18,7 @@
 //! clipping. Its `cautious` and `stable_adamw` switches need statistics of a whole tensor;
 //! optlab's ADOPT is element-wise and accepts them as `false` only. `foreach` is not a key.
 
-use super::ademamix::{tensor_wise_off, WeightDecay};
+use super::ademamix::{no_cautious, no_stable_adamw, WeightDecay};
 use super::{
     ensure_len, ops, Check, FirstOrder, GradientRule, Group, GroupHyper, Hyper, Kind, Layout, Method, Optimizer, Param,
     Point, Real,
@@ -39,8 +39,8 @@ pub(super) const METHOD: Method = Method {
         Param::new("fixed_decay", Kind::Bool, "false", Check::Any, "decoupled decay θ·(1 − λ), not scaled by lr"),
         Param::new("eps", Kind::Num, "1e-6", Check::NonNeg, "lower bound of √v"),
         Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
-        Param::new("cautious", Kind::Bool, "false", Check::Custom(tensor_wise_off), "mask updates against the gradient (tensor-wise: false only)"),
-        Param::new("stable_adamw", Kind::Bool, "false", Check::Custom(tensor_wise_off), "StableAdamW update scaling (tensor-wise: false only)"),
+        Param::new("cautious", Kind::Bool, "false", Check::Custom(no_cautious), "mask updates against the gradient (tensor-wise: false only)"),
+        Param::new("stable_adamw", Kind::Bool, "false", Check::Custom(no_stable_adamw), "StableAdamW update scaling (tensor-wise: false only)"),
     ],
     elementwise: true,
     closure: false,

@@ -144,7 +144,7 @@ impl<T: Real> Prodigy<T> {
     /// The tensors, or one tensor over everything when the layout does not cover `n`.
     fn ranges(&mut self, n: usize) {
         if self.tensors.last().map(|r| r.end) != Some(n) {
-            self.tensors = vec![0..n];
+            self.tensors = std::iter::once(0..n).collect();
         }
     }
 
@@ -199,20 +199,23 @@ impl<T: Real> Optimizer<T> for Prodigy<T> {
             let (b1, w1) = (T::of(beta1), T::of(d * (1.0 - beta1)));
             let (b2, w2) = (T::of(beta2), T::of(d * d * (1.0 - beta2)));
             let (b3, ws) = (T::of(beta3), T::of(if c.safeguard_warmup { d / d0 * d } else { d / d0 * dlr }));
+            // Each tensor's dot product and Σ|s| are rounded to the tensor's type (torch's
+            // `.item()` of a float32 reduction); summed in f64 here, close to the BLAS's
+            // blocked sums.
             let mut j = 0;
             for r in &self.tensors {
-                let mut dot = T::zero();
-                let mut abs_sum = 0.0;
+                let mut dot = 0.0f64;
+                let mut abs_sum = 0.0f64;
                 for i in r.clone().step_by(c.slice_p) {
                     let g = self.grad[i];
-                    dot = g.mul_add(self.p0[j] - params[i], dot);
+                    dot = g.f64().mul_add((self.p0[j] - params[i]).f64(), dot);
                     let s = ops::add_alpha(self.s[j] * b3, g, ws);
                     self.s[j] = s;
                     abs_sum += s.abs().f64();
                     j += 1;
                 }
-                delta_numerator += d / d0 * dlr * dot.f64();
-                d_denom += abs_sum;
+                delta_numerator += d / d0 * dlr * T::of(dot).f64();
+                d_denom += T::of(abs_sum).f64();
             }
             for ((m, v), &g) in self.exp_avg.iter_mut().zip(self.exp_avg_sq.iter_mut()).zip(&self.grad) {
                 if beta1 > 0.0 {

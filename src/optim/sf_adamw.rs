@@ -109,9 +109,7 @@ impl Averaging {
         let sched = if self.k < warmup_steps { t as f64 / warmup_steps as f64 } else { 1.0 };
         let lr = lr * sched;
         // Python's max(lr, lr_max): the first argument unless the second is larger
-        if !(self.lr_max > lr) {
-            self.lr_max = lr;
-        }
+        self.lr_max = if self.lr_max > lr { self.lr_max } else { lr };
         let weight = (t as f64).powf(r) * self.lr_max.powf(weight_lr_power);
         self.weight_sum += weight;
         let ckp1 = if self.weight_sum == 0.0 { 0.0 } else { weight / self.weight_sum };

@@ -441,6 +441,22 @@ mod tests {
     }
 
     #[test]
+    fn inf_is_a_value_only_where_the_check_allows_it() {
+        const P: &[Param] = &[
+            Param::new("growth_rate", Kind::Num, "inf", Check::PositiveOrInf, "growth"),
+            Param::new("lr", Kind::Num, "0.1", Check::Lr, "learning rate"),
+        ];
+        check_schema("t", P).unwrap();
+        let h = Hyper::defaults("t", P);
+        assert_eq!(h.num("growth_rate"), f64::INFINITY);
+        assert_eq!(h.canonical(), "t(growth_rate=inf, lr=0.1)");
+        assert_eq!(Hyper::from_spec("t", P, &Spec::parse(&h.canonical()).unwrap()).unwrap(), h);
+        for bad in ["t(growth_rate=-inf)", "t(growth_rate=nan)", "t(growth_rate=0)", "t(lr=inf)"] {
+            assert!(Hyper::from_spec("t", P, &Spec::parse(bad).unwrap()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn bad_values_are_errors_that_point_at_the_argument() {
         let text = "t(lr=0.1, betas=(0.9, 1.5))";
         let e = Hyper::from_spec("t", PARAMS, &Spec::parse(text).unwrap()).unwrap_err();

@@ -9,6 +9,9 @@
 //! `OPTLAB_GOLDEN=lion cargo test --release --test modern_parity -- --nocapture` runs only
 //! the cases whose id contains `lion`.
 
+// `!(err <= tol)` on purpose: a NaN error must fail.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use optlab::experiment::{run_trajectory_shaped, Status};
 use optlab::objective;
 use optlab::optim::{OptimizerConfig, Shape2};

@@ -6,6 +6,9 @@
 //!
 //! `OPTLAB_GOLDEN=soap cargo test --release --test nn_golden_modern -- --nocapture` runs one.
 
+// `!(err <= tol)` on purpose: a NaN error must fail.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 use optlab::data;
 use optlab::nn;
 use optlab::optim::OptimizerConfig;

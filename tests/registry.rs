@@ -3,7 +3,8 @@
 //! - its schema's defaults parse, fit their types and pass their own checks;
 //! - the bare name parses to the defaults, and the canonical spec parses back to the same
 //!   configuration and runs the same trajectory (the builder reads what the schema says);
-//! - every key can be set to another valid value, and reads back as set;
+//! - every key can be set to another valid value, and reads back as set (a switch offered
+//!   only off must refuse `true`);
 //! - with its defaults it descends on a bowl in f64 and in f32;
 //! - a method that declares itself element-wise gives, for a batch of starts laid side by
 //!   side in one vector, exactly the numbers of separate runs.
@@ -36,6 +37,7 @@ fn candidates(kind: Kind, default: &Value) -> Vec<String> {
             [d + 1.0, d * 2.0, 1.0, 2.0, 5.0, 3.0].iter().filter(|&&x| x != d).map(|x| format!("{x}")).collect()
         }
         Kind::Bool => vec![(!matches!(default, Value::Bool(true))).to_string()],
+        Kind::Off => vec![],
         Kind::Choice(options) => options
             .iter()
             .map(|o| if *o == "None" { "None".to_string() } else { format!("\"{o}\"") })
@@ -104,6 +106,13 @@ fn every_key_of_every_method_can_be_set() {
     for m in METHODS {
         for p in m.params {
             let default = p.default_value();
+            if p.kind == Kind::Off {
+                // offered only off: `true` must be refused, in one line
+                let e = OptimizerConfig::parse(&format!("{}({}=true)", m.name, p.key))
+                    .expect_err(&format!("{}: {}=true should be refused", m.name, p.key));
+                assert!(!e.message.contains('\n') && e.message.contains(p.key), "{}: {}", m.name, e.message);
+                continue;
+            }
             let mut set = None;
             'outer: for v in candidates(p.kind, &default) {
                 // alone, or together with one other key changed (rules across keys, such as

@@ -18,6 +18,10 @@ pub enum Kind {
     Int,
     /// `true` / `false`.
     Bool,
+    /// A switch of the reference that optlab offers only off (GPU kernels, sharded training,
+    /// tensor-wide rescalings that would break element-wise batching): `false` is accepted so
+    /// that a spec copied from Python reads, `true` is refused by the key's check.
+    Off,
     /// One of the listed strings.
     Choice(&'static [&'static str]),
     /// A tuple of exactly this many numbers, e.g. betas `(0.9, 0.999)`.
@@ -45,6 +49,8 @@ pub enum Check {
     NonNeg,
     /// Finite and > 0.
     Positive,
+    /// > 0, and `inf` allowed (meaning "no limit", as Prodigy's growth_rate).
+    PositiveOrInf,
     /// In [0, 1) (every element): betas, decay rates.
     Unit,
     /// In [0, 1].
@@ -55,9 +61,6 @@ pub enum Check {
     AtLeast(i64),
     /// A rule of the method's own.
     Custom(fn(&Value) -> Result<(), String>),
-    /// The order p of a norm: a number > 0, or `inf` (the only check that admits an
-    /// infinite number; gradient clipping's `norm_type`).
-    NormOrder,
 }
 
 /// One hyperparameter.
@@ -114,7 +117,7 @@ fn coerce(p: &Param, v: Value) -> Result<Value, String> {
             }
             Value::Num(x)
         }
-        Kind::Bool => match v {
+        Kind::Bool | Kind::Off => match v {
             Value::Bool(b) => Value::Bool(b),
             Value::Num(x) if x == 0.0 || x == 1.0 => Value::Bool(x == 1.0),
             _ => return Err(what("true or false")),
@@ -185,13 +188,9 @@ fn numbers(v: &Value) -> Vec<f64> {
 fn check(p: &Param, v: &Value) -> Result<(), String> {
     let shown = v.to_string();
     let xs = numbers(v);
-    if let Check::NormOrder = p.check {
-        return match xs.iter().all(|&x| x > 0.0) {
-            true => Ok(()),
-            false => Err(format!("invalid {} value: {}={shown} (use a norm order > 0, e.g. 2, or inf)", p.key, p.key)),
-        };
-    }
-    if xs.iter().any(|x| !x.is_finite()) {
+    let inf_ok = matches!(p.check, Check::PositiveOrInf);
+    // (where inf is allowed, NaN and -inf fail the check's own rule below, x > 0)
+    if !inf_ok && xs.iter().any(|x| !x.is_finite()) {
         return Err(format!("invalid {} value: {}={shown} (use finite numbers)", p.key, p.key));
     }
     let all = |ok: &dyn Fn(f64) -> bool, rule: &str| -> Result<(), String> {
@@ -217,12 +216,12 @@ fn check(p: &Param, v: &Value) -> Result<(), String> {
         }
         Check::NonNeg => all(&|x| x >= 0.0, "a finite value >= 0"),
         Check::Positive => all(&|x| x > 0.0, "a finite value > 0"),
+        Check::PositiveOrInf => all(&|x| x > 0.0, "a value > 0, or inf"),
         Check::Unit => all(&|x| (0.0..1.0).contains(&x), "in [0, 1)"),
         Check::UnitClosed => all(&|x| (0.0..=1.0).contains(&x), "in [0, 1]"),
         Check::UnitOpen => all(&|x| x > 0.0 && x < 1.0, "in (0, 1)"),
         Check::AtLeast(n) => all(&|x| x >= n as f64, &format!("an integer >= {n}")),
         Check::Custom(f) => f(v),
-        Check::NormOrder => Ok(()),
     }
 }
 
@@ -444,6 +443,22 @@ mod tests {
         let back = Hyper::from_spec("t", PARAMS, &Spec::parse(&h.canonical()).unwrap()).unwrap();
         assert_eq!(back, h);
         assert_eq!(h.label(), "t(lr=1e-3)");
+    }
+
+    #[test]
+    fn inf_is_a_value_only_where_the_check_allows_it() {
+        const P: &[Param] = &[
+            Param::new("growth_rate", Kind::Num, "inf", Check::PositiveOrInf, "growth"),
+            Param::new("lr", Kind::Num, "0.1", Check::Lr, "learning rate"),
+        ];
+        check_schema("t", P).unwrap();
+        let h = Hyper::defaults("t", P);
+        assert_eq!(h.num("growth_rate"), f64::INFINITY);
+        assert_eq!(h.canonical(), "t(growth_rate=inf, lr=0.1)");
+        assert_eq!(Hyper::from_spec("t", P, &Spec::parse(&h.canonical()).unwrap()).unwrap(), h);
+        for bad in ["t(growth_rate=-inf)", "t(growth_rate=nan)", "t(growth_rate=0)", "t(lr=inf)"] {
+            assert!(Hyper::from_spec("t", P, &Spec::parse(bad).unwrap()).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub(super) const NORM: ModifierInfo = ModifierInfo {
     reference: "torch.nn.utils.clip_grad_norm_",
     params: &[
         Param::new("max_norm", Kind::Num, "0", Check::NonNeg, "the largest norm the gradient keeps"),
-        Param::new("norm_type", Kind::Num, "2", Check::NormOrder, "order p of the norm (inf: the largest |g|)"),
+        Param::new("norm_type", Kind::Num, "2", Check::PositiveOrInf, "order p of the norm (inf: the largest |g|)"),
         Param::new(
             "error_if_nonfinite",
             Kind::Bool,

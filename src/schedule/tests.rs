@@ -119,8 +119,8 @@ fn bad_modifiers_give_one_line_errors_that_say_what_to_do() {
         ("sgd | SequentialLR(schedulers=[1, 2], milestones=[1])", "schedulers takes a list of schedulers"),
         ("sgd | clip_grad_norm", "clip_grad_norm needs max_norm"),
         ("sgd | clip_grad_norm(max_norm=-1)", "invalid max_norm value"),
-        ("sgd | clip_grad_norm(1, norm_type=0)", "use a norm order > 0, e.g. 2, or inf"),
-        ("sgd | clip_grad_norm(1, norm_type=-inf)", "use a norm order > 0"),
+        ("sgd | clip_grad_norm(1, norm_type=0)", "use a value > 0, or inf"),
+        ("sgd | clip_grad_norm(1, norm_type=-inf)", "use a value > 0"),
         ("sgd | clip_grad_value(clip_value=-0.5)", "invalid clip_value value"),
         ("sgd | clip_grad_norm(1) | clip_grad_value(1)", "at most one clipping rule per spec"),
     ];

@@ -30,7 +30,10 @@ macro_rules! methods {
     };
 }
 
-methods!(gd, momentum, nag, sgd, adagrad, adadelta, adam, adamw, rmsprop, nadam, radam, adamax, rprop);
+methods!(
+    gd, momentum, nag, sgd, adagrad, adadelta, adam, adamw, rmsprop, nadam, radam, adamax, rprop, asgd, adafactor,
+    lbfgs, muon
+);
 
 pub use layout::{Layout, Shape2, TensorInfo};
 pub use registry::{no_rules, Group, Method, OptimizerConfig, Point};

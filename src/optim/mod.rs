@@ -31,8 +31,8 @@ macro_rules! methods {
 }
 
 methods!(
-    gd, momentum, nag, sgd, adagrad, adadelta, adam, adamw, rmsprop, nadam, radam, adamax, rprop, lion, sf_adamw,
-    sf_sgd, prodigy, ademamix, adabelief, adopt
+    gd, momentum, nag, sgd, adagrad, adadelta, adam, adamw, rmsprop, nadam, radam, adamax, rprop, asgd, adafactor,
+    lbfgs, muon, lion, sf_adamw, sf_sgd, prodigy, ademamix, adabelief, adopt
 );
 
 pub use layout::{Layout, Shape2, TensorInfo};

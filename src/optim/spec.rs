@@ -37,7 +37,7 @@ pub enum Value {
 }
 
 /// One argument: `key=value`, or a positional value (`key` is `None`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Arg {
     pub key: Option<String>,
     pub value: Value,
@@ -45,8 +45,15 @@ pub struct Arg {
     pub span: Range<usize>,
 }
 
+/// Arguments are equal when they say the same thing, wherever they stand in the text.
+impl PartialEq for Arg {
+    fn eq(&self, other: &Self) -> bool {
+        self.key == other.key && self.value == other.value
+    }
+}
+
 /// A parsed (not yet validated) spec: `name(args)`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Spec {
     /// The text of this spec alone.
     pub text: String,
@@ -54,6 +61,14 @@ pub struct Spec {
     pub name: String,
     pub name_span: Range<usize>,
     pub args: Vec<Arg>,
+}
+
+/// Specs are equal when they have the same name and arguments, however they are spaced and
+/// wherever they stand (a nested spec read from a default or from a canonical spec).
+impl PartialEq for Spec {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.args == other.args
+    }
 }
 
 /// What is wrong with a spec, and where (byte range in the text; empty when it is about

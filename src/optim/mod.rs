@@ -15,6 +15,7 @@
 //! agree with `torch.optim` to the last few ulps.
 
 pub mod layout;
+pub mod linalg;
 pub mod ops;
 pub mod registry;
 pub mod schema;
@@ -30,7 +31,10 @@ macro_rules! methods {
     };
 }
 
-methods!(gd, momentum, nag, sgd, adagrad, adadelta, adam, adamw, rmsprop, nadam, radam, adamax, rprop);
+methods!(
+    gd, momentum, nag, sgd, adagrad, adadelta, adam, adamw, rmsprop, nadam, radam, adamax, rprop, adan, lamb, lars,
+    mars, soap
+);
 
 pub use layout::{Layout, Shape2, TensorInfo};
 pub use registry::{no_rules, Group, Method, OptimizerConfig, Point};

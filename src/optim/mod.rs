@@ -15,6 +15,7 @@
 //! agree with `torch.optim` to the last few ulps.
 
 pub mod layout;
+pub mod linalg;
 pub mod ops;
 pub mod registry;
 pub mod schema;
@@ -32,7 +33,7 @@ macro_rules! methods {
 
 methods!(
     gd, momentum, nag, sgd, adagrad, adadelta, adam, adamw, rmsprop, nadam, radam, adamax, rprop, asgd, adafactor,
-    lbfgs, muon, lion, sf_adamw, sf_sgd, prodigy, ademamix, adabelief, adopt
+    lbfgs, muon, lion, sf_adamw, sf_sgd, prodigy, ademamix, adabelief, adopt, adan, lamb, lars, mars, soap
 );
 
 pub use layout::{Layout, Shape2, TensorInfo};

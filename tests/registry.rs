@@ -56,7 +56,11 @@ fn candidates(kind: Kind, default: &Value) -> Vec<String> {
             v
         }
         Kind::NumList => vec!["[2, 5]".into(), "[3]".into()],
-        Kind::MaybeNum => vec!["0.1".into(), "0.5".into(), "None".into(), "2".into()],
+        Kind::MaybeNum => ["2", "5", "0.1", "0.5", "None"]
+            .iter()
+            .map(|s| s.to_string())
+            .filter(|s| *s != default.to_string())
+            .collect(),
         Kind::Optimizer => vec!["sgd(lr=0.01)".into(), "adam(lr=0.01)".into()],
         Kind::SchedulerList => vec![],
     }

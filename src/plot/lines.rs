@@ -17,12 +17,14 @@ pub struct LossCurves<'a> {
     pub x: Option<(&'static str, Vec<Vec<f64>>)>,
     /// The name of the y axis (`loss` unless set).
     pub y_desc: &'static str,
+    /// Empty space above the highest value, as a fraction of the range (room for the legend).
+    pub headroom: f64,
 }
 
 impl<'a> LossCurves<'a> {
     /// Loss against step.
     pub fn new(series: &'a [Series<'a>], title: String, size: (u32, u32)) -> Self {
-        LossCurves { series, title, size, x: None, y_desc: "loss" }
+        LossCurves { series, title, size, x: None, y_desc: "loss", headroom: 0.05 }
     }
 
     fn x_at(&self, i: usize, k: usize) -> f64 {
@@ -116,7 +118,8 @@ impl Figure for LossCurves<'_> {
             body!(chart);
         } else {
             let pad = 0.05 * (hi - lo);
-            let chart = builder.build_cartesian_2d(0f64..steps, lo - pad..hi + pad).map_err(perr)?;
+            let chart =
+                builder.build_cartesian_2d(0f64..steps, lo - pad..hi + self.headroom * (hi - lo)).map_err(perr)?;
             body!(chart);
         }
         Ok(())

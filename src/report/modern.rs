@@ -23,8 +23,13 @@ pub const MODERN_2D: [&str; 5] = ["lion", "sf-adamw", "muon", "prodigy", "soap"]
 
 /// The same methods for the networks, at learning rates their references recommend for such
 /// models (Lion: 3–10× below Adam's; Muon's own default for the weights, AdamW on biases).
-pub const MODERN_NN: [&str; 5] =
-    ["lion(lr=1e-4)", "sf-adamw(lr=2.5e-3)", "muon(lr=0.02, fallback=adamw(lr=1e-3))", "prodigy", "soap(lr=3e-3)"];
+pub const MODERN_NN: [&str; 5] = [
+    "lion(lr=1e-4)",
+    "sf-adamw(lr=2.5e-3)",
+    "muon(lr=0.02, fallback=adamw(lr=1e-3))",
+    "prodigy",
+    "soap(lr=3e-3, max_precondition_dim=128)",
+];
 
 /// What the section produced.
 pub struct ModernOutcome {

@@ -69,6 +69,7 @@ pub fn write_compare(
             .collect();
         let mut fig = LossCurves::new(&lrs, format!("learning rate per step — {short}{what}"), (900, 460));
         fig.y_desc = "learning rate";
+        fig.headroom = 0.12 * lrs.len() as f64;
         files.extend(plot::save(&fig, &dir.join("lr"))?);
     }
     Ok(files)
@@ -152,6 +153,7 @@ pub fn write_train(
             .collect();
         let mut fig = LossCurves::new(&lrs, format!("learning rate per step — {what}"), (900, 460));
         fig.y_desc = "learning rate";
+        fig.headroom = 0.12 * lrs.len() as f64;
         files.extend(plot::save(&fig, &dir.join("lr"))?);
     }
     Ok(TrainOutput { table: super::tables::train_table(results).render(), files })

@@ -189,3 +189,84 @@ fn help_explains_the_spec_syntax() {
     let o = stdout(&optlab(&["compare", "--help"]));
     assert!(o.contains("--optimizer") && o.contains("betas=(0.8, 0.99)") && o.contains("--function"));
 }
+
+#[test]
+fn lbfgs_is_compared_fairly_by_function_evaluations() {
+    let dir = tmp("evals");
+    let o = optlab(&[
+        "compare",
+        "-f",
+        "rosenbrock",
+        "-o",
+        "lbfgs(line_search_fn=\"strong_wolfe\")",
+        "adam(lr=0.05)",
+        "--steps",
+        "20",
+        "--x-axis",
+        "evals",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("evals"), "the table has no evals column: {}", stdout(&o));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+    let runs = summary["runs"].as_array().unwrap();
+    assert!(runs[0]["evals"].as_u64().unwrap() > 20, "lbfgs: {}", runs[0]["evals"]);
+    assert_eq!(runs[1]["evals"].as_u64().unwrap(), 20);
+    let svg = std::fs::read_to_string(dir.join("loss.svg")).unwrap();
+    assert!(svg.contains("function evaluations"), "the loss figure is not drawn against evaluations");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn shapes_matter_to_matrix_methods_and_muon_says_how_it_sees_a_vector() {
+    let run = |shape: &str, spec: &str| {
+        let dir = tmp(&format!("shape-{shape}"));
+        let o = optlab(&[
+            "compare",
+            "-f",
+            "sin-cos",
+            "-o",
+            spec,
+            "--steps",
+            "30",
+            "--shape",
+            shape,
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        (s["runs"][0]["final_x"].as_f64().unwrap(), s["runs"][0]["final_y"].as_f64().unwrap(), stderr(&o))
+    };
+    let (_, _, note) = run("2", "muon(lr=0.05)");
+    assert!(note.contains("treated as a 1x2 matrix"), "{note}");
+    let (row, col) = (run("1x2", "adafactor(lr=0.1)"), run("2x1", "adafactor(lr=0.1)"));
+    assert_ne!((row.0, row.1), (col.0, col.1), "factored Adafactor should depend on the shape");
+    let (a, b) = (run("1x2", "adam(lr=0.1)"), run("2", "adam(lr=0.1)"));
+    assert_eq!((a.0, a.1), (b.0, b.1), "an element-wise method must not depend on the shape");
+    let o = optlab(&["compare", "--shape", "3x3"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("use 2, 1x2 or 2x1"), "{}", stderr(&o));
+}
+
+#[test]
+fn list_shows_groups_references_and_schedulers() {
+    let o = optlab(&["list", "optimizers"]);
+    let out = stdout(&o);
+    for want in
+        ["== classical ==", "== sign-based ==", "== schedule-free ==", "reference: lion-pytorch", "line_search_fn"]
+    {
+        assert!(out.contains(want), "list optimizers lacks {want}");
+    }
+    let o = optlab(&["list", "schedulers"]);
+    let out = stdout(&o);
+    for want in ["CosineAnnealingLR", "ReduceLROnPlateau", "clip_grad_norm", "(required)"] {
+        assert!(out.contains(want), "list schedulers lacks {want}");
+    }
+    let md = stdout(&optlab(&["list", "optimizers", "--markdown"]));
+    assert_eq!(md.lines().filter(|l| l.starts_with("| ") && l.contains('`')).count(), optlab::optim::METHODS.len());
+}

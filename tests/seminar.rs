@@ -92,3 +92,34 @@ fn seminar_quick_writes_the_report_records_and_figures() {
     }
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn seminar_quick_modern_adds_the_modern_methods_section() {
+    let out = std::env::temp_dir().join(format!("optlab-seminar-modern-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = Command::new(env!("CARGO_BIN_EXE_optlab"))
+        .args(["seminar", "--quick", "--modern", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for section in [
+        "3.1 Modern methods on the seminar",
+        "3.2 Modern methods training the mlp",
+        "3.3 Modern methods training the cnn",
+    ] {
+        assert!(html.contains(section), "section {section} missing");
+    }
+    for m in ["lion", "sf-adamw", "muon", "prodigy", "soap"] {
+        assert!(html.contains(m), "{m} missing from the report");
+    }
+    for f in ["quadratic", "sin-cos"] {
+        let csv = std::fs::read_to_string(out.join("modern/part1").join(f).join("trajectories.csv")).unwrap();
+        assert!(csv.lines().any(|l| l.starts_with("\"muon") || l.starts_with("muon")), "{f}: no muon rows");
+    }
+    for m in ["mlp", "cnn"] {
+        let h = std::fs::read_to_string(out.join("modern/part2").join(m).join("history.csv")).unwrap();
+        assert_eq!(h.lines().count(), 1 + 5 * 2, "{m}: five methods × two epochs");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -12,47 +12,15 @@
 // `!(err <= tol)` on purpose: a NaN error must fail.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
 
+mod common;
+
+use common::{load, series, shape_of, spec_of};
 use optlab::objective;
-use optlab::optim::{Objective, OptimizerConfig, Shape2};
+use optlab::optim::{Objective, OptimizerConfig};
 use serde_json::Value;
 
 fn golden() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/modern_extra_a_2d.json");
-    serde_json::from_str(&std::fs::read_to_string(path).expect("golden file")).expect("json")
-}
-
-/// A JSON value as spec text.
-fn spec_value(v: &Value) -> String {
-    match v {
-        Value::Bool(b) => b.to_string(),
-        Value::String(s) => format!("\"{s}\""),
-        Value::Array(a) => format!("({})", a.iter().map(spec_value).collect::<Vec<_>>().join(", ")),
-        Value::Null => "None".into(),
-        other => other.to_string(),
-    }
-}
-
-fn spec_of(case: &Value) -> String {
-    let args: Vec<String> = case["kwargs"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(k, _)| *k != "foreach")
-        .map(|(k, v)| format!("{k}={}", spec_value(v)))
-        .collect();
-    format!("{}({})", case["optlab"].as_str().unwrap(), args.join(", "))
-}
-
-fn series(case: &Value, key: &str) -> Option<Vec<f64>> {
-    case.get(key)?.as_array().map(|a| a.iter().map(|v| v.as_f64().unwrap()).collect())
-}
-
-fn shape_of(case: &Value) -> Shape2 {
-    match case.get("shape").and_then(|s| s.as_array()) {
-        Some(s) if s.len() == 2 && s[0] == 1 => Shape2::Row,
-        Some(s) if s.len() == 2 => Shape2::Column,
-        _ => Shape2::Vector,
-    }
+    load("modern_extra_a_2d.json")
 }
 
 /// Runs one case, setting the lr before each step when the case says so; `Err` says where it

@@ -15,103 +15,15 @@
 //! `OPTLAB_GOLDEN=muon cargo test --release --test torch_optim_extra -- --nocapture` runs
 //! the cases whose id contains `muon`.
 
-use optlab::experiment::{run_trajectory_shaped, Status};
-use optlab::objective;
-use optlab::optim::{Layout, OptimizerConfig, Shape2};
+mod common;
+
+use common::{check_file, load, selected, series};
+use optlab::optim::{Layout, OptimizerConfig};
 use serde_json::Value;
-
-fn load(name: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name);
-    serde_json::from_str(&std::fs::read_to_string(path).expect("golden file")).expect("json")
-}
-
-fn selected(id: &str) -> bool {
-    std::env::var("OPTLAB_GOLDEN").map_or(true, |o| id.contains(&o))
-}
-
-fn spec_value(v: &Value) -> String {
-    match v {
-        Value::Bool(b) => b.to_string(),
-        Value::String(s) => format!("\"{s}\""),
-        Value::Array(a) => format!("({})", a.iter().map(spec_value).collect::<Vec<_>>().join(", ")),
-        Value::Null => "None".into(),
-        other => other.to_string(),
-    }
-}
-
-fn spec_of(case: &Value) -> String {
-    let args: Vec<String> =
-        case["kwargs"].as_object().unwrap().iter().map(|(k, v)| format!("{k}={}", spec_value(v))).collect();
-    format!("{}({})", case["optlab"].as_str().unwrap(), args.join(", "))
-}
-
-fn series(case: &Value, key: &str) -> Option<Vec<f64>> {
-    case.get(key)?.as_array().map(|a| a.iter().map(|v| v.as_f64().unwrap()).collect())
-}
-
-fn shape_of(case: &Value) -> Shape2 {
-    match case.get("shape").and_then(|s| s.as_array()) {
-        Some(s) if s.len() == 2 && s[0] == 1 => Shape2::Row,
-        Some(s) if s.len() == 2 => Shape2::Column,
-        _ => Shape2::Vector,
-    }
-}
-
-/// One 2-D case; the worst relative error, or where it first differs.
-fn check_2d(case: &Value) -> Result<f64, String> {
-    let id = case["id"].as_str().unwrap();
-    let f = objective::builtin(case["function"].as_str().unwrap()).expect("known function").function();
-    let spec = spec_of(case);
-    let cfg = OptimizerConfig::parse(&spec).map_err(|e| format!("{id}: {spec}: {e}"))?;
-    let s = case["start"].as_array().unwrap();
-    let start = [s[0].as_f64().unwrap(), s[1].as_f64().unwrap()];
-    let steps = case["steps"].as_u64().unwrap() as usize;
-    let traj = run_trajectory_shaped(&f, &cfg, start, steps, shape_of(case));
-    let (xs, ys) = (series(case, "xs").unwrap(), series(case, "ys").unwrap());
-    let evals = series(case, "evals");
-    let upto = case["chaos_step"].as_u64().map_or(xs.len(), |c| c as usize).min(xs.len());
-    if traj.points.len() < upto {
-        return Err(format!("{id}: {spec}: stopped at step {} ({:?})", traj.points.len(), traj.status));
-    }
-    let mut worst = 0.0f64;
-    for k in 0..upto {
-        let p = traj.points[k];
-        let err = (p.at_x - xs[k]).abs().max((p.at_y - ys[k]).abs()) / (1.0 + xs[k].abs() + ys[k].abs());
-        worst = worst.max(err);
-        if err.is_nan() || err > 1e-12 {
-            return Err(format!(
-                "{id}: {spec}: step {k}: ({}, {}) vs torch ({}, {}), rel err {err:e}",
-                p.at_x, p.at_y, xs[k], ys[k]
-            ));
-        }
-        if let Some(ev) = &evals {
-            if k > 0 && p.evals as f64 != ev[k - 1] {
-                return Err(format!("{id}: after step {k}: {} evaluations vs torch {}", p.evals, ev[k - 1]));
-            }
-        }
-    }
-    if case["chaos_step"].is_null() && traj.status != Status::Completed {
-        return Err(format!("{id}: diverged ({:?}) where torch completed", traj.status));
-    }
-    Ok(worst)
-}
 
 #[test]
 fn extra_2d_cases_match_torch() {
-    let g = load("torch_optim_extra_2d.json");
-    let cases = g["cases"].as_array().unwrap();
-    assert_eq!(cases.len() as u64, g["case_count"].as_u64().unwrap());
-    let mut failures = Vec::new();
-    for case in cases.iter().filter(|c| selected(c["id"].as_str().unwrap())) {
-        match check_2d(case) {
-            Ok(worst) => println!("ok   {:32} worst rel err {worst:.1e}", case["id"].as_str().unwrap()),
-            Err(e) => {
-                println!("FAIL {e}");
-                failures.push(e);
-            }
-        }
-    }
-    assert!(failures.is_empty(), "{} cases differ:\n{}", failures.len(), failures.join("\n"));
+    check_file("torch_optim_extra_2d.json", "torch.optim extra parity", &[]);
 }
 
 fn f32s(v: &Value) -> Vec<f32> {

@@ -46,8 +46,8 @@ fn compare_on_each_seminar_function_writes_records_figures_and_a_table() {
         }
         let csv = std::fs::read_to_string(dir.join("trajectories.csv")).unwrap();
         let mut lines = csv.lines();
-        assert_eq!(lines.next(), Some("optimizer,step,evals,lr,x,y,loss,grad_x,grad_y,gradient_at_x,gradient_at_y"));
-        assert!(csv.lines().nth(1).unwrap().starts_with("gd(lr=0.1),0,0,0.1,8.0,0.1,"));
+        assert_eq!(lines.next(), Some("optimizer,step,x,y,loss,grad_x,grad_y,evals,lr,gradient_at_x,gradient_at_y"));
+        assert!(csv.lines().nth(1).unwrap().starts_with("gd(lr=0.1),0,8.0,0.1,"));
         let summary: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap();
         assert_eq!(summary["runs"].as_array().unwrap().len(), 6);
@@ -67,7 +67,7 @@ fn trajectory_rows_hold_full_precision_and_step_k_is_the_point_after_k_steps() {
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows.len(), 5);
     // torch.optim.SGD(lr=0.1) on x²+y² from (8, 0.1): after 2 steps x = 5.12, loss = 26.218496000000002
-    assert_eq!(rows[3], "sgd(lr=0.1),2,2,0.1,5.12,0.064,26.218496000000002,10.24,0.128,5.12,0.064");
+    assert_eq!(rows[3], "sgd(lr=0.1),2,5.12,0.064,26.218496000000002,10.24,0.128,2,0.1,5.12,0.064");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -32,7 +32,7 @@ fn specs_take_pytorch_keywords_and_defaults() {
     let c = OptimizerConfig::parse("adam(lr=0.1, betas=(0.8, 0.99), amsgrad=true)").unwrap();
     assert_eq!(
         c.canonical(),
-        "adam(lr=0.1, betas=(0.8, 0.99), eps=1e-8, weight_decay=0, amsgrad=true, maximize=false)"
+        "adam(lr=0.1, betas=(0.8, 0.99), eps=1e-8, weight_decay=0, amsgrad=true, maximize=false, decoupled_weight_decay=false)"
     );
     assert_eq!(OptimizerConfig::parse("sgd").unwrap().lr(), 1e-3);
     assert_eq!(

@@ -402,17 +402,18 @@ fn cmd_sweep(args: &RunArgs, lrs: &str, vs: Option<&str>, steps: usize, out: Opt
     .map_err(|e| usage(format!("--vs: {e}")))?;
     let dir = out.unwrap_or_else(|| PathBuf::from("out/sweep").join(slug(&f.name)));
     std::fs::create_dir_all(&dir)?;
-    let mut csv = String::from("optimizer,lr,other,final_loss,converged_at,diverged_at\n");
+    let mut csv = String::from("optimizer,lr,other,final_loss,converged_at,diverged_at,evals\n");
     for p in &points {
         let o = |v: Option<usize>| v.map(|v| v.to_string()).unwrap_or_default();
         csv.push_str(&format!(
-            "{},{:?},{},{:?},{},{}\n",
+            "{},{:?},{},{:?},{},{},{}\n",
             crate::record::csv_field(&p.optimizer),
             p.lr,
             p.other.map(|v| format!("{v:?}")).unwrap_or_default(),
             p.final_loss,
             o(p.converged_at),
-            o(p.diverged_at)
+            o(p.diverged_at),
+            p.evals
         ));
     }
     record::write_atomic(&dir.join("sweep.csv"), csv.as_bytes())?;

@@ -74,7 +74,7 @@ type End = ([f64; 2], Option<u32>, u32);
 /// coordinate evolves on its own, so this equals separate runs), one after another
 /// otherwise.
 fn run_block(f: &Function, cfg: &OptimizerConfig, starts: &[[f64; 2]], o: &MapOptions, move_tol: f64) -> Vec<End> {
-    if cfg.method.elementwise {
+    if cfg.method.elementwise && cfg.modifiers.iter().all(|m| m.is_elementwise()) {
         run_batch(f, cfg, starts, &Layout::flat(2 * starts.len()), o.steps, move_tol)
     } else {
         let layout = crate::experiment::effective_shape(cfg, o.shape).layout();

@@ -16,6 +16,8 @@ pub struct SweepPoint {
     /// The value of the second hyperparameter (for `--vs`).
     pub other: Option<f64>,
     pub final_loss: f64,
+    /// Function evaluations the run made.
+    pub evals: u64,
     pub converged_at: Option<usize>,
     pub diverged_at: Option<usize>,
 }
@@ -70,6 +72,7 @@ pub fn sweep(
                 lr: *lr,
                 other: *v,
                 final_loss: s.final_loss,
+                evals: s.evals,
                 converged_at: s.converged_at,
                 diverged_at: s.diverged_at,
             }

@@ -149,6 +149,7 @@ pub fn train_one(
     let n_train = s.limit_train.map_or(data.train.len(), |l| l.min(data.train.len()));
     let n_test = s.limit_test.map_or(data.test.len(), |l| l.min(data.test.len()));
     let mut params = model.init(run.seed);
+    let mut shown = params.clone();
     let mut opt = run.config.build_with::<f32>(&model.layout(), crate::schedule::Cadence::Training);
     let mut ws = model.workspace(s.batch_size);
     let mut eval_ws = if s.evaluate { Some(model.workspace(s.eval_chunk)) } else { None };
@@ -189,7 +190,9 @@ pub fn train_one(
         }
         let (test_loss, test_accuracy) = match eval_ws.as_mut() {
             Some(ews) => {
-                let (l, a) = evaluate(model, &params, data, n_test, s.eval_chunk, ews);
+                // the point the method returns (Schedule-Free's x; the parameters otherwise)
+                opt.report(&params, &mut shown);
+                let (l, a) = evaluate(model, &shown, data, n_test, s.eval_chunk, ews);
                 (Some(l), Some(a))
             }
             None => (None, None),

@@ -36,6 +36,8 @@ pub struct Tuned {
     pub lr: Option<f64>,
     /// Steps it takes with that lr (first step from which it stays within tolerance).
     pub steps: Option<usize>,
+    /// Function evaluations the optimizer made up to that step (LBFGS makes several per step).
+    pub evals: Option<u64>,
     /// The spec with the tuned lr.
     pub spec: String,
     /// How many runs the search made.
@@ -139,7 +141,16 @@ pub fn tune_one(f: &Function, cfg: &OptimizerConfig, start: [f64; 2], m: [f64; 2
         Some((lr, _)) => cfg.with_lr(lr).canonical(),
         None => cfg.canonical(),
     };
-    Tuned { optimizer: cfg.name().to_string(), lr: b.map(|b| b.0), steps: b.map(|b| b.1), spec, runs }
+    // the evaluations behind the best run's steps (one more run, at the best lr)
+    let evals = b.and_then(|(lr, k)| {
+        run_trajectory_shaped(f, &cfg.with_lr(lr), start, k, opts.shape).points.get(k).map(|p| p.evals)
+    });
+    // the method's name and its modifiers: the lr is what varies
+    let optimizer = std::iter::once(cfg.name().to_string())
+        .chain(cfg.modifiers.iter().map(|m| m.label()))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    Tuned { optimizer, lr: b.map(|b| b.0), steps: b.map(|b| b.1), evals, spec, runs }
 }
 
 /// Tunes every optimizer; `Err` carries the reason when there is no minimum to aim at.

@@ -32,6 +32,7 @@ pub(super) const METHOD: Method = Method {
         Param::new("weight_decay", Kind::Num, "0", Check::NonNeg, "L2 penalty λ added to the gradient"),
         Param::new("amsgrad", Kind::Bool, "false", Check::Any, "use the running maximum of v (AMSGrad)"),
         Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
+        Param::new("decoupled_weight_decay", Kind::Bool, "false", Check::Any, "decay θ·(1 − lr·λ) as AdamW does (torch ≥ 2.6)"),
     ],
     elementwise: true,
     closure: false,
@@ -68,7 +69,7 @@ impl AdamConfig {
             weight_decay: h.num("weight_decay"),
             amsgrad: h.flag("amsgrad"),
             maximize: h.flag("maximize"),
-            decoupled_weight_decay: false,
+            decoupled_weight_decay: h.has("decoupled_weight_decay") && h.flag("decoupled_weight_decay"),
         }
     }
 }

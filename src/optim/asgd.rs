@@ -104,6 +104,11 @@ impl<T: Real> GradientRule<T> for Asgd<T> {
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let c = &self.cfg;
         ensure_len(&mut self.ax, params.len(), T::zero());
+        if self.step == 0 {
+            // torch creates η from the group's lr at the first step, after any scheduler
+            // has set it at construction
+            self.eta = T::of(c.lr);
+        }
         self.step += 1;
         let eta = self.eta.f64();
         let decay = T::of(1.0 - c.lambd * eta);

@@ -435,7 +435,10 @@ impl<T: Real> Lbfgs<T> {
             self.h_diag = ys / dot(&self.y, &self.y);
         }
         let num_old = self.old_dirs.len();
-        super::ensure_len(&mut self.al, self.cfg.history_size, T::zero());
+        // as many coefficients as pairs held (not history_size: that may be huge)
+        if self.al.len() < num_old {
+            self.al.resize(num_old, T::zero());
+        }
         // two-loop recursion, in d (torch's q, then r)
         let d = &mut self.d;
         d.clear();

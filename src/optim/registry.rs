@@ -152,9 +152,12 @@ impl OptimizerConfig {
         for (p, v) in method.params.iter().zip(hyper.iter().map(|(_, v)| v)) {
             if let (super::Kind::Optimizer, Value::Call(inner)) = (p.kind, v) {
                 let sub = Self::from_spec(inner)?;
-                if sub.method.closure || !sub.method.elementwise {
+                if sub.method.closure || !sub.method.elementwise || sub.method.point != Point::Current {
                     return Err(SpecError::new(
-                        format!("{} of {} must be an element-wise first-order method (e.g. adamw)", p.key, method.name),
+                        format!(
+                            "{} of {} must be an element-wise first-order method that takes its gradient at its parameters (e.g. adamw)",
+                            p.key, method.name
+                        ),
                         spec.get(p.key).map_or(0..0, |a| a.span.clone()),
                     ));
                 }

@@ -38,7 +38,8 @@ impl<'a> LossCurves<'a> {
 impl LossCurves<'_> {
     /// Whether the y axis is logarithmic (every loss strictly positive).
     pub fn log_scale(&self) -> bool {
-        let all: Vec<f64> = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.2)).collect();
+        let all: Vec<f64> =
+            self.series.iter().flat_map(|s| s.points.iter().map(|p| p.2)).filter(|v| v.is_finite()).collect();
         !all.is_empty() && all.iter().all(|&v| v > 0.0)
     }
 }
@@ -58,7 +59,9 @@ impl Figure for LossCurves<'_> {
             .map(|i| self.x_at(i, self.series[i].points.len() - 1))
             .fold(1.0f64, f64::max);
         let steps = if x_max.is_finite() { x_max } else { 1.0 };
-        let vals: Vec<f64> = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.2)).collect();
+        // only finite values are drawn (an lr schedule may overflow to inf)
+        let vals: Vec<f64> =
+            self.series.iter().flat_map(|s| s.points.iter().map(|p| p.2)).filter(|v| v.is_finite()).collect();
         let (mut lo, mut hi) = vals.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |a, &v| (a.0.min(v), a.1.max(v)));
         if !lo.is_finite() || !hi.is_finite() {
             (lo, hi) = (0.0, 1.0);
@@ -95,7 +98,11 @@ impl Figure for LossCurves<'_> {
                     let c = colors[i];
                     chart
                         .draw_series(LineSeries::new(
-                            s.points.iter().enumerate().map(|(k, p)| (self.x_at(i, k), p.2)),
+                            s.points
+                                .iter()
+                                .enumerate()
+                                .filter(|(_, p)| p.2.is_finite())
+                                .map(|(k, p)| (self.x_at(i, k), p.2)),
                             c.stroke_width(2),
                         ))
                         .map_err(perr)?
@@ -114,7 +121,9 @@ impl Figure for LossCurves<'_> {
             }};
         }
         if self.log_scale() {
-            let chart = builder.build_cartesian_2d(0f64..steps, (lo * 0.5..hi * 2.0).log_scale()).map_err(perr)?;
+            let chart = builder
+                .build_cartesian_2d(0f64..steps, (lo * 0.5..(hi * 2.0).min(f64::MAX)).log_scale())
+                .map_err(perr)?;
             body!(chart);
         } else {
             let pad = 0.05 * (hi - lo);

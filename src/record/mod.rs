@@ -36,22 +36,22 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
-/// `trajectories.csv`: optimizer, step, evals, lr, x, y, loss, grad_x, grad_y,
-/// gradient_at_x, gradient_at_y. The row with step k is the point after k steps (step 0 is
-/// the start): `evals` function evaluations so far, `lr` the learning rate in force for
-/// step k, (x, y) the point the method reports with its loss and (clipped) gradient, and
-/// the point where the method takes its gradients (Schedule-Free's y; the same as (x, y)
+/// `trajectories.csv`: optimizer, step, x, y, loss, grad_x, grad_y, evals, lr,
+/// gradient_at_x, gradient_at_y (the first seven as before, new columns at the end). The row
+/// with step k is the point after k steps (step 0 is the start): (x, y) the point the method
+/// reports with its loss and (clipped) gradient, `evals` function evaluations so far, `lr`
+/// the learning rate in force for step k, and the point where the method takes its gradients (Schedule-Free's y; the same as (x, y)
 /// for other methods). Floats are written in full precision (shortest text that reads back
 /// to the same f64).
 pub fn trajectories_csv(runs: &[Run]) -> String {
-    let mut s = String::from("optimizer,step,evals,lr,x,y,loss,grad_x,grad_y,gradient_at_x,gradient_at_y\n");
+    let mut s = String::from("optimizer,step,x,y,loss,grad_x,grad_y,evals,lr,gradient_at_x,gradient_at_y\n");
     for r in runs {
         let label = csv_field(&r.label);
         for p in &r.trajectory.points {
             let _ = writeln!(
                 s,
-                "{label},{},{},{:?},{:?},{:?},{:?},{:?},{:?},{:?},{:?}",
-                p.step, p.evals, p.lr, p.x, p.y, p.loss, p.grad_x, p.grad_y, p.at_x, p.at_y
+                "{label},{},{:?},{:?},{:?},{:?},{:?},{},{:?},{:?},{:?}",
+                p.step, p.x, p.y, p.loss, p.grad_x, p.grad_y, p.evals, p.lr, p.at_x, p.at_y
             );
         }
     }

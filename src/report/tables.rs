@@ -115,12 +115,13 @@ pub fn target_line(target: &Target) -> Option<String> {
 
 /// The learning rates found by `tune`.
 pub fn tune_table(tuned: &[Tuned]) -> Table {
-    let mut t = Table::new(&["optimizer", "best lr", "steps to reach it", "runs"]);
+    let mut t = Table::new(&["optimizer", "best lr", "steps to reach it", "evals", "runs"]);
     for x in tuned {
         t.rows.push(vec![
             x.optimizer.clone(),
             x.lr.map_or("none in 1e-4..10".into(), crate::optim::fmt_num),
             x.steps.map_or("-".into(), |s| s.to_string()),
+            x.evals.map_or("-".into(), |s| s.to_string()),
             x.runs.to_string(),
         ]);
     }

@@ -220,6 +220,15 @@ impl ModifierConfig {
         self.info.is_clipping()
     }
 
+    /// Whether the modifier keeps coordinates independent, so that starts batched in one
+    /// vector still evolve as separate runs: not clipping by a norm (one norm over the
+    /// whole vector) and not ReduceLROnPlateau (fed the summed loss), nor a sequence
+    /// holding one.
+    pub fn is_elementwise(&self) -> bool {
+        !matches!(self.info.name, "clip_grad_norm" | "ReduceLROnPlateau")
+            && self.subs.iter().all(|s| s.is_elementwise())
+    }
+
     /// When the scheduler steps in training (`every`; clipping rules act on every gradient).
     pub fn every(&self) -> Every {
         match self.hyper.has("every").then(|| self.hyper.choice("every")).flatten() {

@@ -12,11 +12,11 @@
 //!
 //! The metric: in the 2-D lab the loss at the point where each step took its gradient; in
 //! training the test loss at the end of each epoch (the epoch's mean training loss when
-//! there is no evaluation), whatever `every` says. torch's keywords and defaults: mode
+//! there is no evaluation); so it takes no `every`. torch's keywords and defaults: mode
 //! "min", factor 0.1 (< 1), patience 10, threshold 1e-4, threshold_mode "rel", cooldown 0,
 //! min_lr 0 (one value for every group), eps 1e-8.
 
-use super::{no_rules, Action, Groups, ModifierConfig, ModifierInfo, Schedule, EVERY};
+use super::{no_rules, Action, Groups, ModifierConfig, ModifierInfo, Schedule};
 use crate::optim::{Check, Kind, Param};
 
 pub(super) const INFO: ModifierInfo = ModifierInfo {
@@ -33,7 +33,6 @@ pub(super) const INFO: ModifierInfo = ModifierInfo {
         Param::new("cooldown", Kind::Int, "0", Check::AtLeast(0), "steps to wait after a reduction"),
         Param::new("min_lr", Kind::Num, "0", Check::NonNeg, "the smallest learning rate"),
         Param::new("eps", Kind::Num, "1e-8", Check::NonNeg, "reductions smaller than eps are skipped"),
-        EVERY,
     ],
     required: &[],
     example: "ReduceLROnPlateau(factor=0.5, patience=3)",

@@ -514,7 +514,8 @@ function png() {
 function pointFromEvent(ev) {
   const r = $("contour").getBoundingClientRect();
   const px = (ev.clientX - r.left) / r.width * W, py = (ev.clientY - r.top) / r.height * H;
-  return [ux(Math.min(W, Math.max(0, px))), uy(Math.min(H, Math.max(0, py)))];
+  // rounded as the link and the command write it, so that both reproduce this very run
+  return [ux(Math.min(W, Math.max(0, px))), uy(Math.min(H, Math.max(0, py)))].map((v) => Number(fmt(v)));
 }
 function wire() {
   const svg = $("contour");

@@ -179,7 +179,7 @@ function drawFunction() {
   el("rect", { x: 0, y: 0, width: W, height: H }, clip);
   el("image", { href: contourImage(), x: 0, y: 0, width: W, height: H, id: "field" }, svg);
   el("g", { id: "map-layer" }, svg);
-  const axes = el("g", { "font-size": 11, fill: "#333" }, svg);
+  const axes = el("g", { "font-size": 11, fill: "#222", stroke: "#fff", "stroke-width": 3, "paint-order": "stroke" }, svg);
   for (let i = 0; i <= 4; i++) {
     const x = fn.domain[0] + i / 4 * (fn.domain[1] - fn.domain[0]);
     const y = fn.domain[2] + i / 4 * (fn.domain[3] - fn.domain[2]);

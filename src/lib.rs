@@ -15,3 +15,4 @@ pub mod plot;
 pub mod record;
 pub mod report;
 pub mod schedule;
+pub mod serve;

@@ -6,7 +6,7 @@ mod training;
 
 use clap::{Parser, Subcommand};
 
-pub use commands::{run, UsageError};
+pub use commands::{load_function, parse_optimizers, run, UsageError};
 
 /// optlab: see, measure and compare gradient-based optimizers.
 ///
@@ -29,7 +29,8 @@ const EXAMPLES: &str = "Examples:
   optlab train --model cnn --optimizer adam adagrad adadelta \"sgd(lr=0.01)\"
   optlab data fetch mnist && optlab train --model mlp --full
   optlab seminar --quick
-  optlab list optimizers";
+  optlab list optimizers
+  optlab serve --open";
 
 /// Settings shared by `compare` and `tune`.
 #[derive(clap::Args, Debug, Clone)]
@@ -169,6 +170,18 @@ pub enum Command {
     /// from the numbers; index.html (self-contained) and report.md with every record.
     /// This is what `optlab` runs with no command.
     Seminar(SeminarArgs),
+    /// The playground: a local web page where you click a start, drag learning rates and
+    /// watch the optimizers move (same numbers as compare), with a JSON API (see the README).
+    Serve {
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Address to listen on; anything but 127.0.0.1 exposes the server (no authentication)
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Open the page in the system's browser
+        #[arg(long)]
+        open: bool,
+    },
 }
 
 /// Settings of `seminar`.

@@ -164,13 +164,13 @@ fn run_equals_what_compare_writes() {
             let points = r["points"].as_array().unwrap();
             assert_eq!(mine.len(), points.len(), "{}", r["label"]);
             for (k, (_, f)) in mine.iter().enumerate() {
-                // optimizer,step,evals,lr,x,y,loss,...
+                // optimizer,step,x,y,loss,grad_x,grad_y,evals,lr,...
                 assert_eq!(f[0], k as f64);
-                assert_eq!(f[1], r["evals"][k].as_f64().unwrap());
-                assert_eq!(f[2], r["lr"][k].as_f64().unwrap());
-                assert_eq!(f[3], points[k][0].as_f64().unwrap());
-                assert_eq!(f[4], points[k][1].as_f64().unwrap());
-                assert_eq!(f[5], r["losses"][k].as_f64().unwrap());
+                assert_eq!(f[1], points[k][0].as_f64().unwrap());
+                assert_eq!(f[2], points[k][1].as_f64().unwrap());
+                assert_eq!(f[3], r["losses"][k].as_f64().unwrap());
+                assert_eq!(f[6], r["evals"][k].as_f64().unwrap());
+                assert_eq!(f[7], r["lr"][k].as_f64().unwrap());
             }
         }
     }

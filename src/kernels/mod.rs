@@ -521,7 +521,7 @@ static AVX2: Kernels = Kernels {
     conv_forward: avx2::conv_forward,
     conv_weight_grad: avx2::conv_weight_grad,
     conv_input_grad: avx2::conv_input_grad,
-    maxpool2: avx2::maxpool2,
+    maxpool2: nn::avx2::maxpool2,
     scatter: avx2::scatter,
     sum: avx2::sum,
     sin_cos_grad: avx2::sin_cos_grad,
@@ -562,36 +562,40 @@ static NEON: Kernels = Kernels {
     fma_probe: neon::fma_probe,
 };
 
-/// Runs `f` compiled with the active path's instruction set (on x86-64: AVX2 + FMA or
-/// AVX-512), so that the element-wise loops it inlines vectorise and their `mul_add`s are
-/// FMA instructions. The results are the same on every path.
-#[inline(always)]
-pub fn fused<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    {
-        match active() {
+/// Evaluates an expression compiled with the active path's instruction set (on x86-64:
+/// AVX2 + FMA or AVX-512), so that the element-wise loops it inlines vectorise and their
+/// `mul_add`s are FMA instructions; the results are the same on every path. Each path gets
+/// its own closure, so that the compiler can inline the expression's callees into it.
+#[macro_export]
+macro_rules! fused {
+    ($e:expr) => {
+        match $crate::kernels::active() {
+            #[cfg(target_arch = "x86_64")]
             // SAFETY: the active path is one this CPU supports
-            Path::Avx512 => return unsafe { x86::with_avx512(f) },
-            Path::Avx2 => return unsafe { x86::with_avx2(f) },
-            _ => {}
+            $crate::kernels::Path::Avx512 => unsafe { $crate::kernels::x86::with_avx512(|| $e) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: as above
+            $crate::kernels::Path::Avx2 => unsafe { $crate::kernels::x86::with_avx2(|| $e) },
+            _ => $e,
         }
-    }
-    f()
+    };
 }
 
+/// The entry points of [`fused!`](crate::fused).
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+#[doc(hidden)]
+pub mod x86 {
     /// # Safety
     /// The CPU must have AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
+    pub unsafe fn with_avx2<R>(f: impl FnOnce() -> R) -> R {
         f()
     }
 
     /// # Safety
     /// The CPU must have AVX-512F, AVX2 and FMA.
     #[target_feature(enable = "avx512f,avx2,fma")]
-    pub(super) unsafe fn with_avx512<R>(f: impl FnOnce() -> R) -> R {
+    pub unsafe fn with_avx512<R>(f: impl FnOnce() -> R) -> R {
         f()
     }
 }

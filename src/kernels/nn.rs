@@ -106,7 +106,10 @@ unsafe fn dots_tile<S: F32x16, const R: usize, const J: usize>(
     let mut l = 0;
     while l < k {
         let m = (k - l).min(16);
-        let wv: [S::V; J] = std::array::from_fn(|j| unsafe { ld(s, wp.add(j * k + l), m) });
+        let mut wv = [s.zero(); J];
+        for (j, v) in wv.iter_mut().enumerate() {
+            *v = ld(s, wp.add(j * k + l), m);
+        }
         for (i, row) in acc.iter_mut().enumerate() {
             let xv = ld(s, xp.add(i * k + l), m);
             for (a, &wj) in row.iter_mut().zip(&wv) {
@@ -195,18 +198,22 @@ unsafe fn gemm_tile<S: F32x16, const R: usize, const CW: usize>(
 ) {
     let width = |q: usize| if q + 1 == CW { tail } else { 16 };
     let cptr = |i: usize, q: usize| c.add((i0 + i) * g.rsc + j0 + 16 * q);
-    let mut acc: [[S::V; CW]; R] = std::array::from_fn(|i| {
-        std::array::from_fn(|q| unsafe {
-            match init {
+    let mut acc = [[s.zero(); CW]; R];
+    for (i, row) in acc.iter_mut().enumerate() {
+        for (q, v) in row.iter_mut().enumerate() {
+            *v = match init {
                 Init::Zero => s.zero(),
                 Init::Keep => ld(s, cptr(i, q), width(q)),
                 Init::Bias(b) => s.splat(*b.get_unchecked(i0 + i)),
-            }
-        })
-    });
+            };
+        }
+    }
     let (a, b) = (g.a.as_ptr(), g.b.as_ptr());
     for l in 0..g.kd {
-        let bv: [S::V; CW] = std::array::from_fn(|q| unsafe { ld(s, b.add(l * g.rsb + j0 + 16 * q), width(q)) });
+        let mut bv = [s.zero(); CW];
+        for (q, v) in bv.iter_mut().enumerate() {
+            *v = ld(s, b.add(l * g.rsb + j0 + 16 * q), width(q));
+        }
         for (i, row) in acc.iter_mut().enumerate() {
             let av = s.splat(*a.add((i0 + i) * g.rsa + l * g.csa));
             for (v, &bq) in row.iter_mut().zip(&bv) {
@@ -268,7 +275,10 @@ unsafe fn conv_group<S: F32x16, const G: usize>(
         let mut j = 0;
         while j < g.ow {
             let m = (g.ow - j).min(16);
-            let mut acc: [S::V; G] = std::array::from_fn(|c| s.splat(*bias.get_unchecked(c0 + c)));
+            let mut acc = [s.zero(); G];
+            for (c, a) in acc.iter_mut().enumerate() {
+                *a = s.splat(*bias.get_unchecked(c0 + c));
+            }
             for (t, &off) in g.offs.iter().enumerate() {
                 let src = ld(s, pp.add(off + oy * g.wp + j), m);
                 for (c, a) in acc.iter_mut().enumerate() {
@@ -329,13 +339,17 @@ unsafe fn wgrad_tile<S: F32x16, const G: usize, const T: usize>(
 ) {
     let taps = g.offs.len();
     let (pp, dp) = (padded.as_ptr(), dy.as_ptr());
-    let offs: [usize; T] = std::array::from_fn(|t| *g.offs.get_unchecked(t0 + t));
+    let mut offs = [0usize; T];
+    offs.copy_from_slice(&g.offs[t0..t0 + T]);
     let mut acc = [[s.zero(); T]; G];
     for oy in 0..g.oh {
         let mut j = 0;
         while j < g.ow {
             let m = (g.ow - j).min(16);
-            let d: [S::V; G] = std::array::from_fn(|c| unsafe { ld(s, dp.add(((c0 + c) * g.oh + oy) * g.ow + j), m) });
+            let mut d = [s.zero(); G];
+            for (c, v) in d.iter_mut().enumerate() {
+                *v = ld(s, dp.add(((c0 + c) * g.oh + oy) * g.ow + j), m);
+            }
             for (t, &off) in offs.iter().enumerate() {
                 let src = ld(s, pp.add(off + oy * g.wp + j), m);
                 for (c, row) in acc.iter_mut().enumerate() {
@@ -448,6 +462,71 @@ pub(super) fn maxpool2(x: &[f32], h: usize, w: usize, base: u32, y: &mut [f32], 
 pub(super) fn scatter(dst: &mut [f32], idx: &[u32], vals: &[f32]) {
     for (&i, &v) in idx.iter().zip(vals) {
         dst[i as usize] = v;
+    }
+}
+
+/// The AVX2 max-pool, with the even/odd column split the compiler does not find on its own.
+#[cfg(target_arch = "x86_64")]
+pub(super) mod avx2 {
+    use crate::kernels::simd::store_part8;
+    use std::arch::x86_64::*;
+
+    /// All ones in the lanes `first..first + 8` that are below `m`.
+    #[inline(always)]
+    unsafe fn mask8(m: usize, first: i32) -> __m256i {
+        let idx = _mm256_setr_epi32(first, first + 1, first + 2, first + 3, first + 4, first + 5, first + 6, first + 7);
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(m as i32), idx)
+    }
+
+    /// As [`super::maxpool2`], 8 outputs at a time.
+    ///
+    /// # Safety
+    /// AVX2; `x` holds h×w values (w ≥ 2), `y` and `at` (h/2)×(w/2).
+    #[target_feature(enable = "avx2,fma")]
+    pub(crate) unsafe fn maxpool2(x: &[f32], h: usize, w: usize, base: u32, y: &mut [f32], at: &mut [u32]) {
+        let (oh, ow) = (h / 2, w / 2);
+        let xp = x.as_ptr();
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        for oy in 0..oh {
+            let r0 = 2 * oy * w;
+            let mut ox0 = 0;
+            while ox0 < ow {
+                let m = (ow - ox0).min(8);
+                let n_in = 2 * m;
+                let (lo_m, hi_m) = (mask8(n_in, 0), mask8(n_in, 8));
+                // 2m consecutive inputs of a row, split into even and odd columns
+                let load = |row: usize| {
+                    let p = xp.add(row + 2 * ox0);
+                    let lo = _mm256_maskload_ps(p, lo_m);
+                    let hi = _mm256_maskload_ps(p.wrapping_add(8), hi_m);
+                    // per 128-bit half: [lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6], then in order
+                    let ev = _mm256_shuffle_ps::<0b10_00_10_00>(lo, hi);
+                    let od = _mm256_shuffle_ps::<0b11_01_11_01>(lo, hi);
+                    let fix = |v: __m256| _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)));
+                    (fix(ev), fix(od))
+                };
+                let (a, b) = load(r0);
+                let (c, d) = load(r0 + w);
+                let mut best = a;
+                let mut idx = _mm256_setzero_si256();
+                for (v, off) in [(b, 1), (c, w as i32), (d, w as i32 + 1)] {
+                    let t = _mm256_or_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(v, best), _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+                    best = _mm256_blendv_ps(best, v, t);
+                    idx = _mm256_castps_si256(_mm256_blendv_ps(
+                        _mm256_castsi256_ps(idx),
+                        _mm256_castsi256_ps(_mm256_set1_epi32(off)),
+                        t,
+                    ));
+                }
+                // index = base + r0 + 2·(ox0 + lane) + offset within the window
+                let col = _mm256_slli_epi32::<1>(_mm256_add_epi32(lanes, _mm256_set1_epi32(ox0 as i32)));
+                let full = _mm256_add_epi32(_mm256_add_epi32(col, idx), _mm256_set1_epi32((base as usize + r0) as i32));
+                let o = oy * ow + ox0;
+                store_part8(y.as_mut_ptr().add(o), best, m);
+                store_part8(at.as_mut_ptr().add(o) as *mut f32, _mm256_castsi256_ps(full), m);
+                ox0 += m;
+            }
+        }
     }
 }
 

@@ -108,16 +108,27 @@ impl F32x16 for Scalar {
     }
     #[inline(always)]
     fn fma(self, a: [f32; 16], b: [f32; 16], c: [f32; 16]) -> [f32; 16] {
-        std::array::from_fn(|i| a[i].mul_add(b[i], c[i]))
+        let mut r = c;
+        for i in 0..16 {
+            r[i] = a[i].mul_add(b[i], c[i]);
+        }
+        r
     }
     #[inline(always)]
     fn add(self, a: [f32; 16], b: [f32; 16]) -> [f32; 16] {
-        std::array::from_fn(|i| a[i] + b[i])
+        let mut r = a;
+        for i in 0..16 {
+            r[i] = a[i] + b[i];
+        }
+        r
     }
     #[inline(always)]
     fn reduce(self, v: [f32; 16]) -> f32 {
-        let t: [f32; 8] = std::array::from_fn(|i| v[i] + v[i + 8]);
-        let u: [f32; 4] = std::array::from_fn(|i| t[i] + t[i + 4]);
+        let mut t = [0f32; 8];
+        for i in 0..8 {
+            t[i] = v[i] + v[i + 8];
+        }
+        let u = [t[0] + t[4], t[1] + t[5], t[2] + t[6], t[3] + t[7]];
         (u[0] + u[2]) + (u[1] + u[3])
     }
 }
@@ -173,12 +184,12 @@ impl F64xN for Scalar {
     }
     #[inline(always)]
     fn outside(self, x: f64, limit: f64) -> u32 {
-        (!(x.abs() <= limit)) as u32
+        (x.abs() > limit || x.is_nan()) as u32
     }
 }
 
 #[cfg(target_arch = "x86_64")]
-pub(crate) use x86::{tail_mask, Avx2, Avx512};
+pub(crate) use x86::{store_part8, tail_mask, Avx2, Avx512};
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
@@ -203,6 +214,31 @@ mod x86 {
     unsafe fn mask8(m: usize, first: i32) -> __m256i {
         let idx = _mm256_setr_epi32(first, first + 1, first + 2, first + 3, first + 4, first + 5, first + 6, first + 7);
         _mm256_cmpgt_epi32(_mm256_set1_epi32(m as i32), idx)
+    }
+
+    /// Stores the first `r` (0 ≤ r ≤ 8) lanes of `v` at `p`, in pieces of 4, 2 and 1 (the
+    /// masked store is slow on some CPUs, AMD's in particular).
+    #[inline(always)]
+    pub(crate) unsafe fn store_part8(p: *mut f32, v: __m256, r: usize) {
+        if r >= 8 {
+            _mm256_storeu_ps(p, v);
+            return;
+        }
+        let mut q = p;
+        let mut h = _mm256_castps256_ps128(v);
+        if r & 4 != 0 {
+            _mm_storeu_ps(q, h);
+            h = _mm256_extractf128_ps::<1>(v);
+            q = q.add(4);
+        }
+        if r & 2 != 0 {
+            _mm_storel_pd(q as *mut f64, _mm_castps_pd(h));
+            h = _mm_movehl_ps(h, h);
+            q = q.add(2);
+        }
+        if r & 1 != 0 {
+            _mm_store_ss(q, h);
+        }
     }
 
     /// 8 lanes → their sum by the fixed tree (i + i+4, then i + i+2, then 0 + 1).
@@ -239,8 +275,12 @@ mod x86 {
         }
         #[inline(always)]
         unsafe fn store_n(self, p: *mut f32, v: Self::V, m: usize) {
-            _mm256_maskstore_ps(p, mask8(m, 0), v.0);
-            _mm256_maskstore_ps(p.wrapping_add(8), mask8(m, 8), v.1);
+            if m > 8 {
+                _mm256_storeu_ps(p, v.0);
+                store_part8(p.add(8), v.1, m - 8);
+            } else {
+                store_part8(p, v.0, m);
+            }
         }
         #[inline(always)]
         fn fma(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V {
@@ -489,7 +529,7 @@ mod arm {
         unsafe fn load_n(self, p: *const f32, m: usize) -> Self::V {
             let mut buf = [0f32; 16];
             std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), m.min(16));
-            self.load(buf.as_ptr())
+            F32x16::load(self, buf.as_ptr())
         }
         #[inline(always)]
         unsafe fn store(self, p: *mut f32, v: Self::V) {
@@ -501,17 +541,24 @@ mod arm {
         #[inline(always)]
         unsafe fn store_n(self, p: *mut f32, v: Self::V, m: usize) {
             let mut buf = [0f32; 16];
-            self.store(buf.as_mut_ptr(), v);
+            F32x16::store(self, buf.as_mut_ptr(), v);
             std::ptr::copy_nonoverlapping(buf.as_ptr(), p, m.min(16));
         }
         #[inline(always)]
         fn fma(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V {
             // vfmaq_f32(c, a, b) = c + a·b, rounded once
-            unsafe { std::array::from_fn(|i| vfmaq_f32(c[i], a[i], b[i])) }
+            unsafe {
+                [
+                    vfmaq_f32(c[0], a[0], b[0]),
+                    vfmaq_f32(c[1], a[1], b[1]),
+                    vfmaq_f32(c[2], a[2], b[2]),
+                    vfmaq_f32(c[3], a[3], b[3]),
+                ]
+            }
         }
         #[inline(always)]
         fn add(self, a: Self::V, b: Self::V) -> Self::V {
-            unsafe { std::array::from_fn(|i| vaddq_f32(a[i], b[i])) }
+            unsafe { [vaddq_f32(a[0], b[0]), vaddq_f32(a[1], b[1]), vaddq_f32(a[2], b[2]), vaddq_f32(a[3], b[3])] }
         }
         #[inline(always)]
         fn reduce(self, v: Self::V) -> f32 {

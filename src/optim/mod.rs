@@ -160,7 +160,7 @@ impl<T: Real, R: GradientRule<T>> Optimizer<T> for FirstOrder<T, R> {
         let loss = objective.eval(params, &mut self.grad);
         // the update loop compiled with the CPU's vector instructions and FMA (same results)
         let (rule, grad) = (&mut self.rule, &self.grad);
-        crate::kernels::fused(|| rule.update(params, grad));
+        crate::fused!(rule.update(params, grad));
         loss
     }
     fn group(&mut self, _i: usize) -> GroupHyper<'_> {

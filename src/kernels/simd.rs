@@ -59,6 +59,17 @@ pub(crate) trait F64xN: Copy {
     /// # Safety
     /// `p[0..LANES]` must be writable.
     unsafe fn store(self, p: *mut f64, v: Self::D);
+    /// Splits `p[0..2·LANES]` = [x₀, y₀, x₁, y₁, …] into a vector of x and one of y (in a lane
+    /// order of the backend's choosing, which [`F64xN::interleave`] undoes).
+    ///
+    /// # Safety
+    /// `p[0..2·LANES]` must be readable.
+    unsafe fn deinterleave(self, p: *const f64) -> (Self::D, Self::D);
+    /// The inverse of [`F64xN::deinterleave`]: writes `p[0..2·LANES]`.
+    ///
+    /// # Safety
+    /// `p[0..2·LANES]` must be writable.
+    unsafe fn interleave(self, p: *mut f64, x: Self::D, y: Self::D);
     fn add(self, a: Self::D, b: Self::D) -> Self::D;
     fn sub(self, a: Self::D, b: Self::D) -> Self::D;
     fn mul(self, a: Self::D, b: Self::D) -> Self::D;
@@ -147,6 +158,15 @@ impl F64xN for Scalar {
     #[inline(always)]
     unsafe fn store(self, p: *mut f64, v: f64) {
         *p = v
+    }
+    #[inline(always)]
+    unsafe fn deinterleave(self, p: *const f64) -> (f64, f64) {
+        (*p, *p.add(1))
+    }
+    #[inline(always)]
+    unsafe fn interleave(self, p: *mut f64, x: f64, y: f64) {
+        *p = x;
+        *p.add(1) = y;
     }
     #[inline(always)]
     fn add(self, a: f64, b: f64) -> f64 {
@@ -312,6 +332,17 @@ mod x86 {
             _mm256_storeu_pd(p, v)
         }
         #[inline(always)]
+        unsafe fn deinterleave(self, p: *const f64) -> (__m256d, __m256d) {
+            // [x0 y0 x1 y1], [x2 y2 x3 y3] → [x0 x2 x1 x3], [y0 y2 y1 y3]
+            let (a, b) = (_mm256_loadu_pd(p), _mm256_loadu_pd(p.add(4)));
+            (_mm256_unpacklo_pd(a, b), _mm256_unpackhi_pd(a, b))
+        }
+        #[inline(always)]
+        unsafe fn interleave(self, p: *mut f64, x: __m256d, y: __m256d) {
+            _mm256_storeu_pd(p, _mm256_unpacklo_pd(x, y));
+            _mm256_storeu_pd(p.add(4), _mm256_unpackhi_pd(x, y));
+        }
+        #[inline(always)]
         fn add(self, a: __m256d, b: __m256d) -> __m256d {
             unsafe { _mm256_add_pd(a, b) }
         }
@@ -443,6 +474,17 @@ mod x86 {
         #[inline(always)]
         unsafe fn store(self, p: *mut f64, v: __m512d) {
             _mm512_storeu_pd(p, v)
+        }
+        #[inline(always)]
+        unsafe fn deinterleave(self, p: *const f64) -> (__m512d, __m512d) {
+            // [x0 y0 … x3 y3], [x4 y4 … x7 y7] → per 128-bit lane pairs, as for AVX2
+            let (a, b) = (_mm512_loadu_pd(p), _mm512_loadu_pd(p.add(8)));
+            (_mm512_unpacklo_pd(a, b), _mm512_unpackhi_pd(a, b))
+        }
+        #[inline(always)]
+        unsafe fn interleave(self, p: *mut f64, x: __m512d, y: __m512d) {
+            _mm512_storeu_pd(p, _mm512_unpacklo_pd(x, y));
+            _mm512_storeu_pd(p.add(8), _mm512_unpackhi_pd(x, y));
         }
         #[inline(always)]
         fn add(self, a: __m512d, b: __m512d) -> __m512d {
@@ -585,6 +627,15 @@ mod arm {
         #[inline(always)]
         unsafe fn store(self, p: *mut f64, v: float64x2_t) {
             vst1q_f64(p, v)
+        }
+        #[inline(always)]
+        unsafe fn deinterleave(self, p: *const f64) -> (float64x2_t, float64x2_t) {
+            let v = vld2q_f64(p);
+            (v.0, v.1)
+        }
+        #[inline(always)]
+        unsafe fn interleave(self, p: *mut f64, x: float64x2_t, y: float64x2_t) {
+            vst2q_f64(p, float64x2x2_t(x, y))
         }
         #[inline(always)]
         fn add(self, a: float64x2_t, b: float64x2_t) -> float64x2_t {

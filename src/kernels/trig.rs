@@ -90,6 +90,21 @@ pub(super) fn sincos<V: F64xN>(s: V, x: V::D) -> (V::D, V::D) {
     (sin, cos)
 }
 
+/// A 2-D gradient written over [`F64xN`], applied to many points by [`over_points`].
+pub(super) trait Grad2 {
+    fn grad<V: F64xN>(s: V, x: V::D, y: V::D) -> (V::D, V::D);
+}
+
+/// x²/10·sin x + y²/10·cos y (`SQUARED`: x²/10·sin x² + y²/10·cos y²).
+pub(super) struct SinCos<const SQUARED: bool>;
+
+impl<const SQUARED: bool> Grad2 for SinCos<SQUARED> {
+    #[inline(always)]
+    fn grad<V: F64xN>(s: V, x: V::D, y: V::D) -> (V::D, V::D) {
+        sin_cos_grad::<V, SQUARED>(s, x, y)
+    }
+}
+
 /// Gradients of x²/10·sin u + y²/10·cos v with u = x, v = y (SQUARED: u = x², v = y²), in
 /// the operation order of `objective::builtin::sin_cos` / `sin_cos_sq` with `sincos` in
 /// place of libm.
@@ -114,31 +129,36 @@ fn sin_cos_grad<V: F64xN, const SQUARED: bool>(s: V, x: V::D, y: V::D) -> (V::D,
     }
 }
 
-/// Applies a gradient `f` to the interleaved points `p` = [x₀, y₀, x₁, y₁, …], writing the
+/// Applies the gradient `G` to the interleaved points `p` = [x₀, y₀, x₁, y₁, …], writing the
 /// gradients into `g` (same layout), LANES points at a time; a short last block is padded
-/// with zeros and only its real points are written.
+/// with zeros and only its real points are written. (A trait rather than a closure, so that
+/// everything inlines into the kernel's entry point and its instruction set.)
 #[inline(always)]
-fn over_points<V: F64xN>(s: V, p: &[f64], g: &mut [f64], f: impl Fn(V, V::D, V::D) -> (V::D, V::D)) {
+pub(super) fn over_points<V: F64xN, G: Grad2>(s: V, p: &[f64], g: &mut [f64]) {
     let n = (p.len() / 2).min(g.len() / 2);
+    let whole = n / V::LANES * V::LANES;
+    let (pp, gp) = (p.as_ptr(), g.as_mut_ptr());
     let mut i = 0;
-    while i < n {
-        let m = (n - i).min(V::LANES);
-        let (mut xs, mut ys) = ([0f64; 8], [0f64; 8]);
-        for j in 0..m {
-            xs[j] = p[2 * (i + j)];
-            ys[j] = p[2 * (i + j) + 1];
-        }
-        // SAFETY: the arrays hold 8 ≥ LANES values
-        let (gx, gy) = unsafe { f(s, s.load(xs.as_ptr()), s.load(ys.as_ptr())) };
+    while i < whole {
+        // SAFETY: points i..i+LANES lie inside p and g
         unsafe {
-            s.store(xs.as_mut_ptr(), gx);
-            s.store(ys.as_mut_ptr(), gy);
+            let (x, y) = s.deinterleave(pp.add(2 * i));
+            let (gx, gy) = G::grad(s, x, y);
+            s.interleave(gp.add(2 * i), gx, gy);
         }
-        for j in 0..m {
-            g[2 * (i + j)] = xs[j];
-            g[2 * (i + j) + 1] = ys[j];
+        i += V::LANES;
+    }
+    if i < n {
+        let m = n - i;
+        let mut buf = [0f64; 16];
+        buf[..2 * m].copy_from_slice(&p[2 * i..2 * n]);
+        // SAFETY: the buffer holds 16 ≥ 2·LANES values
+        unsafe {
+            let (x, y) = s.deinterleave(buf.as_ptr());
+            let (gx, gy) = G::grad(s, x, y);
+            s.interleave(buf.as_mut_ptr(), gx, gy);
         }
-        i += m;
+        g[2 * i..2 * n].copy_from_slice(&buf[..2 * m]);
     }
 }
 
@@ -146,8 +166,8 @@ fn over_points<V: F64xN>(s: V, p: &[f64], g: &mut [f64], f: impl Fn(V, V::D, V::
 #[inline(always)]
 pub(super) fn sin_cos_batch<V: F64xN>(s: V, p: &[f64], g: &mut [f64], squared: bool) {
     if squared {
-        over_points(s, p, g, sin_cos_grad::<V, true>)
+        over_points::<V, SinCos<true>>(s, p, g)
     } else {
-        over_points(s, p, g, sin_cos_grad::<V, false>)
+        over_points::<V, SinCos<false>>(s, p, g)
     }
 }

@@ -268,6 +268,7 @@ type ScatterFn = unsafe fn(&mut [f32], &[u32], &[f32]);
 type SumFn = unsafe fn(&[f32]) -> f32;
 type Grad2Fn = unsafe fn(&[f64], &mut [f64], bool);
 type ProbeFn = unsafe fn(usize, f32) -> (f32, usize);
+type SinCosFn = unsafe fn(&[f64], &mut [f64], &mut [f64]);
 
 /// One path's entry points. Obtain it from [`kernels`] or [`table`]; the methods check
 /// every bound and then run the path's code.
@@ -282,6 +283,7 @@ pub struct Kernels {
     scatter: ScatterFn,
     sum: SumFn,
     sin_cos_grad: Grad2Fn,
+    sincos: SinCosFn,
     fma_probe: ProbeFn,
 }
 
@@ -423,6 +425,15 @@ impl Kernels {
         unsafe { (self.sin_cos_grad)(p, g, squared) }
     }
 
+    /// `sin[i], cos[i] = sin x[i], cos x[i]` (over the shortest of the three slices), by the
+    /// kernels' own reduction and polynomial: within 2 ulp of libm, the same bits on every
+    /// path (see `trig.rs`).
+    pub fn sincos(&self, x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
+        count(self.path);
+        // SAFETY: as in `dots` (the kernel bounds every access by the slices' lengths)
+        unsafe { (self.sincos)(x, sin, cos) }
+    }
+
     /// The path's f32 throughput on one core in GFLOP/s, measured on a loop of independent
     /// fused multiply-adds and nothing else (the best of 5 runs of about 20 ms): the ceiling
     /// that no kernel of the path can pass.
@@ -489,6 +500,10 @@ macro_rules! entries {
                 trig::sin_cos_batch::<$backend>($make, p, g, squared)
             }
             $(#[$attr])?
+            pub(super) unsafe fn sincos(x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
+                trig::sincos_slice::<$backend>($make, x, sin, cos)
+            }
+            $(#[$attr])?
             pub(super) unsafe fn fma_probe(iters: usize, x: f32) -> (f32, usize) {
                 (nn::fma_probe::<$backend, $pa>($make, iters, x), $pa * 32)
             }
@@ -508,6 +523,7 @@ static SCALAR: Kernels = Kernels {
     scatter: scalar::scatter,
     sum: scalar::sum,
     sin_cos_grad: scalar::sin_cos_grad,
+    sincos: scalar::sincos,
     fma_probe: scalar::fma_probe,
 };
 
@@ -525,6 +541,7 @@ static AVX2: Kernels = Kernels {
     scatter: avx2::scatter,
     sum: avx2::sum,
     sin_cos_grad: avx2::sin_cos_grad,
+    sincos: avx2::sincos,
     fma_probe: avx2::fma_probe,
 };
 
@@ -542,6 +559,7 @@ static AVX512: Kernels = Kernels {
     scatter: nn::avx512::scatter,
     sum: avx512::sum,
     sin_cos_grad: avx512::sin_cos_grad,
+    sincos: avx512::sincos,
     fma_probe: avx512::fma_probe,
 };
 
@@ -559,6 +577,7 @@ static NEON: Kernels = Kernels {
     scatter: neon::scatter,
     sum: neon::sum,
     sin_cos_grad: neon::sin_cos_grad,
+    sincos: neon::sincos,
     fma_probe: neon::fma_probe,
 };
 

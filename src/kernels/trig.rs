@@ -162,6 +162,36 @@ pub(super) fn over_points<V: F64xN, G: Grad2>(s: V, p: &[f64], g: &mut [f64]) {
     }
 }
 
+/// `sin[i], cos[i] = sin x[i], cos x[i]` for every i, LANES at a time (a short last block
+/// padded with zeros).
+#[inline(always)]
+pub(super) fn sincos_slice<V: F64xN>(s: V, x: &[f64], sin: &mut [f64], cos: &mut [f64]) {
+    let n = x.len().min(sin.len()).min(cos.len());
+    let mut i = 0;
+    while i + V::LANES <= n {
+        // SAFETY: elements i..i+LANES lie inside all three slices
+        unsafe {
+            let (a, b) = sincos(s, s.load(x.as_ptr().add(i)));
+            s.store(sin.as_mut_ptr().add(i), a);
+            s.store(cos.as_mut_ptr().add(i), b);
+        }
+        i += V::LANES;
+    }
+    if i < n {
+        let m = n - i;
+        let (mut xs, mut ss, mut cs) = ([0f64; 8], [0f64; 8], [0f64; 8]);
+        xs[..m].copy_from_slice(&x[i..n]);
+        // SAFETY: the arrays hold 8 ≥ LANES values
+        unsafe {
+            let (a, b) = sincos(s, s.load(xs.as_ptr()));
+            s.store(ss.as_mut_ptr(), a);
+            s.store(cs.as_mut_ptr(), b);
+        }
+        sin[i..n].copy_from_slice(&ss[..m]);
+        cos[i..n].copy_from_slice(&cs[..m]);
+    }
+}
+
 /// The batched gradients of `sin-cos` (`squared` false) or `sin-cos-sq` (true).
 #[inline(always)]
 pub(super) fn sin_cos_batch<V: F64xN>(s: V, p: &[f64], g: &mut [f64], squared: bool) {

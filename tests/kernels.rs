@@ -122,10 +122,16 @@ fn path_matches_scalar(p: Path) {
         x[w / 2] = f32::NAN;
         let n = (h / 2) * (w / 2);
         let (mut y0, mut a0, mut y1, mut a1) = (vec![0f32; n], vec![0u32; n], vec![0f32; n], vec![0u32; n]);
-        s.maxpool2(&x, h, w, 7, &mut y0, &mut a0);
-        on(p, k, |k| k.maxpool2(&x, h, w, 7, &mut y1, &mut a1));
-        same_bits(&y1, &y0, &format!("{p} maxpool {h}×{w}"));
-        assert_eq!(a1, a0, "{p} maxpool {h}×{w}: positions");
+        for relu in [true, false] {
+            // negative values, −0 and ties at zero after the ReLU
+            let mut xr: Vec<f32> = x.iter().enumerate().map(|(i, &v)| if i % 3 == 0 { -v } else { v }).collect();
+            xr[w] = -0.0;
+            s.maxpool2(&xr, h, w, 7, relu, &mut y0, &mut a0);
+            on(p, k, |k| k.maxpool2(&xr, h, w, 7, relu, &mut y1, &mut a1));
+            same_bits(&y1, &y0, &format!("{p} maxpool {h}×{w} relu {relu}"));
+            assert_eq!(a1, a0, "{p} maxpool {h}×{w} relu {relu}: positions");
+        }
+        s.maxpool2(&x, h, w, 7, false, &mut y0, &mut a0);
         let idx: Vec<u32> = a0.iter().map(|&i| i - 7).collect();
         let vals = values(n, 12);
         let (mut d0, mut d1) = (vec![0f32; h * w], vec![0f32; h * w]);
@@ -374,7 +380,7 @@ fn maxpool_takes_the_first_maximum_and_propagates_nan_like_pytorch() {
         x[w + 1] = f32::NAN;
         let (oh, ow) = (h / 2, w / 2);
         let (mut y, mut at) = (vec![0f32; oh * ow], vec![0u32; oh * ow]);
-        s.maxpool2(&x, h, w, 0, &mut y, &mut at);
+        s.maxpool2(&x, h, w, 0, false, &mut y, &mut at);
         for oy in 0..oh {
             for ox in 0..ow {
                 let (mut best, mut arg) = (f32::NEG_INFINITY, 0usize);

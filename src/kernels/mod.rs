@@ -263,7 +263,7 @@ type DotsFn = unsafe fn(&[f32], &[f32], usize, usize, usize, Init, &mut [f32]);
 type GemmFn = unsafe fn(&nn::Gemm, Init, &mut [f32]);
 type ConvFn = unsafe fn(&ConvGeom, &[f32], &[f32], &[f32], &mut [f32]);
 type ConvGradFn = unsafe fn(&ConvGeom, &[f32], &[f32], &mut [f32]);
-type PoolFn = unsafe fn(&[f32], usize, usize, u32, &mut [f32], &mut [u32]);
+type PoolFn = unsafe fn(&[f32], usize, usize, u32, bool, &mut [f32], &mut [u32]);
 type ScatterFn = unsafe fn(&mut [f32], &[u32], &[f32]);
 type SumFn = unsafe fn(&[f32]) -> f32;
 type Grad2Fn = unsafe fn(&[f64], &mut [f64], bool);
@@ -385,8 +385,10 @@ impl Kernels {
 
     /// 2×2 max-pooling (stride 2) of one h×w plane into `y`, with the index (`base` +
     /// position in the plane) of each window's maximum in `at`: the first maximum in
-    /// row-major window order wins and NaN propagates, as in PyTorch.
-    pub fn maxpool2(&self, x: &[f32], h: usize, w: usize, base: u32, y: &mut [f32], at: &mut [u32]) {
+    /// row-major window order wins and NaN propagates, as in PyTorch. With `relu`, of the
+    /// plane after a ReLU (`v > 0 ? v : 0`, applied on the fly).
+    #[allow(clippy::too_many_arguments)]
+    pub fn maxpool2(&self, x: &[f32], h: usize, w: usize, base: u32, relu: bool, y: &mut [f32], at: &mut [u32]) {
         let (oh, ow) = (h / 2, w / 2);
         assert!(x.len() >= h * w && y.len() >= oh * ow && at.len() >= oh * ow, "maxpool2: operand too short");
         assert!((base as usize).saturating_add(h * w) <= u32::MAX as usize, "maxpool2: index overflow");
@@ -395,7 +397,7 @@ impl Kernels {
         }
         count(self.path);
         // SAFETY: as in `dots`
-        unsafe { (self.maxpool2)(x, h, w, base, y, at) }
+        unsafe { (self.maxpool2)(x, h, w, base, relu, y, at) }
     }
 
     /// `dst[idx[i]] = vals[i]` in the order of i (a later duplicate wins).
@@ -484,8 +486,9 @@ macro_rules! entries {
                 nn::conv_input_grad::<$backend>($make, g, dy, wt, dpad)
             }
             $(#[$attr])?
-            pub(super) unsafe fn maxpool2(x: &[f32], h: usize, w: usize, base: u32, y: &mut [f32], at: &mut [u32]) {
-                nn::maxpool2(x, h, w, base, y, at)
+            #[allow(clippy::too_many_arguments)]
+            pub(super) unsafe fn maxpool2(x: &[f32], h: usize, w: usize, base: u32, relu: bool, y: &mut [f32], at: &mut [u32]) {
+                nn::maxpool2(x, h, w, base, relu, y, at)
             }
             $(#[$attr])?
             pub(super) unsafe fn scatter(dst: &mut [f32], idx: &[u32], vals: &[f32]) {
@@ -511,7 +514,7 @@ macro_rules! entries {
     };
 }
 
-entries!(scalar, Scalar, Scalar, dots(2, 2), gemm(4, 1), conv(4), wgrad(2, 2), probe(8));
+entries!(scalar, Scalar, Scalar, dots(2, 2), gemm(4, 1), conv(4), wgrad(3, 1), probe(8));
 static SCALAR: Kernels = Kernels {
     path: Path::Scalar,
     dots: scalar::dots,
@@ -528,7 +531,7 @@ static SCALAR: Kernels = Kernels {
 };
 
 #[cfg(target_arch = "x86_64")]
-entries!(avx2, Avx2, Avx2::new_unchecked(), dots(2, 2), gemm(6, 1), conv(3), wgrad(2, 2), probe(6), #[target_feature(enable = "avx2,fma")]);
+entries!(avx2, Avx2, Avx2::new_unchecked(), dots(2, 2), gemm(6, 1), conv(3), wgrad(3, 1), probe(6), #[target_feature(enable = "avx2,fma")]);
 #[cfg(target_arch = "x86_64")]
 static AVX2: Kernels = Kernels {
     path: Path::Avx2,
@@ -564,7 +567,7 @@ static AVX512: Kernels = Kernels {
 };
 
 #[cfg(target_arch = "aarch64")]
-entries!(neon, Neon, Neon::new_unchecked(), dots(2, 2), gemm(4, 1), conv(4), wgrad(2, 2), probe(6), #[target_feature(enable = "neon")]);
+entries!(neon, Neon, Neon::new_unchecked(), dots(2, 2), gemm(4, 1), conv(4), wgrad(3, 1), probe(6), #[target_feature(enable = "neon")]);
 #[cfg(target_arch = "aarch64")]
 static NEON: Kernels = Kernels {
     path: Path::Neon,

@@ -19,22 +19,22 @@
 use super::simd::F32x16;
 use super::{ConvGeom, Init};
 
-/// Loads `m` lanes (a full vector when m = 16).
+/// Loads a full vector (`m` ≥ 16) or the `m` lanes of the prepared tail `t`.
 #[inline(always)]
-unsafe fn ld<S: F32x16>(s: S, p: *const f32, m: usize) -> S::V {
+unsafe fn ld<S: F32x16>(s: S, p: *const f32, m: usize, t: S::T) -> S::V {
     if m >= 16 {
         s.load(p)
     } else {
-        s.load_n(p, m)
+        s.load_t(p, t)
     }
 }
 
 #[inline(always)]
-unsafe fn st<S: F32x16>(s: S, p: *mut f32, v: S::V, m: usize) {
+unsafe fn st<S: F32x16>(s: S, p: *mut f32, v: S::V, m: usize, t: S::T) {
     if m >= 16 {
         s.store(p, v)
     } else {
-        s.store_n(p, v, m)
+        s.store_t(p, v, t)
     }
 }
 
@@ -103,15 +103,17 @@ unsafe fn dots_tile<S: F32x16, const R: usize, const J: usize>(
 ) {
     let mut acc = [[s.zero(); J]; R];
     let (xp, wp) = (x.add(i0 * k), w.add(j0 * k));
+    // full chunks of 16, then the tail (its mask prepared once)
     let mut l = 0;
     while l < k {
         let m = (k - l).min(16);
+        let t = s.tail(m);
         let mut wv = [s.zero(); J];
         for (j, v) in wv.iter_mut().enumerate() {
-            *v = ld(s, wp.add(j * k + l), m);
+            *v = ld(s, wp.add(j * k + l), m, t);
         }
         for (i, row) in acc.iter_mut().enumerate() {
-            let xv = ld(s, xp.add(i * k + l), m);
+            let xv = ld(s, xp.add(i * k + l), m, t);
             for (a, &wj) in row.iter_mut().zip(&wv) {
                 *a = s.fma(xv, wj, *a);
             }
@@ -197,13 +199,14 @@ unsafe fn gemm_tile<S: F32x16, const R: usize, const CW: usize>(
     tail: usize,
 ) {
     let width = |q: usize| if q + 1 == CW { tail } else { 16 };
+    let t = s.tail(tail);
     let cptr = |i: usize, q: usize| c.add((i0 + i) * g.rsc + j0 + 16 * q);
     let mut acc = [[s.zero(); CW]; R];
     for (i, row) in acc.iter_mut().enumerate() {
         for (q, v) in row.iter_mut().enumerate() {
             *v = match init {
                 Init::Zero => s.zero(),
-                Init::Keep => ld(s, cptr(i, q), width(q)),
+                Init::Keep => ld(s, cptr(i, q), width(q), t),
                 Init::Bias(b) => s.splat(*b.get_unchecked(i0 + i)),
             };
         }
@@ -212,7 +215,7 @@ unsafe fn gemm_tile<S: F32x16, const R: usize, const CW: usize>(
     for l in 0..g.kd {
         let mut bv = [s.zero(); CW];
         for (q, v) in bv.iter_mut().enumerate() {
-            *v = ld(s, b.add(l * g.rsb + j0 + 16 * q), width(q));
+            *v = ld(s, b.add(l * g.rsb + j0 + 16 * q), width(q), t);
         }
         for (i, row) in acc.iter_mut().enumerate() {
             let av = s.splat(*a.add((i0 + i) * g.rsa + l * g.csa));
@@ -223,7 +226,7 @@ unsafe fn gemm_tile<S: F32x16, const R: usize, const CW: usize>(
     }
     for (i, row) in acc.iter().enumerate() {
         for (q, v) in row.iter().enumerate() {
-            st(s, cptr(i, q), *v, width(q));
+            st(s, cptr(i, q), *v, width(q), t);
         }
     }
 }
@@ -271,22 +274,28 @@ unsafe fn conv_group<S: F32x16, const G: usize>(
 ) {
     let taps = g.offs.len();
     let (pp, yp, wp) = (padded.as_ptr(), y.as_mut_ptr(), wt.as_ptr());
+    // each output is computed on its own, so a row of at least 16 ends with a full vector
+    // that overlaps the previous one (the same values written twice) instead of a masked one
+    let tm = s.tail(g.ow.min(16));
     for oy in 0..g.oh {
         let mut j = 0;
         while j < g.ow {
-            let m = (g.ow - j).min(16);
+            let mut m = (g.ow - j).min(16);
+            if m < 16 && g.ow >= 16 {
+                (j, m) = (g.ow - 16, 16);
+            }
             let mut acc = [s.zero(); G];
             for (c, a) in acc.iter_mut().enumerate() {
                 *a = s.splat(*bias.get_unchecked(c0 + c));
             }
             for (t, &off) in g.offs.iter().enumerate() {
-                let src = ld(s, pp.add(off + oy * g.wp + j), m);
+                let src = ld(s, pp.add(off + oy * g.wp + j), m, tm);
                 for (c, a) in acc.iter_mut().enumerate() {
                     *a = s.fma(s.splat(*wp.add((c0 + c) * taps + t)), src, *a);
                 }
             }
             for (c, a) in acc.iter().enumerate() {
-                st(s, yp.add(((c0 + c) * g.oh + oy) * g.ow + j), *a, m);
+                st(s, yp.add(((c0 + c) * g.oh + oy) * g.ow + j), *a, m, tm);
             }
             j += m;
         }
@@ -342,16 +351,17 @@ unsafe fn wgrad_tile<S: F32x16, const G: usize, const T: usize>(
     let mut offs = [0usize; T];
     offs.copy_from_slice(&g.offs[t0..t0 + T]);
     let mut acc = [[s.zero(); T]; G];
+    let tm = s.tail((g.ow % 16).max(1));
     for oy in 0..g.oh {
         let mut j = 0;
         while j < g.ow {
             let m = (g.ow - j).min(16);
             let mut d = [s.zero(); G];
             for (c, v) in d.iter_mut().enumerate() {
-                *v = ld(s, dp.add(((c0 + c) * g.oh + oy) * g.ow + j), m);
+                *v = ld(s, dp.add(((c0 + c) * g.oh + oy) * g.ow + j), m, tm);
             }
             for (t, &off) in offs.iter().enumerate() {
-                let src = ld(s, pp.add(off + oy * g.wp + j), m);
+                let src = ld(s, pp.add(off + oy * g.wp + j), m, tm);
                 for (c, row) in acc.iter_mut().enumerate() {
                     row[t] = s.fma(d[c], src, row[t]);
                 }
@@ -375,6 +385,7 @@ unsafe fn wgrad_tile<S: F32x16, const G: usize, const T: usize>(
 pub(super) unsafe fn conv_input_grad<S: F32x16>(s: S, g: &ConvGeom, dy: &[f32], wt: &[f32], dpad: &mut [f32]) {
     let (dp, wp, op) = (dy.as_ptr(), wt.as_ptr(), dpad.as_mut_ptr());
     let kk = g.k * g.k;
+    let tm = s.tail((g.ow % 16).max(1));
     for c in 0..g.cout {
         for ci in 0..g.cin {
             for ky in 0..g.k {
@@ -386,8 +397,8 @@ pub(super) unsafe fn conv_input_grad<S: F32x16>(s: S, g: &ConvGeom, dy: &[f32], 
                         let mut j = 0;
                         while j < g.ow {
                             let m = (g.ow - j).min(16);
-                            let v = s.fma(wv, ld(s, src.add(j), m), ld(s, dst.add(j), m));
-                            st(s, dst.add(j), v, m);
+                            let v = s.fma(wv, ld(s, src.add(j), m, tm), ld(s, dst.add(j), m, tm));
+                            st(s, dst.add(j), v, m, tm);
                             j += m;
                         }
                     }
@@ -402,10 +413,11 @@ pub(super) unsafe fn conv_input_grad<S: F32x16>(s: S, g: &ConvGeom, dy: &[f32], 
 pub(super) unsafe fn sum<S: F32x16>(s: S, a: &[f32]) -> f32 {
     let p = a.as_ptr();
     let mut acc = s.zero();
+    let tm = s.tail((a.len() % 16).max(1));
     let mut l = 0;
     while l < a.len() {
         let m = (a.len() - l).min(16);
-        acc = s.add(acc, ld(s, p.add(l), m));
+        acc = s.add(acc, ld(s, p.add(l), m, tm));
         l += m;
     }
     s.reduce(acc)
@@ -427,10 +439,12 @@ pub(super) fn fma_probe<S: F32x16, const A: usize>(s: S, iters: usize, x: f32) -
 
 /// 2×2 max-pooling (stride 2) of one h×w plane into `y` ((h/2)×(w/2)), with the index
 /// (`base` + position in the plane) of each window's maximum in `at`: the first maximum in
-/// row-major window order wins and NaN propagates, as in PyTorch. Branch-free selects, so
-/// the compiler vectorises it for the entry point's instruction set; the result is exact.
+/// row-major window order wins and NaN propagates, as in PyTorch. With `relu`, of the
+/// inputs after a ReLU (`v > 0 ? v : 0`). Branch-free selects, so the compiler vectorises it
+/// for the entry point's instruction set; the result is exact.
 #[inline(always)]
-pub(super) fn maxpool2(x: &[f32], h: usize, w: usize, base: u32, y: &mut [f32], at: &mut [u32]) {
+pub(super) fn maxpool2(x: &[f32], h: usize, w: usize, base: u32, relu: bool, y: &mut [f32], at: &mut [u32]) {
+    let r = |v: f32| if !relu || v > 0.0 { v } else { 0.0 };
     let (oh, ow) = (h / 2, w / 2);
     for oy in 0..oh {
         let r0 = 2 * oy * w;
@@ -440,15 +454,16 @@ pub(super) fn maxpool2(x: &[f32], h: usize, w: usize, base: u32, y: &mut [f32], 
         for (ox, ((p0, p1), (yv, av))) in
             row0.chunks_exact(2).zip(row1.chunks_exact(2)).zip(yo.iter_mut().zip(ao.iter_mut())).enumerate()
         {
-            let (mut best, mut arg) = (p0[0], 0u32);
-            let t = p0[1] > best || p0[1].is_nan();
-            best = if t { p0[1] } else { best };
+            let (a, b, c, d) = (r(p0[0]), r(p0[1]), r(p1[0]), r(p1[1]));
+            let (mut best, mut arg) = (a, 0u32);
+            let t = b > best || b.is_nan();
+            best = if t { b } else { best };
             arg = if t { 1 } else { arg };
-            let t = p1[0] > best || p1[0].is_nan();
-            best = if t { p1[0] } else { best };
+            let t = c > best || c.is_nan();
+            best = if t { c } else { best };
             arg = if t { wu } else { arg };
-            let t = p1[1] > best || p1[1].is_nan();
-            best = if t { p1[1] } else { best };
+            let t = d > best || d.is_nan();
+            best = if t { d } else { best };
             arg = if t { wu + 1 } else { arg };
             *yv = best;
             *av = r0u + 2 * ox as u32 + arg;
@@ -483,9 +498,12 @@ pub(super) mod avx2 {
     /// # Safety
     /// AVX2; `x` holds h×w values (w ≥ 2), `y` and `at` (h/2)×(w/2).
     #[target_feature(enable = "avx2,fma")]
-    pub(crate) unsafe fn maxpool2(x: &[f32], h: usize, w: usize, base: u32, y: &mut [f32], at: &mut [u32]) {
+    pub(crate) unsafe fn maxpool2(x: &[f32], h: usize, w: usize, base: u32, relu: bool, y: &mut [f32], at: &mut [u32]) {
         let (oh, ow) = (h / 2, w / 2);
         let xp = x.as_ptr();
+        // max(v, +0) is the ReLU v > 0 ? v : 0 exactly (NaN and −0 give the second operand)
+        let zero = _mm256_setzero_ps();
+        let r = |v: __m256| if relu { _mm256_max_ps(v, zero) } else { v };
         let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         for oy in 0..oh {
             let r0 = 2 * oy * w;
@@ -503,7 +521,7 @@ pub(super) mod avx2 {
                     let ev = _mm256_shuffle_ps::<0b10_00_10_00>(lo, hi);
                     let od = _mm256_shuffle_ps::<0b11_01_11_01>(lo, hi);
                     let fix = |v: __m256| _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)));
-                    (fix(ev), fix(od))
+                    (r(fix(ev)), r(fix(od)))
                 };
                 let (a, b) = load(r0);
                 let (c, d) = load(r0 + w);
@@ -542,8 +560,11 @@ pub(super) mod avx512 {
     /// # Safety
     /// AVX-512F; `x` holds h×w values (w ≥ 2), `y` and `at` (h/2)×(w/2).
     #[target_feature(enable = "avx512f,avx2,fma")]
-    pub(crate) unsafe fn maxpool2(x: &[f32], h: usize, w: usize, base: u32, y: &mut [f32], at: &mut [u32]) {
+    pub(crate) unsafe fn maxpool2(x: &[f32], h: usize, w: usize, base: u32, relu: bool, y: &mut [f32], at: &mut [u32]) {
         let (oh, ow) = (h / 2, w / 2);
+        // max(v, +0) is the ReLU v > 0 ? v : 0 exactly (NaN and −0 give the second operand)
+        let zero = _mm512_setzero_ps();
+        let r = |v: __m512| if relu { _mm512_max_ps(v, zero) } else { v };
         let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
         let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
         let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -561,7 +582,7 @@ pub(super) mod avx512 {
                     let p = xp.add(row + 2 * ox0);
                     let lo = _mm512_maskz_loadu_ps(lo_m, p);
                     let hi = _mm512_maskz_loadu_ps(hi_m, p.wrapping_add(16));
-                    (_mm512_permutex2var_ps(lo, even, hi), _mm512_permutex2var_ps(lo, odd, hi))
+                    (r(_mm512_permutex2var_ps(lo, even, hi)), r(_mm512_permutex2var_ps(lo, odd, hi)))
                 };
                 let (a, b) = load(r0);
                 let (c, d) = load(r0 + w);

@@ -27,20 +27,24 @@ pub(crate) trait F32x16: Copy {
     /// # Safety
     /// `p[0..16]` must be readable.
     unsafe fn load(self, p: *const f32) -> Self::V;
-    /// Loads `p[0..m]` into the first `m` lanes (1 ≤ m ≤ 16) and zeros into the others,
+    /// The first `m` lanes (1 ≤ m ≤ 16), prepared once for [`F32x16::load_t`] and
+    /// [`F32x16::store_t`].
+    type T: Copy;
+    fn tail(self, m: usize) -> Self::T;
+    /// Loads `p[0..m]` into the first `m` lanes of tail `t` and zeros into the others,
     /// reading nothing past `p[m - 1]`.
     ///
     /// # Safety
     /// `p[0..m]` must be readable.
-    unsafe fn load_n(self, p: *const f32, m: usize) -> Self::V;
+    unsafe fn load_t(self, p: *const f32, t: Self::T) -> Self::V;
     /// # Safety
     /// `p[0..16]` must be writable.
     unsafe fn store(self, p: *mut f32, v: Self::V);
-    /// Stores the first `m` lanes (1 ≤ m ≤ 16), writing nothing past `p[m - 1]`.
+    /// Stores the first `m` lanes of tail `t`, writing nothing past `p[m - 1]`.
     ///
     /// # Safety
     /// `p[0..m]` must be writable.
-    unsafe fn store_n(self, p: *mut f32, v: Self::V, m: usize);
+    unsafe fn store_t(self, p: *mut f32, v: Self::V, t: Self::T);
     /// `a·b + c`, rounded once.
     fn fma(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     fn add(self, a: Self::V, b: Self::V) -> Self::V;
@@ -103,10 +107,15 @@ impl F32x16 for Scalar {
     unsafe fn load(self, p: *const f32) -> [f32; 16] {
         std::ptr::read_unaligned(p as *const [f32; 16])
     }
+    type T = usize;
     #[inline(always)]
-    unsafe fn load_n(self, p: *const f32, m: usize) -> [f32; 16] {
+    fn tail(self, m: usize) -> usize {
+        m.min(16)
+    }
+    #[inline(always)]
+    unsafe fn load_t(self, p: *const f32, m: usize) -> [f32; 16] {
         let mut v = [0.0; 16];
-        std::ptr::copy_nonoverlapping(p, v.as_mut_ptr(), m.min(16));
+        std::ptr::copy_nonoverlapping(p, v.as_mut_ptr(), m);
         v
     }
     #[inline(always)]
@@ -114,8 +123,8 @@ impl F32x16 for Scalar {
         std::ptr::write_unaligned(p as *mut [f32; 16], v)
     }
     #[inline(always)]
-    unsafe fn store_n(self, p: *mut f32, v: [f32; 16], m: usize) {
-        std::ptr::copy_nonoverlapping(v.as_ptr(), p, m.min(16));
+    unsafe fn store_t(self, p: *mut f32, v: [f32; 16], m: usize) {
+        std::ptr::copy_nonoverlapping(v.as_ptr(), p, m);
     }
     #[inline(always)]
     fn fma(self, a: [f32; 16], b: [f32; 16], c: [f32; 16]) -> [f32; 16] {
@@ -283,10 +292,15 @@ mod x86 {
         unsafe fn load(self, p: *const f32) -> Self::V {
             (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)))
         }
+        type T = (__m256i, __m256i, usize);
         #[inline(always)]
-        unsafe fn load_n(self, p: *const f32, m: usize) -> Self::V {
+        fn tail(self, m: usize) -> Self::T {
+            unsafe { (mask8(m, 0), mask8(m, 8), m) }
+        }
+        #[inline(always)]
+        unsafe fn load_t(self, p: *const f32, t: Self::T) -> Self::V {
             // masked-off lanes are not read (no fault past the end)
-            (_mm256_maskload_ps(p, mask8(m, 0)), _mm256_maskload_ps(p.wrapping_add(8), mask8(m, 8)))
+            (_mm256_maskload_ps(p, t.0), _mm256_maskload_ps(p.wrapping_add(8), t.1))
         }
         #[inline(always)]
         unsafe fn store(self, p: *mut f32, v: Self::V) {
@@ -294,7 +308,8 @@ mod x86 {
             _mm256_storeu_ps(p.add(8), v.1);
         }
         #[inline(always)]
-        unsafe fn store_n(self, p: *mut f32, v: Self::V, m: usize) {
+        unsafe fn store_t(self, p: *mut f32, v: Self::V, t: Self::T) {
+            let m = t.2;
             if m > 8 {
                 _mm256_storeu_ps(p, v.0);
                 store_part8(p.add(8), v.1, m - 8);
@@ -430,17 +445,22 @@ mod x86 {
         unsafe fn load(self, p: *const f32) -> __m512 {
             _mm512_loadu_ps(p)
         }
+        type T = __mmask16;
         #[inline(always)]
-        unsafe fn load_n(self, p: *const f32, m: usize) -> __m512 {
-            _mm512_maskz_loadu_ps(tail_mask(m), p)
+        fn tail(self, m: usize) -> __mmask16 {
+            tail_mask(m)
+        }
+        #[inline(always)]
+        unsafe fn load_t(self, p: *const f32, t: __mmask16) -> __m512 {
+            _mm512_maskz_loadu_ps(t, p)
         }
         #[inline(always)]
         unsafe fn store(self, p: *mut f32, v: __m512) {
             _mm512_storeu_ps(p, v)
         }
         #[inline(always)]
-        unsafe fn store_n(self, p: *mut f32, v: __m512, m: usize) {
-            _mm512_mask_storeu_ps(p, tail_mask(m), v)
+        unsafe fn store_t(self, p: *mut f32, v: __m512, t: __mmask16) {
+            _mm512_mask_storeu_ps(p, t, v)
         }
         #[inline(always)]
         fn fma(self, a: __m512, b: __m512, c: __m512) -> __m512 {
@@ -567,10 +587,15 @@ mod arm {
         unsafe fn load(self, p: *const f32) -> Self::V {
             [vld1q_f32(p), vld1q_f32(p.add(4)), vld1q_f32(p.add(8)), vld1q_f32(p.add(12))]
         }
+        type T = usize;
         #[inline(always)]
-        unsafe fn load_n(self, p: *const f32, m: usize) -> Self::V {
+        fn tail(self, m: usize) -> usize {
+            m.min(16)
+        }
+        #[inline(always)]
+        unsafe fn load_t(self, p: *const f32, m: usize) -> Self::V {
             let mut buf = [0f32; 16];
-            std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), m.min(16));
+            std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), m);
             F32x16::load(self, buf.as_ptr())
         }
         #[inline(always)]
@@ -581,10 +606,10 @@ mod arm {
             vst1q_f32(p.add(12), v[3]);
         }
         #[inline(always)]
-        unsafe fn store_n(self, p: *mut f32, v: Self::V, m: usize) {
+        unsafe fn store_t(self, p: *mut f32, v: Self::V, m: usize) {
             let mut buf = [0f32; 16];
             F32x16::store(self, buf.as_mut_ptr(), v);
-            std::ptr::copy_nonoverlapping(buf.as_ptr(), p, m.min(16));
+            std::ptr::copy_nonoverlapping(buf.as_ptr(), p, m);
         }
         #[inline(always)]
         fn fma(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V {

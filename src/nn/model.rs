@@ -85,6 +85,11 @@ impl Workspace {
 impl Model {
     /// Builds the layers for inputs of `input` shape and `classes` outputs.
     pub fn new(name: &str, specs: &[LayerSpec], input: Shape, classes: usize) -> Result<Model> {
+        Model::build(name, specs, input, classes, true)
+    }
+
+    /// `fuse`: fold a ReLU before a 2×2 max-pool into the pool (the same numbers, fewer passes).
+    fn build(name: &str, specs: &[LayerSpec], input: Shape, classes: usize, fuse: bool) -> Result<Model> {
         let mut shape = input;
         let mut layers = Vec::new();
         let mut sizes = vec![input.len()];
@@ -127,7 +132,13 @@ impl Model {
                         bail!("layer {} (maxpool {k}): window larger than its {}×{} input", i + 1, shape.h, shape.w);
                     }
                     let (oh, ow) = (shape.h / k, shape.w / k);
-                    let l = Layer::MaxPool(MaxPool { c: shape.c, h: shape.h, wd: shape.w, k, oh, ow });
+                    // a ReLU right before a 2×2 pool is folded into it (same numbers)
+                    let relu = fuse && k == 2 && matches!(layers.last(), Some(Layer::Act(Activation::Relu)));
+                    if relu {
+                        layers.pop();
+                        sizes.pop();
+                    }
+                    let l = Layer::MaxPool(MaxPool { c: shape.c, h: shape.h, wd: shape.w, k, oh, ow, relu });
                     shape = Shape { c: shape.c, h: oh, w: ow };
                     l
                 }
@@ -275,5 +286,35 @@ impl Model {
             correct += (arg == y as usize) as usize;
         }
         (loss, correct)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relu_folded_into_the_max_pool_gives_the_same_bits_as_the_two_layers() {
+        let (name, specs) =
+            crate::nn::spec::parse("conv(3,k=3,p=1),relu,maxpool(2),conv(2,k=3,p=1),relu,maxpool(2),linear(10)")
+                .unwrap();
+        let input = Shape { c: 1, h: 28, w: 28 };
+        let fused = Model::build(&name, &specs, input, 10, true).unwrap();
+        let plain = Model::build(&name, &specs, input, 10, false).unwrap();
+        assert_eq!(fused.layers.len() + 2, plain.layers.len());
+        let params = fused.init(3);
+        let labels: Vec<u8> = (0..5).map(|i| (i * 3 % 10) as u8).collect();
+        let mut out = Vec::new();
+        for m in [&fused, &plain] {
+            let mut ws = m.workspace(5);
+            // many negative inputs, exact zeros and ties
+            for (i, v) in ws.input_mut(5).iter_mut().enumerate() {
+                *v = ((i * 7919 % 13) as f32 - 8.0) * 0.25;
+            }
+            let mut grad = vec![0f32; m.n_params];
+            let loss = m.loss_and_grad(&params, &mut grad, &mut ws, &labels);
+            out.push((loss.to_bits(), grad.iter().map(|g| g.to_bits()).collect::<Vec<_>>()));
+        }
+        assert_eq!(out[0], out[1]);
     }
 }

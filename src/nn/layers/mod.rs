@@ -95,7 +95,7 @@ impl Layer {
         match self {
             Layer::Linear(l) => l.backward(c, x, g),
             Layer::Conv(l) => l.backward(c, g, s),
-            Layer::MaxPool(l) => l.backward(c, g, s),
+            Layer::MaxPool(l) => l.backward(c, y, g, s),
             Layer::Act(a) => a.backward(y, g),
             Layer::Flatten => {
                 if let Some(dx) = g.dx {

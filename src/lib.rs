@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod data;
 pub mod experiment;
+pub mod kernels;
 pub mod nn;
 pub mod objective;
 pub mod optim;

@@ -1,7 +1,10 @@
-use clap::Parser;
-
 fn main() {
-    let cli = optlab::cli::Cli::parse();
+    // the kernel path first: asking for one this CPU lacks is bad input
+    if let Err(e) = optlab::kernels::init() {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
+    let cli = optlab::cli::parse();
     if let Err(e) = optlab::cli::run(cli) {
         let code = match e.downcast_ref::<optlab::cli::UsageError>() {
             Some(_) => 2,

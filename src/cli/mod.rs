@@ -8,6 +8,27 @@ use clap::{Parser, Subcommand};
 
 pub use commands::{load_function, parse_optimizers, run, UsageError};
 
+/// Parses the command line, with the kernel path this process runs on in `--version`.
+pub fn parse() -> Cli {
+    use clap::{CommandFactory, FromArgMatches};
+    let cmd = Cli::command().version(version_line());
+    Cli::from_arg_matches_mut(&mut cmd.get_matches()).unwrap_or_else(|e| e.exit())
+}
+
+/// `0.1.0 (kernels: avx2 — AVX2 + FMA, …; this CPU supports avx2, scalar)`.
+fn version_line() -> &'static str {
+    let p = crate::kernels::active();
+    let all: Vec<&str> = crate::kernels::supported().iter().map(|p| p.name()).collect();
+    let line = format!(
+        "{} (kernels: {p} — {}; this CPU supports {}; {}=<path> forces one)",
+        env!("CARGO_PKG_VERSION"),
+        p.describe(),
+        all.join(", "),
+        crate::kernels::ENV
+    );
+    Box::leak(line.into_boxed_str())
+}
+
 /// optlab: see, measure and compare gradient-based optimizers.
 ///
 /// With no command, runs the seminar reproduction (`optlab seminar`).

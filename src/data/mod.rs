@@ -33,6 +33,12 @@ impl Split {
     }
     /// Writes the normalised images of `indices` into `out` (row-major, one image a row).
     pub fn gather(&self, indices: &[usize], mean: f32, std: f32, out: &mut [f32]) {
+        // compiled with the CPU's FMA (one instruction instead of a library call per pixel)
+        crate::fused!(self.gather_with(indices, mean, std, out))
+    }
+
+    #[inline(always)]
+    fn gather_with(&self, indices: &[usize], mean: f32, std: f32, out: &mut [f32]) {
         let p = self.pixels();
         // (v/255 − mean)/std, computed as one multiply-add per pixel so it vectorises; it
         // differs from torchvision's two-step rounding by at most an ulp.

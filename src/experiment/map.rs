@@ -5,9 +5,10 @@
 //! flat vector [x₀, y₀, x₁, y₁, …] of a whole block of starts is exactly the same as running
 //! each start on its own — with no per-start allocation and vectorised update loops. Blocks
 //! of rows run in parallel (rayon); since the split never changes what a start computes, the
-//! result is the same for any number of threads. The seminar's sin–cos functions have a
-//! batched, vectorised gradient ([`crate::objective::batch`]), within a few ulps of the
-//! scalar one.
+//! result is the same for any number of threads. Gradients are batched and vectorised
+//! ([`crate::objective::batch`]): exactly the scalar ones for most built-ins, within a few
+//! ulps for the sin–cos functions and typed expressions (the kernels' own sine and cosine),
+//! the same bits on every kernel path.
 
 use crate::objective::minima::{self, Descent};
 use crate::objective::Function;
@@ -100,9 +101,10 @@ fn run_batch(
     let mut last_move = vec![0u32; n];
     let mut opt = cfg.build::<f64>(layout);
     let move_tol2 = move_tol * move_tol;
+    // the batched gradients do not compute the loss: only for methods that never look at it
+    let batched = !cfg.method.closure;
     let mut obj = |q: &[f64], g: &mut [f64]| {
-        if crate::objective::batch::grad_batch(f, q, g) {
-            // maps use only the gradients; the batched path does not compute the loss
+        if batched && crate::objective::batch::grad_batch(f, q, g) {
             return 0.0;
         }
         let mut total = 0.0;

@@ -1,9 +1,8 @@
 //! Neural networks on flat parameter and gradient buffers: the seminar's MNIST models and
 //! small sequential models from a spec, with hand-written forward and backward passes.
 
-pub mod gemm;
+mod layers;
 pub mod model;
-pub mod simd;
 pub mod spec;
 
 pub use model::{Model, Shape, Workspace};

@@ -1,206 +1,219 @@
-//! Gradients of many points at once, for basin maps: the seminar's sin–cos functions with a
-//! vectorised sine and cosine (AVX-512, 8 points at a time), which is where a map spends
-//! most of its time with the scalar libm calls.
+//! Gradients of many points at once, for basin maps.
 //!
-//! The vectorised sin/cos use Cody–Waite reduction by π/2 (three-part constant, fused
-//! multiply-adds) and the fdlibm kernel polynomials on [−π/4, π/4]; they agree with libm to
-//! within 2 ulp for |x| ≤ 1e5 (tested) and fall back to libm beyond that, for non-finite
-//! values, and on CPUs without AVX-512. Trajectories of single runs (`compare`, `tune`, the
-//! golden tests) never use this path.
+//! Every function has a batched form here, run on the run-time chosen kernels
+//! (`crate::kernels`) and giving the same bits on every path, the scalar one included:
+//!
+//! - the seminar's sin–cos functions use the kernels' vectorised sine and cosine (their own
+//!   reduction and polynomial, within 2 ulp of libm; see `kernels/trig.rs`) — never libm on one
+//!   path and a polynomial on another;
+//! - the other built-ins run their scalar formulas point after point, compiled with the CPU's
+//!   vector instructions: exactly the numbers of single runs;
+//! - typed expressions run their tape on blocks of points ([`Expr::grad_batch`]), with the
+//!   kernels' sine and cosine.
+//!
+//! Trajectories of single runs (`compare`, `tune`, the golden tests) use the scalar
+//! functions with libm, as PyTorch does.
+//!
+//! [`Expr::grad_batch`]: super::Expr::grad_batch
 
-#[cfg_attr(not(target_feature = "avx512f"), allow(unused_imports))]
 use super::{builtin, Function, Kind};
+use crate::kernels::{self, Kernels};
 
 /// Writes the gradients of `f` at the points `p` = [x₀, y₀, x₁, y₁, …] into `g` (same
-/// layout). Returns `false` when `f` has no batched form (the caller evaluates point by point).
+/// layout), on the active kernel path. Returns `false` when `f` has no batched form (the
+/// caller evaluates point by point).
 pub fn grad_batch(f: &Function, p: &[f64], g: &mut [f64]) -> bool {
-    if !matches!(f.kind, Kind::Builtin(_)) {
-        return false;
-    }
-    let squared = match f.name.as_str() {
-        "sin-cos" => false,
-        "sin-cos-sq" => true,
-        _ => return false,
-    };
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512dq"))]
-    {
-        let n = p.len() / 2;
-        let whole = n / 8 * 8;
-        // SAFETY: the target feature is enabled at compile time; the kernel reads and writes
-        // 16 values per block for `whole / 8` blocks, all inside p and g.
-        unsafe { avx512::sin_cos_grad(&p[..2 * whole], &mut g[..2 * whole], squared) };
-        for i in whole..n {
-            let (_, gx, gy) = if squared {
-                builtin::sin_cos_sq(p[2 * i], p[2 * i + 1])
-            } else {
-                builtin::sin_cos(p[2 * i], p[2 * i + 1])
-            };
-            g[2 * i] = gx;
-            g[2 * i + 1] = gy;
-        }
-        true
-    }
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512dq")))]
-    {
-        let _ = (p, g, squared);
-        false
-    }
+    grad_batch_on(kernels::kernels(), f, p, g)
 }
 
-#[cfg(all(target_arch = "x86_64", target_feature = "avx512f", target_feature = "avx512dq"))]
-mod avx512 {
-    use std::arch::x86_64::*;
+/// Applies a scalar gradient point by point, inside the caller's instruction set.
+macro_rules! each_point {
+    ($f:path, $p:expr, $g:expr) => {
+        for (q, gg) in $p.chunks_exact(2).zip($g.chunks_exact_mut(2)) {
+            let (_, gx, gy) = $f(q[0], q[1]);
+            gg[0] = gx;
+            gg[1] = gy;
+        }
+    };
+}
 
-    // π/2 split in three parts (fdlibm's pio2_1, pio2_1t-style split), 2/π
-    const PIO2_1: f64 = 1.5707963267341256;
-    const PIO2_2: f64 = 6.077100506303966e-11;
-    const PIO2_3: f64 = 2.0222662487111665e-21;
-    const TWO_OVER_PI: f64 = std::f64::consts::FRAC_2_PI;
-    const S: [f64; 6] = [
-        -0.16666666666666632,
-        0.00833333333332249,
-        -0.0001984126982985795,
-        2.7557313707070068e-06,
-        -2.5050760253406863e-08,
-        1.58969099521155e-10,
-    ];
-    const C: [f64; 6] = [
-        0.0416666666666666,
-        -0.001388888888887411,
-        2.480158728947673e-05,
-        -2.7557314351390663e-07,
-        2.087572321298175e-09,
-        -1.1359647557788195e-11,
-    ];
-
-    /// (sin x, cos x) for 8 lanes; lanes with |x| > 1e5 or non-finite are recomputed with libm.
-    #[inline(always)]
-    pub unsafe fn sincos(x: __m512d) -> (__m512d, __m512d) {
-        let k = _mm512_roundscale_pd::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm512_mul_pd(
-            x,
-            _mm512_set1_pd(TWO_OVER_PI),
-        ));
-        let mut r = _mm512_fnmadd_pd(k, _mm512_set1_pd(PIO2_1), x);
-        r = _mm512_fnmadd_pd(k, _mm512_set1_pd(PIO2_2), r);
-        r = _mm512_fnmadd_pd(k, _mm512_set1_pd(PIO2_3), r);
-        let z = _mm512_mul_pd(r, r);
-        // sin r = r + r·z·(S1 + z·(S2 + …))
-        let mut ps = _mm512_set1_pd(S[5]);
-        for &c in S[..5].iter().rev() {
-            ps = _mm512_fmadd_pd(ps, z, _mm512_set1_pd(c));
+/// [`grad_batch`] on the given kernels.
+pub fn grad_batch_on(k: &Kernels, f: &Function, p: &[f64], g: &mut [f64]) -> bool {
+    let name = match &f.kind {
+        Kind::Expr(e) => {
+            e.grad_batch(k, p, g);
+            return true;
         }
-        let s = _mm512_fmadd_pd(_mm512_mul_pd(r, z), ps, r);
-        // cos r = 1 − z/2 + z²·(C1 + z·(C2 + …))
-        let mut pc = _mm512_set1_pd(C[5]);
-        for &c in C[..5].iter().rev() {
-            pc = _mm512_fmadd_pd(pc, z, _mm512_set1_pd(c));
-        }
-        let hz = _mm512_mul_pd(z, _mm512_set1_pd(0.5));
-        let w = _mm512_sub_pd(_mm512_set1_pd(1.0), hz);
-        // the fdlibm correction: w + (((1 − w) − hz) + z²·poly)
-        let corr = _mm512_add_pd(
-            _mm512_sub_pd(_mm512_sub_pd(_mm512_set1_pd(1.0), w), hz),
-            _mm512_mul_pd(_mm512_mul_pd(z, z), pc),
-        );
-        let c = _mm512_add_pd(w, corr);
-        // quadrant q = k mod 4: sin x = [s, c, −s, −c][q], cos x = [c, −s, −c, s][q]
-        let q = _mm512_cvtpd_epi64(k);
-        let q1 = _mm512_test_epi64_mask(q, _mm512_set1_epi64(1));
-        let q2 = _mm512_test_epi64_mask(q, _mm512_set1_epi64(2));
-        let sin0 = _mm512_mask_blend_pd(q1, s, c);
-        let cos0 = _mm512_mask_blend_pd(q1, c, _mm512_sub_pd(_mm512_setzero_pd(), s));
-        let neg = |v: __m512d| _mm512_sub_pd(_mm512_setzero_pd(), v);
-        let mut sin = _mm512_mask_blend_pd(q2, sin0, neg(sin0));
-        let mut cos = _mm512_mask_blend_pd(q2, cos0, neg(cos0));
-        let big = _mm512_cmp_pd_mask::<_CMP_NLE_UQ>(_mm512_abs_pd(x), _mm512_set1_pd(1e5));
-        if big != 0 {
-            let mut xs = [0f64; 8];
-            let (mut ss, mut cs) = ([0f64; 8], [0f64; 8]);
-            _mm512_storeu_pd(xs.as_mut_ptr(), x);
-            _mm512_storeu_pd(ss.as_mut_ptr(), sin);
-            _mm512_storeu_pd(cs.as_mut_ptr(), cos);
-            for i in 0..8 {
-                if big & (1 << i) != 0 {
-                    ss[i] = xs[i].sin();
-                    cs[i] = xs[i].cos();
-                }
-            }
-            sin = _mm512_loadu_pd(ss.as_ptr());
-            cos = _mm512_loadu_pd(cs.as_ptr());
-        }
-        (sin, cos)
+        Kind::Builtin(_) => f.name.as_str(),
+    };
+    match name {
+        "sin-cos" => k.sin_cos_grad(p, g, false),
+        "sin-cos-sq" => k.sin_cos_grad(p, g, true),
+        "quadratic" => crate::fused!(each_point!(builtin::quadratic, p, g)),
+        "saddle" => crate::fused!(each_point!(builtin::saddle, p, g)),
+        "rosenbrock" => crate::fused!(each_point!(builtin::rosenbrock, p, g)),
+        "beale" => crate::fused!(each_point!(builtin::beale, p, g)),
+        "himmelblau" => crate::fused!(each_point!(builtin::himmelblau, p, g)),
+        "booth" => crate::fused!(each_point!(builtin::booth, p, g)),
+        "matyas" => crate::fused!(each_point!(builtin::matyas, p, g)),
+        "rastrigin" => crate::fused!(each_point!(builtin::rastrigin, p, g)),
+        "ackley" => crate::fused!(each_point!(builtin::ackley, p, g)),
+        "goldstein-price" => crate::fused!(each_point!(builtin::goldstein_price, p, g)),
+        "styblinski-tang" => crate::fused!(each_point!(builtin::styblinski_tang, p, g)),
+        "six-hump-camel" => crate::fused!(each_point!(builtin::six_hump_camel, p, g)),
+        "valley" => crate::fused!(each_point!(builtin::valley, p, g)),
+        "monkey-saddle" => crate::fused!(each_point!(builtin::monkey_saddle, p, g)),
+        _ => return false,
     }
-
-    /// Gradients of x²/10·sin u + y²/10·cos v with u = x, v = y (or u = x², v = y²), for
-    /// blocks of 8 interleaved points.
-    pub unsafe fn sin_cos_grad(p: &[f64], g: &mut [f64], squared: bool) {
-        let even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
-        let odd = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
-        let lo_idx = _mm512_setr_epi64(0, 8, 1, 9, 2, 10, 3, 11);
-        let hi_idx = _mm512_setr_epi64(4, 12, 5, 13, 6, 14, 7, 15);
-        let two = _mm512_set1_pd(2.0);
-        for b in 0..p.len() / 16 {
-            let a0 = _mm512_loadu_pd(p.as_ptr().add(16 * b));
-            let a1 = _mm512_loadu_pd(p.as_ptr().add(16 * b + 8));
-            let x = _mm512_permutex2var_pd(a0, even, a1);
-            let y = _mm512_permutex2var_pd(a0, odd, a1);
-            let (x2, y2) = (_mm512_mul_pd(x, x), _mm512_mul_pd(y, y));
-            let (bx, by) = (_mm512_div_pd(x2, _mm512_set1_pd(10.0)), _mm512_div_pd(y2, _mm512_set1_pd(10.0)));
-            let (sx, cx) = sincos(if squared { x2 } else { x });
-            let (sy, cy) = sincos(if squared { y2 } else { y });
-            let (tx, ty) = (_mm512_mul_pd(two, x), _mm512_mul_pd(two, y));
-            let (gx, gy) = if squared {
-                // (sin x²/10)·(2x) + (x²/10·cos x²)·(2x)
-                (
-                    _mm512_add_pd(
-                        _mm512_mul_pd(_mm512_div_pd(sx, _mm512_set1_pd(10.0)), tx),
-                        _mm512_mul_pd(_mm512_mul_pd(bx, cx), tx),
-                    ),
-                    _mm512_add_pd(
-                        _mm512_mul_pd(_mm512_div_pd(cy, _mm512_set1_pd(10.0)), ty),
-                        _mm512_mul_pd(_mm512_mul_pd(by, _mm512_sub_pd(_mm512_setzero_pd(), sy)), ty),
-                    ),
-                )
-            } else {
-                // (sin x/10)·(2x) + (x²/10)·cos x
-                (
-                    _mm512_add_pd(_mm512_mul_pd(_mm512_div_pd(sx, _mm512_set1_pd(10.0)), tx), _mm512_mul_pd(bx, cx)),
-                    _mm512_add_pd(
-                        _mm512_mul_pd(_mm512_div_pd(cy, _mm512_set1_pd(10.0)), ty),
-                        _mm512_mul_pd(by, _mm512_sub_pd(_mm512_setzero_pd(), sy)),
-                    ),
-                )
-            };
-            _mm512_storeu_pd(g.as_mut_ptr().add(16 * b), _mm512_permutex2var_pd(gx, lo_idx, gy));
-            _mm512_storeu_pd(g.as_mut_ptr().add(16 * b + 8), _mm512_permutex2var_pd(gx, hi_idx, gy));
-        }
-    }
+    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::Path;
+
+    fn points(n: usize) -> Vec<f64> {
+        let mut p: Vec<f64> = (0..2 * n).map(|i| ((i as f64) * 0.7371).sin() * 12.0 + (i % 7) as f64 * 3.1).collect();
+        // the edges: zeros, exact multiples of π/2, the 1e5 limit, beyond it, non-finite
+        let special = [
+            0.0,
+            -0.0,
+            std::f64::consts::FRAC_PI_2,
+            -std::f64::consts::PI,
+            1e5,
+            -1e5,
+            1.0000001e5,
+            3e7,
+            f64::INFINITY,
+            f64::NAN,
+            1e-300,
+            -7.5,
+        ];
+        p[..special.len()].copy_from_slice(&special);
+        p
+    }
 
     #[test]
-    fn batched_gradients_match_the_scalar_ones_to_a_few_ulps() {
+    fn batched_gradients_match_the_scalar_libm_ones_to_a_few_ulps() {
+        let k = kernels::table(Path::Scalar).unwrap();
         for name in ["sin-cos", "sin-cos-sq"] {
             let f = crate::objective::builtin(name).unwrap().function();
             let n = 1003;
-            let p: Vec<f64> = (0..2 * n).map(|i| ((i as f64) * 0.7371).sin() * 12.0 + (i % 7) as f64 * 3.1).collect();
+            let p = points(n);
             let mut g = vec![0.0; 2 * n];
-            if !grad_batch(&f, &p, &mut g) {
-                println!("skipped: no batched path on this CPU");
-                return;
-            }
+            assert!(grad_batch_on(k, &f, &p, &mut g));
             for i in 0..n {
                 let (_, gx, gy) = f.eval(p[2 * i], p[2 * i + 1]);
                 for (a, b) in [(g[2 * i], gx), (g[2 * i + 1], gy)] {
+                    if b.is_nan() {
+                        assert!(a.is_nan(), "{name}: {a} where libm gives NaN");
+                        continue;
+                    }
                     let scale = 1e-15 * (1.0 + (p[2 * i].abs() + p[2 * i + 1].abs()).powi(3));
                     assert!((a - b).abs() <= 8.0 * scale, "{name} at {:?}: {a} vs {b}", (p[2 * i], p[2 * i + 1]));
                 }
             }
         }
-        let f = crate::objective::builtin("rosenbrock").unwrap().function();
-        assert!(!grad_batch(&f, &[0.0, 0.0], &mut [0.0, 0.0]));
+    }
+
+    #[test]
+    fn batched_gradients_are_the_same_bits_on_every_kernel_path() {
+        let scalar = kernels::table(Path::Scalar).unwrap();
+        for path in Path::ALL {
+            let Some(k) = kernels::table(path) else {
+                println!("skipped {path}: this CPU cannot run it");
+                continue;
+            };
+            for name in ["sin-cos", "sin-cos-sq"] {
+                let f = crate::objective::builtin(name).unwrap().function();
+                // every tail length of the 8-, 4- and 2-lane backends
+                for n in [1, 2, 3, 5, 7, 8, 9, 15, 17, 1003] {
+                    let p = points(n.max(12))[..2 * n].to_vec();
+                    let (mut want, mut got) = (vec![0.0; 2 * n], vec![1.0; 2 * n]);
+                    grad_batch_on(scalar, &f, &p, &mut want);
+                    let before = kernels::calls_on_this_thread(path);
+                    grad_batch_on(k, &f, &p, &mut got);
+                    assert_eq!(kernels::calls_on_this_thread(path), before + 1, "the {path} kernel did not run");
+                    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                        assert_eq!(a.to_bits(), b.to_bits(), "{path}, {name}, n={n}, value {i}: {a} vs {b}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_other_function_batches_to_exactly_its_scalar_gradient_and_expressions_to_a_few_ulps() {
+        let k = kernels::kernels();
+        let p = points(203);
+        for info in crate::objective::BUILTINS {
+            let f = info.function();
+            let mut g = vec![0.0; p.len()];
+            assert!(grad_batch_on(k, &f, &p, &mut g), "{} has no batched form", f.name);
+            if f.name.starts_with("sin-cos") {
+                continue;
+            }
+            for (i, q) in p.chunks_exact(2).enumerate() {
+                let (_, gx, gy) = f.eval(q[0], q[1]);
+                for (a, b) in [(g[2 * i], gx), (g[2 * i + 1], gy)] {
+                    assert!(
+                        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                        "{} at {q:?}: {a} vs {b}",
+                        f.name
+                    );
+                }
+            }
+        }
+        // sin and cos from the kernels' polynomial; everything else as the scalar tape
+        for src in [
+            "x^2*sin(x)/10 + y^2*cos(y)/10",
+            "exp(-x^2)*tanh(y) + sqrt(abs(x*y)) - ln(1+x^2)/(2+cos(y))",
+            "x^y + x*x*y - 3",
+            "tan(x/7)^2 + sin(x)*sin(x) - (-y)",
+        ] {
+            let f = crate::objective::Function::from_expr(src, [-10.0, 10.0, -10.0, 10.0], [1.0, 1.0]).unwrap();
+            let p: Vec<f64> = points(203).iter().map(|v| if v.is_finite() { v.clamp(-1e3, 1e3) } else { *v }).collect();
+            let mut g = vec![0.0; p.len()];
+            assert!(grad_batch_on(k, &f, &p, &mut g));
+            for (i, q) in p.chunks_exact(2).enumerate() {
+                let (_, gx, gy) = f.eval(q[0], q[1]);
+                for (a, b) in [(g[2 * i], gx), (g[2 * i + 1], gy)] {
+                    if !(a.is_finite() && b.is_finite()) {
+                        assert!(a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()), "{src} at {q:?}: {a} vs {b}");
+                        continue;
+                    }
+                    assert!((a - b).abs() <= 1e-13 * (1.0 + b.abs()), "{src} at {q:?}: {a} vs {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn expressions_batch_to_the_same_bits_on_every_kernel_path() {
+        let scalar = kernels::table(Path::Scalar).unwrap();
+        let f = crate::objective::Function::from_expr(
+            "x^2*sin(x)/10 + y^2*cos(y)/10 + exp(-y^2)",
+            [-10.0, 10.0, -10.0, 10.0],
+            [1.0, 1.0],
+        )
+        .unwrap();
+        for path in Path::ALL {
+            let Some(k) = kernels::table(path) else {
+                println!("skipped {path}: this CPU cannot run it");
+                continue;
+            };
+            for n in [1, 3, 63, 64, 65, 200] {
+                let p = points(n.max(12))[..2 * n].to_vec();
+                let (mut want, mut got) = (vec![0.0; 2 * n], vec![1.0; 2 * n]);
+                grad_batch_on(scalar, &f, &p, &mut want);
+                let before = kernels::calls_on_this_thread(path);
+                grad_batch_on(k, &f, &p, &mut got);
+                assert!(kernels::calls_on_this_thread(path) > before, "the {path} kernels did not run");
+                for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+                    assert_eq!(a.to_bits(), b.to_bits(), "{path}, n={n}, value {i}: {a} vs {b}");
+                }
+            }
+        }
     }
 }

@@ -10,15 +10,18 @@ use std::f64::consts::{E, PI};
 /// (value, ∂f/∂x, ∂f/∂y)
 pub type Vg = (f64, f64, f64);
 
+#[inline]
 pub fn quadratic(x: f64, y: f64) -> Vg {
     (x * x + y * y, 2.0 * x, 2.0 * y)
 }
 
+#[inline]
 pub fn saddle(x: f64, y: f64) -> Vg {
     // x**2/10 - y**2/10; autograd: d(a/10)/da = 1/10 = 0.1, then (0.1)·(2x)
     (x * x / 10.0 - y * y / 10.0, 0.1 * (2.0 * x), -0.1 * (2.0 * y))
 }
 
+#[inline]
 pub fn sin_cos(x: f64, y: f64) -> Vg {
     let (bx, sx, cx) = (x * x / 10.0, x.sin(), x.cos());
     let (by, sy, cy) = (y * y / 10.0, y.sin(), y.cos());
@@ -28,6 +31,7 @@ pub fn sin_cos(x: f64, y: f64) -> Vg {
     (v, gx, gy)
 }
 
+#[inline]
 pub fn sin_cos_sq(x: f64, y: f64) -> Vg {
     let (bx, x2) = (x * x / 10.0, x * x);
     let (by, y2) = (y * y / 10.0, y * y);
@@ -39,6 +43,7 @@ pub fn sin_cos_sq(x: f64, y: f64) -> Vg {
     (v, gx, gy)
 }
 
+#[inline]
 pub fn rosenbrock(x: f64, y: f64) -> Vg {
     let a = 1.0 - x;
     let b = y - x * x;
@@ -47,6 +52,7 @@ pub fn rosenbrock(x: f64, y: f64) -> Vg {
     (v, -(2.0 * a) + (-t) * (2.0 * x), t)
 }
 
+#[inline]
 pub fn beale(x: f64, y: f64) -> Vg {
     let (y2, y3) = (y * y, y * y * y);
     let t1 = 1.5 - x + x * y;
@@ -58,28 +64,33 @@ pub fn beale(x: f64, y: f64) -> Vg {
     (v, gx, gy)
 }
 
+#[inline]
 pub fn himmelblau(x: f64, y: f64) -> Vg {
     let a = x * x + y - 11.0;
     let b = x + y * y - 7.0;
     (a * a + b * b, 4.0 * x * a + 2.0 * b, 2.0 * a + 4.0 * y * b)
 }
 
+#[inline]
 pub fn booth(x: f64, y: f64) -> Vg {
     let a = x + 2.0 * y - 7.0;
     let b = 2.0 * x + y - 5.0;
     (a * a + b * b, 2.0 * a + 4.0 * b, 4.0 * a + 2.0 * b)
 }
 
+#[inline]
 pub fn matyas(x: f64, y: f64) -> Vg {
     (0.26 * (x * x + y * y) - 0.48 * x * y, 0.52 * x - 0.48 * y, 0.52 * y - 0.48 * x)
 }
 
+#[inline]
 pub fn rastrigin(x: f64, y: f64) -> Vg {
     let w = 2.0 * PI;
     let v = 20.0 + x * x - 10.0 * (w * x).cos() + y * y - 10.0 * (w * y).cos();
     (v, 2.0 * x + 10.0 * w * (w * x).sin(), 2.0 * y + 10.0 * w * (w * y).sin())
 }
 
+#[inline]
 pub fn ackley(x: f64, y: f64) -> Vg {
     let w = 2.0 * PI;
     let r = (0.5 * (x * x + y * y)).sqrt();
@@ -93,6 +104,7 @@ pub fn ackley(x: f64, y: f64) -> Vg {
     (v, gx, gy)
 }
 
+#[inline]
 pub fn goldstein_price(x: f64, y: f64) -> Vg {
     let s = x + y + 1.0;
     let p = 19.0 - 14.0 * x + 3.0 * x * x - 14.0 * y + 6.0 * x * y + 3.0 * y * y;
@@ -107,12 +119,14 @@ pub fn goldstein_price(x: f64, y: f64) -> Vg {
     (a * b, dax * b + a * dbx, day * b + a * dby)
 }
 
+#[inline]
 pub fn styblinski_tang(x: f64, y: f64) -> Vg {
     let f = |t: f64| t * t * t * t - 16.0 * t * t + 5.0 * t;
     let d = |t: f64| 4.0 * t * t * t - 32.0 * t + 5.0;
     (0.5 * (f(x) + f(y)), 0.5 * d(x), 0.5 * d(y))
 }
 
+#[inline]
 pub fn six_hump_camel(x: f64, y: f64) -> Vg {
     let (x2, y2) = (x * x, y * y);
     let v = (4.0 - 2.1 * x2 + x2 * x2 / 3.0) * x2 + x * y + (-4.0 + 4.0 * y2) * y2;
@@ -122,10 +136,12 @@ pub fn six_hump_camel(x: f64, y: f64) -> Vg {
 }
 
 /// Long narrow valley: condition number 40.
+#[inline]
 pub fn valley(x: f64, y: f64) -> Vg {
     (0.05 * x * x + 2.0 * y * y, 0.1 * x, 4.0 * y)
 }
 
+#[inline]
 pub fn monkey_saddle(x: f64, y: f64) -> Vg {
     (x * x * x - 3.0 * x * y * y, 3.0 * x * x - 3.0 * y * y, -6.0 * x * y)
 }

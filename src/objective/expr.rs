@@ -473,7 +473,183 @@ impl Expr {
     }
 }
 
+/// Points per block of the batched evaluation.
+const LANES: usize = 64;
+type Row = [f64; LANES];
+
+/// The buffers of [`Expr::grad_batch`]: a row of `LANES` values per tape entry, the row of
+/// each sine's cosine (and each cosine's sine) for the backward pass, the adjoints.
+#[derive(Default)]
+struct Rows {
+    v: Vec<Row>,
+    aux: Vec<Row>,
+    adj: Vec<Row>,
+    seen: Vec<bool>,
+}
+
+/// `adj[i][l] (+)= f(l)` for every lane, the first contribution taken as is, as in
+/// [`Expr::eval_with`].
+#[inline(always)]
+fn add_row(adj: &mut [Row], seen: &mut [bool], i: usize, f: impl Fn(usize) -> f64) {
+    let r = &mut adj[i];
+    if seen[i] {
+        for (l, a) in r.iter_mut().enumerate() {
+            *a += f(l);
+        }
+    } else {
+        for (l, a) in r.iter_mut().enumerate() {
+            *a = f(l);
+        }
+        seen[i] = true;
+    }
+}
+
+/// `out[l] = f(l)` for every lane.
+#[inline(always)]
+fn set(out: &mut Row, f: impl Fn(usize) -> f64) {
+    for (l, o) in out.iter_mut().enumerate() {
+        *o = f(l);
+    }
+}
+
+impl Expr {
+    /// The gradients at many points `p` = [x₀, y₀, x₁, y₁, …], written into `g` (same
+    /// layout), for basin maps: the tape runs on blocks of 64 points at once (element-wise
+    /// operations vectorised for the CPU), with the same operations per point as
+    /// [`Expr::eval`], except that sin and cos come from the kernels' own polynomial (within
+    /// 2 ulp of libm, the same bits on every kernel path) instead of libm.
+    pub fn grad_batch(&self, k: &crate::kernels::Kernels, p: &[f64], g: &mut [f64]) {
+        BATCH.with(|rows| {
+            let rows = &mut *rows.borrow_mut();
+            let n = self.tape.len();
+            if rows.v.len() < n {
+                rows.v.resize(n, [0.0; LANES]);
+                rows.aux.resize(n, [0.0; LANES]);
+                rows.adj.resize(n, [0.0; LANES]);
+                rows.seen.resize(n, false);
+            }
+            for (pc, gc) in p.chunks(2 * LANES).zip(g.chunks_mut(2 * LANES)) {
+                crate::fused!(self.grad_block(k, pc, gc, rows));
+            }
+        })
+    }
+
+    #[inline(always)]
+    fn grad_block(&self, k: &crate::kernels::Kernels, p: &[f64], g: &mut [f64], rows: &mut Rows) {
+        let n = self.tape.len();
+        let m = (p.len() / 2).min(g.len() / 2).min(LANES);
+        let (mut xs, mut ys) = ([0.0; LANES], [0.0; LANES]);
+        for j in 0..m {
+            xs[j] = p[2 * j];
+            ys[j] = p[2 * j + 1];
+        }
+        let Rows { v, aux, adj, seen } = rows;
+        for (i, &op) in self.tape.iter().enumerate() {
+            let (done, rest) = v.split_at_mut(i);
+            let out = &mut rest[0];
+            match op {
+                Op::X => *out = xs,
+                Op::Y => *out = ys,
+                Op::Const(c) => *out = [c; LANES],
+                Op::Neg(a) => set(out, |l| -done[a][l]),
+                Op::Add(a, b) => set(out, |l| done[a][l] + done[b][l]),
+                Op::Sub(a, b) => set(out, |l| done[a][l] - done[b][l]),
+                Op::Mul(a, b) => set(out, |l| done[a][l] * done[b][l]),
+                Op::Div(a, b) => set(out, |l| done[a][l] / done[b][l]),
+                Op::PowC(a, c) => set(out, |l| pow_const(done[a][l], c)),
+                Op::Pow(a, b) => set(out, |l| done[a][l].powf(done[b][l])),
+                Op::F(Func::Sin, a) => k.sincos(&done[a], out, &mut aux[i]),
+                Op::F(Func::Cos, a) => k.sincos(&done[a], &mut aux[i], out),
+                Op::F(f, a) => {
+                    let u = &done[a];
+                    match f {
+                        Func::Tan => set(out, |l| u[l].tan()),
+                        Func::Exp => set(out, |l| u[l].exp()),
+                        Func::Ln => set(out, |l| u[l].ln()),
+                        Func::Sqrt => set(out, |l| u[l].sqrt()),
+                        Func::Abs => set(out, |l| u[l].abs()),
+                        _ => set(out, |l| u[l].tanh()),
+                    }
+                }
+            }
+        }
+        seen[..n].fill(false);
+        add_row(adj, seen, n - 1, |_| 1.0);
+        let (mut gx, mut gy) = (None::<Row>, None::<Row>);
+        let sum = |acc: &mut Option<Row>, g: &Row| match acc {
+            Some(s) => s.iter_mut().zip(g).for_each(|(a, &b)| *a += b),
+            None => *acc = Some(*g),
+        };
+        for i in (0..n).rev() {
+            if !seen[i] {
+                continue;
+            }
+            let (lower, rest) = adj.split_at_mut(i);
+            let g = &rest[0];
+            match self.tape[i] {
+                Op::X => sum(&mut gx, g),
+                Op::Y => sum(&mut gy, g),
+                Op::Const(_) => {}
+                Op::Neg(a) => add_row(lower, seen, a, |l| -g[l]),
+                Op::Add(a, b) => {
+                    add_row(lower, seen, a, |l| g[l]);
+                    add_row(lower, seen, b, |l| g[l]);
+                }
+                Op::Sub(a, b) => {
+                    add_row(lower, seen, a, |l| g[l]);
+                    add_row(lower, seen, b, |l| -g[l]);
+                }
+                Op::Mul(a, b) => {
+                    let (va, vb) = (&v[a], &v[b]);
+                    add_row(lower, seen, a, |l| g[l] * vb[l]);
+                    add_row(lower, seen, b, |l| g[l] * va[l]);
+                }
+                Op::Div(a, b) => {
+                    let (va, vb) = (&v[a], &v[b]);
+                    add_row(lower, seen, a, |l| g[l] / vb[l]);
+                    add_row(lower, seen, b, |l| -g[l] * va[l] / (vb[l] * vb[l]));
+                }
+                Op::PowC(a, c) => {
+                    let va = &v[a];
+                    add_row(lower, seen, a, |l| g[l] * if c == 0.0 { 0.0 } else { c * pow_const(va[l], c - 1.0) });
+                }
+                Op::Pow(a, b) => {
+                    let (va, vb, vi) = (&v[a], &v[b], &v[i]);
+                    add_row(lower, seen, a, |l| g[l] * (vb[l] * va[l].powf(vb[l] - 1.0)));
+                    add_row(lower, seen, b, |l| {
+                        if va[l] == 0.0 && vb[l] >= 0.0 {
+                            0.0
+                        } else {
+                            g[l] * (vi[l] * va[l].ln())
+                        }
+                    });
+                }
+                Op::F(f, a) => {
+                    let (u, vi, w) = (&v[a], &v[i], &aux[i]);
+                    match f {
+                        Func::Sin => add_row(lower, seen, a, |l| g[l] * w[l]),
+                        Func::Cos => add_row(lower, seen, a, |l| g[l] * -w[l]),
+                        Func::Tan => add_row(lower, seen, a, |l| g[l] * (1.0 + vi[l] * vi[l])),
+                        Func::Exp => add_row(lower, seen, a, |l| g[l] * vi[l]),
+                        Func::Ln => add_row(lower, seen, a, |l| g[l] / u[l]),
+                        Func::Sqrt => add_row(lower, seen, a, |l| g[l] / (2.0 * vi[l])),
+                        Func::Abs => add_row(lower, seen, a, |l| g[l] * sgn(u[l])),
+                        Func::Tanh => add_row(lower, seen, a, |l| g[l] * (1.0 - vi[l] * vi[l])),
+                    }
+                }
+            }
+        }
+        let (gx, gy) = (gx.unwrap_or([0.0; LANES]), gy.unwrap_or([0.0; LANES]));
+        for j in 0..m {
+            g[2 * j] = gx[j];
+            g[2 * j + 1] = gy[j];
+        }
+    }
+}
+
 thread_local! {
+    /// Per-thread buffers of [`Expr::grad_batch`].
+    static BATCH: std::cell::RefCell<Rows> = std::cell::RefCell::new(Rows::default());
     /// Per-thread buffers of [`Expr::value`] and [`Expr::eval`] (values, adjoints, seen).
     static SCRATCH: std::cell::RefCell<(Vec<f64>, Vec<f64>, Vec<bool>)> =
         const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new())) };

@@ -31,6 +31,7 @@ pub fn write_compare(
         "steps": steps,
         "note": note,
         "optlab_version": env!("CARGO_PKG_VERSION"),
+        "kernels": crate::kernels::active().name(),
         "runs": runs.iter().map(|r| &r.summary).collect::<Vec<_>>(),
     });
     record::write_json(&files[1], &summary)?;
@@ -117,7 +118,7 @@ pub fn write_train(
             "model": model.name, "parameters": model.n_params, "dataset": data.name, "data_source": data.source,
             "train_samples": n_train, "test_samples": data.test.len(), "epochs": s.epochs, "batch_size": s.batch_size,
             "normalisation": [data.mean, data.std], "total_seconds": seconds,
-            "optlab_version": env!("CARGO_PKG_VERSION"), "runs": runs,
+            "optlab_version": env!("CARGO_PKG_VERSION"), "kernels": crate::kernels::active().name(), "runs": runs,
         }),
     )?;
     let bands = curves::bands(results);

@@ -357,6 +357,7 @@ pub fn run(opts: &SeminarOptions, stop: &AtomicBool, progress: &(dyn Fn(Progress
     let seconds = t0.elapsed().as_secs_f64();
     report.meta = vec![
         ("machine".into(), machine()),
+        ("kernels".into(), format!("{} ({})", crate::kernels::active(), crate::kernels::active().describe())),
         ("optlab".into(), format!("{} ({})", env!("CARGO_PKG_VERSION"), if opts.quick { "quick smoke run" } else { "full run" })),
         ("seed".into(), opts.seed.to_string()),
         ("data".into(), format!("{}: {} training / {} test images from {}", data.name, n_train, settings.limit_test.map_or(data.test.len(), |l| l.min(data.test.len())), data.source)),

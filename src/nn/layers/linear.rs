@@ -1,0 +1,45 @@
+//! Fully connected layer: `y = x·Wᵀ + b`, W stored out×in (row-major, as PyTorch).
+
+use super::{Ctx, Grads, ParamRange};
+use crate::kernels::Init;
+
+#[derive(Clone, Debug)]
+pub(crate) struct Linear {
+    pub inp: usize,
+    pub out: usize,
+    /// Offsets of the weight and bias in the parameter vector.
+    pub w: usize,
+    pub b: usize,
+}
+
+impl Linear {
+    pub fn params(&self) -> ParamRange {
+        ParamRange { w: self.w, w_len: self.inp * self.out, b: self.b, b_len: self.out, fan_in: self.inp }
+    }
+
+    /// `y[j][o] = Σ_i x[j][i]·W[o][i] + b[o]` (16 partial sums over i, fixed tree).
+    pub fn forward(&self, c: &Ctx, x: &[f32], y: &mut [f32]) {
+        let (inp, out) = (self.inp, self.out);
+        let w = &c.params[self.w..self.w + inp * out];
+        c.k.dots(x, w, c.n, inp, out, Init::Bias(&c.params[self.b..self.b + out]), y);
+    }
+
+    /// dW = dYᵀ·X and dX = dY·W, each term added in sample (resp. output) order; db = the
+    /// sum of dY's rows in sample order.
+    pub fn backward(&self, c: &Ctx, x: &[f32], g: Grads) {
+        let (inp, out, n) = (self.inp, self.out, c.n);
+        let dy = g.dy;
+        // dW[o][i] = Σ_j dY[j][o]·X[j][i]: A(o, j) = dy[j·out + o]
+        c.k.gemm(out, n, inp, dy, 1, out, x, inp, Init::Zero, &mut g.grad[self.w..self.w + inp * out], inp);
+        let db = &mut g.grad[self.b..self.b + out];
+        db.fill(0.0);
+        for row in dy.chunks_exact(out) {
+            db.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+        }
+        if let Some(dx) = g.dx {
+            // dX[j][i] = Σ_o dY[j][o]·W[o][i]
+            let w = &c.params[self.w..self.w + inp * out];
+            c.k.gemm(n, out, inp, dy, out, 1, w, inp, Init::Zero, dx, inp);
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Max pooling with a k×k window and stride k (windows do not overlap). The first maximum
+//! in row-major window order wins and NaN propagates, as in PyTorch; the position of each
+//! maximum is kept for the backward pass.
+//!
+//! A ReLU right before a 2×2 max-pool is folded into it (`relu`): the pool reads its input
+//! through the ReLU, and the backward pass passes a gradient only where the pooled value is
+//! positive — the same numbers as the two layers one after the other, without writing and
+//! reading the ReLU's output and gradient.
+
+use super::{Ctx, Grads, Scratch};
+
+#[derive(Clone, Debug)]
+pub(crate) struct MaxPool {
+    pub c: usize,
+    pub h: usize,
+    pub wd: usize,
+    pub k: usize,
+    pub oh: usize,
+    pub ow: usize,
+    /// A ReLU applied to the input first (only with k = 2).
+    pub relu: bool,
+}
+
+impl MaxPool {
+    /// `idx`: for each output, the index of its maximum within the sample's input; `f`: one
+    /// sample's output gradient through the ReLU.
+    pub fn scratch(&self, cap: usize) -> Scratch {
+        let outs = self.c * self.oh * self.ow;
+        Scratch { idx: vec![0u32; cap * outs], f: vec![0f32; if self.relu { outs } else { 0 }], ..Default::default() }
+    }
+
+    pub fn forward(&self, c: &Ctx, x: &[f32], y: &mut [f32], s: &mut Scratch) {
+        let (ch, h, wd, oh, ow) = (self.c, self.h, self.wd, self.oh, self.ow);
+        let (ins, outs) = (ch * h * wd, ch * oh * ow);
+        for (xs, (ys, ats)) in
+            x.chunks_exact(ins).zip(y.chunks_exact_mut(outs).zip(s.idx.chunks_exact_mut(outs))).take(c.n)
+        {
+            for p in 0..ch {
+                let (o, plane) = (p * oh * ow, &xs[p * h * wd..(p + 1) * h * wd]);
+                let (yp, ap) = (&mut ys[o..o + oh * ow], &mut ats[o..o + oh * ow]);
+                if self.k == 2 {
+                    c.k.maxpool2(plane, h, wd, (p * h * wd) as u32, self.relu, yp, ap);
+                } else {
+                    self.pool_plane(plane, (p * h * wd) as u32, yp, ap);
+                }
+            }
+        }
+    }
+
+    /// Any window size, in plain loops.
+    fn pool_plane(&self, plane: &[f32], base: u32, y: &mut [f32], at: &mut [u32]) {
+        let (k, wd) = (self.k, self.wd);
+        for oy in 0..self.oh {
+            for ox in 0..self.ow {
+                let (mut best, mut arg) = (f32::NEG_INFINITY, 0usize);
+                for ky in 0..k {
+                    for kx in 0..k {
+                        let i = (oy * k + ky) * wd + ox * k + kx;
+                        let v = plane[i];
+                        if v > best || v.is_nan() {
+                            best = v;
+                            arg = i;
+                        }
+                    }
+                }
+                y[oy * self.ow + ox] = best;
+                at[oy * self.ow + ox] = base + arg as u32;
+            }
+        }
+    }
+
+    /// Each output's gradient goes to the input that was its maximum (through the ReLU:
+    /// only where the pooled value is positive); the others get 0.
+    pub fn backward(&self, c: &Ctx, y: &[f32], g: Grads, s: &mut Scratch) {
+        let Some(dx) = g.dx else { return };
+        let (ins, outs) = (self.c * self.h * self.wd, self.c * self.oh * self.ow);
+        dx.fill(0.0);
+        for (((dxs, ats), dys), ys) in dx
+            .chunks_exact_mut(ins)
+            .zip(s.idx.chunks_exact(outs))
+            .zip(g.dy.chunks_exact(outs))
+            .zip(y.chunks_exact(outs))
+            .take(c.n)
+        {
+            // windows do not overlap: each input is the maximum of at most one window
+            if self.relu {
+                let masked = &mut s.f[..outs];
+                masked.iter_mut().zip(dys.iter().zip(ys)).for_each(|(m, (&d, &v))| *m = if v > 0.0 { d } else { 0.0 });
+                c.k.scatter(dxs, ats, masked);
+            } else {
+                c.k.scatter(dxs, ats, dys);
+            }
+        }
+    }
+}

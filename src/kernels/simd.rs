@@ -130,7 +130,7 @@ impl F32x16 for Scalar {
     fn fma(self, a: [f32; 16], b: [f32; 16], c: [f32; 16]) -> [f32; 16] {
         let mut r = c;
         for i in 0..16 {
-            r[i] = a[i].mul_add(b[i], c[i]);
+            r[i] = fma_f32(a[i], b[i], c[i]);
         }
         r
     }
@@ -214,6 +214,33 @@ impl F64xN for Scalar {
     #[inline(always)]
     fn outside(self, x: f64, limit: f64) -> u32 {
         (x.abs() > limit || x.is_nan()) as u32
+    }
+}
+
+/// `a·b + c` rounded once, as `f32::mul_add`. Where the build has no FMA instruction (the
+/// x86-64 baseline), `mul_add` is a library call; this computes the same bits inline and
+/// vectorisable: the product is exact in f64, the sum is rounded to odd (its exact error from
+/// TwoSum decides the last bit), and rounding that to f32 is then the correctly rounded
+/// result (53 ≥ 2·24 + 2 bits; Boldo & Melquiond, 2008).
+#[inline(always)]
+pub(crate) fn fma_f32(a: f32, b: f32, c: f32) -> f32 {
+    #[cfg(any(target_feature = "fma", not(target_arch = "x86_64")))]
+    {
+        a.mul_add(b, c)
+    }
+    #[cfg(all(target_arch = "x86_64", not(target_feature = "fma")))]
+    {
+        let (p, cd) = (a as f64 * b as f64, c as f64);
+        let s = p + cd;
+        // TwoSum: p + cd = s + e exactly
+        let p1 = s - cd;
+        let c1 = s - p1;
+        let e = (p - p1) + (cd - c1);
+        let bits = s.to_bits();
+        // inexact with an even last bit: the odd neighbour on the side of the exact value
+        let step = ((e != 0.0) & (bits & 1 == 0) & (s.abs() < f64::INFINITY)) as u64;
+        let delta = if (e > 0.0) == (s > 0.0) { step } else { step.wrapping_neg() };
+        f64::from_bits(bits.wrapping_add(delta)) as f32
     }
 }
 
@@ -707,6 +734,55 @@ mod arm {
                 let b = (vgetq_lane_u64::<1>(inside) == 0) as u32;
                 a | (b << 1)
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fma_f32;
+
+    #[test]
+    fn the_inline_fused_multiply_add_is_correctly_rounded() {
+        // products and sums that round differently when not fused, cancellations, subnormal
+        // and overflowing results, infinities and NaN
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            let e = (s >> 32) % 90;
+            f32::from_bits((s as u32 & 0x807f_ffff) | (((e as u32) + 82) << 23))
+        };
+        let special =
+            [0.0, -0.0, 1.0, -1.0, f32::MIN_POSITIVE, 1e-45, f32::MAX, f32::INFINITY, f32::NAN, 1.0 + f32::EPSILON];
+        let mut cases: Vec<(f32, f32, f32)> = Vec::new();
+        for &a in &special {
+            for &b in &special {
+                for &c in &special {
+                    cases.push((a, b, c));
+                }
+            }
+        }
+        // double rounding: a·b + c lies just below the midpoint between c (odd last bit) and its
+        // upper neighbour, and rounding the sum to f64 first lands exactly on the midpoint
+        let (one_up, tiny) = (1.0 + f32::EPSILON, (1.0 - f32::EPSILON) / 16_777_216.0);
+        for scale in [1.0f32, -1.0, 1024.0, -1.0 / 1024.0] {
+            cases.push((one_up * scale, tiny, one_up * scale));
+            cases.push((tiny, one_up * scale, one_up * scale));
+        }
+        for i in 0..200_000 {
+            let (a, b) = (next(), next());
+            // c near −a·b, so that the sum cancels
+            let c = if i % 3 == 0 { -(a * b) * (1.0 + f32::EPSILON * (i % 7) as f32) } else { next() };
+            cases.push((a, b, c));
+        }
+        for (a, b, c) in cases {
+            let (got, want) = (fma_f32(a, b, c), a.mul_add(b, c));
+            assert!(
+                got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                "fma({a:e}, {b:e}, {c:e}) = {got:e}, want {want:e}"
+            );
         }
     }
 }

@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # optlab and PyTorch on the same work, one after the other, on this machine.
-# Needs full MNIST (../shared/datasets/mnist or data/mnist: `optlab data fetch mnist`) and a
-# Python with torch for the second half: PYTHON=/path/to/python bash bench/side_by_side.sh
+# Needs full MNIST (../shared/datasets/mnist, data/mnist: `optlab data fetch mnist`, or
+# $OPTLAB_DATA/mnist) and a Python with torch for the second half:
+# PYTHON=/path/to/python bash bench/side_by_side.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 EPOCHS=${EPOCHS:-20}
 cargo build --release -q
+OPTLAB=${CARGO_TARGET_DIR:-target}/release/optlab
+DATA=()
+TORCH_DATA=()
+if [ -n "${OPTLAB_DATA:-}" ]; then
+  DATA=(--data-dir "$OPTLAB_DATA")
+  TORCH_DATA=(--data "$OPTLAB_DATA/mnist")
+fi
 echo "== optlab"
-./target/release/optlab bench --epochs "$EPOCHS"
+"$OPTLAB" bench --epochs "$EPOCHS" "${DATA[@]}"
 echo "== PyTorch"
-"$PYTHON" bench/torch_reference.py --epochs "$EPOCHS" --speed-epochs 3
+"$PYTHON" bench/torch_reference.py --epochs "$EPOCHS" --speed-epochs 3 "${TORCH_DATA[@]}"

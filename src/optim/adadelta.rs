@@ -82,6 +82,7 @@ impl<T: Real> GradientRule<T> for Adadelta<T> {
     fn hyper(&mut self) -> GroupHyper<'_> {
         GroupHyper { lr: &mut self.cfg.lr, momentum: None }
     }
+    #[inline(always)]
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let c = &self.cfg;
         ensure_len(&mut self.square_avg, params.len(), T::zero());

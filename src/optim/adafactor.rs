@@ -207,6 +207,7 @@ impl<T: Real> GradientRule<T> for Adafactor<T> {
         GroupHyper { lr: &mut self.cfg.lr, momentum: None }
     }
 
+    #[inline(always)]
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         self.prepare(params.len());
         self.step += 1;

@@ -84,6 +84,7 @@ impl<T: Real> GradientRule<T> for Adagrad<T> {
     fn hyper(&mut self) -> GroupHyper<'_> {
         GroupHyper { lr: &mut self.cfg.lr, momentum: None }
     }
+    #[inline(always)]
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let c = &self.cfg;
         ensure_len(&mut self.sum, params.len(), T::of(c.initial_accumulator_value));

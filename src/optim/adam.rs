@@ -93,6 +93,7 @@ impl<T: Real> GradientRule<T> for Adam<T> {
     fn hyper(&mut self) -> GroupHyper<'_> {
         GroupHyper { lr: &mut self.cfg.lr, momentum: Some(&mut self.cfg.betas.0) }
     }
+    #[inline(always)]
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let c = &self.cfg;
         let n = params.len();

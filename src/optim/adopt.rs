@@ -102,6 +102,7 @@ impl<T: Real> GradientRule<T> for Adopt<T> {
     fn hyper(&mut self) -> GroupHyper<'_> {
         GroupHyper { lr: &mut self.cfg.lr, momentum: Some(&mut self.cfg.betas.0) }
     }
+    #[inline(always)]
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let n = params.len();
         ensure_len(&mut self.exp_avg, n, T::zero());

@@ -66,6 +66,7 @@ impl<T: Real> GradientRule<T> for Gd {
     fn hyper(&mut self) -> GroupHyper<'_> {
         GroupHyper { lr: &mut self.cfg.lr, momentum: None }
     }
+    #[inline(always)]
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let neg_lr = T::of(-self.cfg.lr);
         for (p, &g) in params.iter_mut().zip(grad) {

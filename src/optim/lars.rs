@@ -94,6 +94,7 @@ impl<T: Real> GradientRule<T> for Lars<T> {
     fn hyper(&mut self) -> GroupHyper<'_> {
         GroupHyper { lr: &mut self.cfg.lr, momentum: Some(&mut self.cfg.momentum) }
     }
+    #[inline(always)]
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let c = &self.cfg;
         let n = params.len();

@@ -89,6 +89,7 @@ impl<T: Real> GradientRule<T> for Lion<T> {
     fn hyper(&mut self) -> GroupHyper<'_> {
         GroupHyper { lr: &mut self.cfg.lr, momentum: Some(&mut self.cfg.betas.0) }
     }
+    #[inline(always)]
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let c = &self.cfg;
         ensure_len(&mut self.exp_avg, params.len(), T::zero());

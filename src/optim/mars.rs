@@ -185,6 +185,7 @@ impl<T: Real> GradientRule<T> for Mars<T> {
     fn hyper(&mut self) -> GroupHyper<'_> {
         GroupHyper { lr: &mut self.cfg.lr, momentum: Some(&mut self.cfg.betas.0) }
     }
+    #[inline(always)]
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let n = params.len();
         for buf in [&mut self.exp_avg, &mut self.exp_avg_sq, &mut self.last_grad, &mut self.g, &mut self.c, &mut self.u] {

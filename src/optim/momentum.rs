@@ -71,6 +71,7 @@ impl<T: Real> GradientRule<T> for Momentum<T> {
     fn hyper(&mut self) -> GroupHyper<'_> {
         GroupHyper { lr: &mut self.cfg.lr, momentum: Some(&mut self.cfg.gamma) }
     }
+    #[inline(always)]
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         ensure_len(&mut self.m, params.len(), T::zero());
         let (gamma, lr) = (T::of(self.cfg.gamma), T::of(self.cfg.lr));

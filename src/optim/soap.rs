@@ -403,6 +403,7 @@ impl<T: Real> GradientRule<T> for Soap<T> {
     fn hyper(&mut self) -> GroupHyper<'_> {
         GroupHyper { lr: &mut self.cfg.lr, momentum: Some(&mut self.cfg.betas.0) }
     }
+    #[inline(always)]
     fn update(&mut self, params: &mut [T], grad: &[T]) {
         let n = params.len();
         let first = self.exp_avg.len() != n;

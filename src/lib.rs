@@ -9,6 +9,7 @@ pub mod cli;
 pub mod data;
 pub mod experiment;
 pub mod kernels;
+pub mod limits;
 pub mod nn;
 pub mod objective;
 pub mod optim;

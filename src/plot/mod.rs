@@ -52,22 +52,58 @@ where
         .map_err(perr)
 }
 
-/// Writes `<stem>.png` and `<stem>.svg`; returns both paths.
-pub fn save<F: Figure>(fig: &F, stem: &Path) -> Result<Vec<PathBuf>> {
+/// Draws `fig` into a PNG file's bytes.
+pub fn render_png<F: Figure>(fig: &F) -> Result<Vec<u8>> {
     theme::init_fonts();
+    let (w, h) = fig.size();
+    let mut rgb = vec![0u8; w as usize * h as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        fig.draw(&root)?;
+        root.present().map_err(perr)?;
+    }
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut writer = enc.write_header().context("encoding PNG")?;
+        writer.write_image_data(&rgb).context("encoding PNG")?;
+    }
+    Ok(out)
+}
+
+/// Draws `fig` as SVG text.
+pub fn render_svg<F: Figure>(fig: &F) -> Result<String> {
+    theme::init_fonts();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, fig.size()).into_drawing_area();
+        fig.draw(&root)?;
+        root.present().map_err(perr)?;
+    }
+    Ok(svg)
+}
+
+/// Writes `<stem>.png` and `<stem>.svg` (atomically, each drawn in memory first); returns
+/// both paths.
+pub fn save<F: Figure>(fig: &F, stem: &Path) -> Result<Vec<PathBuf>> {
     let png = stem.with_extension("png");
     let svg = stem.with_extension("svg");
-    {
-        let root = BitMapBackend::new(&png, fig.size()).into_drawing_area();
-        fig.draw(&root)?;
-        root.present().map_err(perr).with_context(|| format!("writing {}", png.display()))?;
-    }
-    {
-        let root = SVGBackend::new(&svg, fig.size()).into_drawing_area();
-        fig.draw(&root)?;
-        root.present().map_err(perr).with_context(|| format!("writing {}", svg.display()))?;
-    }
+    let bytes = render_png(fig).with_context(|| format!("drawing {}", png.display()))?;
+    crate::record::write_atomic(&png, &bytes)?;
+    let text = render_svg(fig).with_context(|| format!("drawing {}", svg.display()))?;
+    crate::record::write_atomic(&svg, text.as_bytes())?;
     Ok(vec![png, svg])
+}
+
+/// [`save`] into an output folder: `<rel>.png` and `<rel>.svg`, tracked by the folder.
+pub fn save_in<F: Figure>(fig: &F, out: &mut crate::record::OutDir, rel: &str) -> Result<Vec<PathBuf>> {
+    let png = render_png(fig).with_context(|| format!("drawing {rel}.png"))?;
+    let a = out.bytes(format!("{rel}.png"), &png)?;
+    let svg = render_svg(fig).with_context(|| format!("drawing {rel}.svg"))?;
+    let b = out.bytes(format!("{rel}.svg"), svg.as_bytes())?;
+    Ok(vec![a, b])
 }
 
 /// What a figure needs of one run.

@@ -1,49 +1,40 @@
-//! What each command does, in terms of the library.
+//! What each 2-D command does, in terms of the library: read the flags (checked against
+//! the limits before any work), run the experiment, write its records and figures, then
+//! print. The MNIST commands are in `training.rs`.
 
+use super::args::{check, load_function, load_shape, open_out, parse_optimizers, parse_range, usage};
+use super::output::{install_ctrlc, stopped, STOP};
 use super::{Cli, Command, ListWhat, RunArgs};
-use crate::experiment::compare::compare;
+use crate::experiment::compare::{compare_streamed, compare_until, unique_labels, Run};
+use crate::experiment::presets::slug;
 use crate::experiment::tune::{self, TuneOptions, Tuned};
-use crate::objective::{self, Function};
-use crate::optim::{Group, OptimizerConfig, Shape2, METHODS};
-use crate::record;
-use crate::report::outputs::write_compare;
-use crate::report::tables::{fmt_pt, summary_table, target_line, tune_table};
+use crate::experiment::{sweep, IN_MEMORY_STEPS};
+use crate::limits::{self, Allow};
+use crate::objective;
+use crate::optim::{Group, OptimizerConfig, METHODS};
+use crate::record::{self, compare::TrajectoryStream};
+use crate::report::figures;
+use crate::report::tables::{fmt_pt, map_table, summary_table, target_line, tune_table, Table};
 use anyhow::Result;
-use std::fmt;
 use std::path::PathBuf;
-
-/// Bad input from the user: printed as one line, exit code 2.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl fmt::Display for UsageError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
-
-pub(super) fn usage(msg: impl Into<String>) -> anyhow::Error {
-    UsageError(msg.into()).into()
-}
-
-use crate::report::seminar::PART1_OPTIMIZERS as SEMINAR_OPTIMIZERS;
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command.unwrap_or(Command::Seminar(super::SeminarArgs::default())) {
-        Command::Compare { run, steps, out, tuned, animate, x_axis } => {
-            cmd_compare(&run, steps, out, tuned, animate, x_axis == super::XAxis::Evals)
-        }
+        Command::Compare { run, steps, out, tuned, animate, x_axis, record_every } => cmd_compare(
+            &run,
+            steps,
+            out,
+            CompareOptions { tuned, animate, by_evals: x_axis == super::XAxis::Evals, every: record_every },
+        ),
         Command::Tune { run, steps, out } => cmd_tune(&run, steps, out),
         Command::Map { run, grid, steps, out } => cmd_map(&run, grid, steps, out),
         Command::SweepLr { run, lrs, vs, steps, out } => cmd_sweep(&run, &lrs, vs.as_deref(), steps, out),
         Command::List { what, markdown } => {
             match (what, markdown) {
-                (ListWhat::Optimizers, false) => print!("{}", list_optimizers()),
-                (ListWhat::Optimizers, true) => print!("{}", optimizers_markdown()),
-                (ListWhat::Schedulers, _) => print!("{}", list_schedulers()),
-                (ListWhat::Functions, _) => print!("{}", list_functions()),
+                (ListWhat::Optimizers, false) => say_raw!("{}", list_optimizers()),
+                (ListWhat::Optimizers, true) => say_raw!("{}", optimizers_markdown()),
+                (ListWhat::Schedulers, _) => say_raw!("{}", list_schedulers()),
+                (ListWhat::Functions, _) => say_raw!("{}", list_functions()),
             }
             Ok(())
         }
@@ -53,137 +44,98 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Data { action: super::DataAction::Fetch { name, data_dir } } => {
             super::training::cmd_fetch(&name, &data_dir)
         }
-        Command::Bench { data_dir, epochs, no_part2, map_grid } => {
-            super::training::cmd_bench(data_dir.as_deref(), epochs, !no_part2, map_grid)
+        Command::Bench { data_dir, epochs, no_part2, map_grid, allow_large } => {
+            super::training::cmd_bench(data_dir.as_deref(), epochs, !no_part2, map_grid, Allow { large: allow_large })
         }
     }
 }
 
-fn parse_numbers(s: &str, n: usize, flag: &str, example: &str) -> Result<Vec<f64>> {
-    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
-    let vals: Option<Vec<f64>> = parts.iter().map(|p| p.parse::<f64>().ok().filter(|v| v.is_finite())).collect();
-    match vals {
-        Some(v) if v.len() == n => Ok(v),
-        _ => Err(usage(format!("{flag} '{s}' is not {n} comma-separated numbers (write e.g. {flag} {example})"))),
-    }
-}
-
-/// The function with the user's --domain and --start applied.
-pub fn load_function(args: &RunArgs) -> Result<(Function, [f64; 2])> {
-    let domain = match &args.domain {
-        Some(d) => {
-            let v = parse_numbers(d, 4, "--domain", "-5,5,-5,5")?;
-            if !(v[0] < v[1] && v[2] < v[3]) {
-                return Err(usage(format!("--domain '{d}' must have x0 < x1 and y0 < y1")));
-            }
-            Some([v[0], v[1], v[2], v[3]])
-        }
-        None => None,
-    };
-    let start = match &args.start {
-        Some(s) => {
-            let v = parse_numbers(s, 2, "--start", "8,0.1")?;
-            Some([v[0], v[1]])
-        }
-        None => None,
-    };
-    let mut f = match objective::builtin(&args.function) {
-        Some(b) => b.function(),
-        None => {
-            let d = domain.unwrap_or([-10.0, 10.0, -10.0, 10.0]);
-            let s = start.unwrap_or([8.0, 0.1]);
-            Function::from_expr(&args.function, d, s).or_else(|_| objective::resolve(&args.function)).map_err(|e| {
-                // an unknown name is one line; a syntax error shows the expression and a caret
-                let text = if e.message.starts_with("unknown function") { e.message.clone() } else { e.to_string() };
-                usage(format!("--function: {text}"))
-            })?
-        }
-    };
-    if let Some(d) = domain {
-        f.domain = d;
-    }
-    let start = start.unwrap_or(f.start);
-    Ok((f, start))
-}
-
-/// The --shape flag; says so when a matrix method will see the vector as a 1x2 matrix.
-pub fn load_shape(args: &RunArgs, configs: &[OptimizerConfig]) -> Result<Shape2> {
-    let shape = Shape2::parse(&args.shape).map_err(|e| usage(format!("--shape: {e}")))?;
-    if shape == Shape2::Vector {
-        for c in configs.iter().filter(|c| c.method.matrix_only) {
-            eprintln!(
-                "note: {} works on matrices; (x, y) is treated as a 1x2 matrix (choose with --shape 1x2 or 2x1)",
-                c.name()
-            );
-        }
-    }
-    Ok(shape)
-}
-
-/// Parses every --optimizer spec (the seminar's six when none is given).
-pub fn parse_optimizers(specs: &[String]) -> Result<Vec<OptimizerConfig>> {
-    let owned: Vec<String> =
-        if specs.is_empty() { SEMINAR_OPTIMIZERS.iter().map(|s| s.to_string()).collect() } else { specs.to_vec() };
-    owned
-        .iter()
-        .map(|s| {
-            OptimizerConfig::parse(s).map_err(|e| match e.caret(s) {
-                // a long spec gets the caret under the fault; a short one stays on one line
-                Some(c) if s.len() > 40 => usage(format!("--optimizer: {e}\n{c}")),
-                _ => usage(format!("--optimizer '{s}': {e}")),
-            })
-        })
-        .collect()
-}
-
-fn slug(s: &str) -> String {
-    let mut out: String = s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect();
-    out.truncate(40);
-    out
-}
-
-fn cmd_compare(
-    args: &RunArgs,
-    mut steps: usize,
-    out: Option<PathBuf>,
+/// The switches of `compare`.
+struct CompareOptions {
     tuned: bool,
     animate: bool,
     by_evals: bool,
-) -> Result<()> {
+    /// Write every k-th step to trajectories.csv (None: every step up to 1 million, then
+    /// as many as keep it near 1 million rows per run).
+    every: Option<usize>,
+}
+
+/// Bytes of one row of trajectories.csv, about (full-precision floats).
+const CSV_ROW_BYTES: u64 = 200;
+
+fn cmd_compare(args: &RunArgs, steps: usize, out: Option<PathBuf>, o: CompareOptions) -> Result<()> {
+    let allow = Allow { large: args.allow_large };
+    let mut steps = check(limits::STEPS, steps, allow)?;
     let (f, start) = load_function(args)?;
     let mut configs = parse_optimizers(&args.optimizers)?;
     let shape = load_shape(args, &configs)?;
+    let every = match o.every {
+        Some(0) => return Err(usage("--record-every 0: give 1 (every step) or more")),
+        Some(k) => k,
+        None => steps.div_ceil(1_000_000).max(1),
+    };
+    let rows = (steps / every + 2) as u64 * configs.len() as u64;
+    let csv_bytes = rows.saturating_mul(CSV_ROW_BYTES);
+    if csv_bytes > limits::BYTES.max_for(allow) {
+        return Err(usage(format!(
+            "trajectories.csv would hold about {} GB ({} rows); write fewer rows with --record-every K{}",
+            csv_bytes / 1_000_000_000,
+            limits::group(rows),
+            if allow.large { "" } else { ", or add --allow-large" }
+        )));
+    }
+    let mut out = open_out(out.as_deref(), PathBuf::from("out/compare").join(slug(&f.name)))?;
+    install_ctrlc();
     let mut note = format!("from {}, {steps} steps", fmt_pt(start[0], start[1]));
-    if tuned {
-        match tune::tune(&f, &configs, start, &TuneOptions { steps: steps.max(1000), shape, ..Default::default() }) {
+    let mut said = Vec::new();
+    if o.tuned {
+        let budget = steps.clamp(1000, 100_000);
+        match tune::tune(&f, &configs, start, &TuneOptions { steps: budget, shape, ..Default::default() }) {
             Ok((_, t)) => {
                 configs = configs.iter().zip(&t).map(|(c, t)| t.lr.map_or(c.clone(), |lr| c.with_lr(lr))).collect();
                 let longer = tuned_steps(steps, &t);
                 if longer > steps {
-                    println!(
+                    said.push(format!(
                         "running {longer} steps instead of {steps}: the slowest tuned optimizer needs {} to converge",
                         t.iter().filter_map(|t| t.steps).max().unwrap_or(0)
-                    );
+                    ));
                     steps = longer;
                 }
                 note = format!("from {}, {steps} steps, tuned lr", fmt_pt(start[0], start[1]));
             }
-            Err(reason) => println!("tune: {reason}; running with the given learning rates"),
+            Err(reason) => said.push(format!("tune: {reason}; running with the given learning rates")),
         }
     }
-    let runs = compare(&f, &configs, start, steps, shape);
-    let dir = out.unwrap_or_else(|| PathBuf::from("out/compare").join(slug(&f.name)));
-    println!("{} — {}, {note}", f.name, f.formula);
-    print!("{}", summary_table(&runs).render());
-    let mut files = write_compare(&dir, &f, &runs, start, steps, &note, by_evals)?;
-    if animate {
-        let series: Vec<crate::plot::Series> = runs.iter().map(crate::plot::Series::from_run).collect();
-        let view = crate::plot::contour::view_for(&f, &series);
-        let gif = dir.join("trajectories.gif");
-        crate::plot::animate::animate(&f, &series, view, &f.name, &gif, 60, 80)?;
-        files.push(gif);
+    let runs: Vec<Run> = if steps <= IN_MEMORY_STEPS && every == 1 {
+        let runs = compare_until(&f, &configs, start, steps, shape, Some(&STOP));
+        record::compare::write(&mut out, "", &f, &runs, start, steps, &note)?;
+        runs
+    } else {
+        let labels = unique_labels(&configs);
+        let stream = TrajectoryStream::create(&out, "", &labels, every)?;
+        let runs = compare_streamed(&f, &configs, start, steps, shape, &STOP, &|i, p| stream.row(i, p));
+        stream.finish(&mut out, "")?;
+        out.json("summary.json", &record::compare::summary_json(&f, &runs, start, steps, &note))?;
+        if every > 1 {
+            said.push(format!("trajectories.csv holds every {every}th step and the last of each run (--record-every)"));
+        }
+        runs
+    };
+    figures::compare(&mut out, "", &f, &runs, &note, o.by_evals)?;
+    if o.animate {
+        figures::animation(&mut out, "", &f, &runs)?;
     }
-    println!("wrote {} files to {}", files.len(), dir.display());
+    let dir = out.path().to_path_buf();
+    let files = out.finish()?;
+    for line in said {
+        say!("{line}");
+    }
+    say!("{} — {}, {note}", f.name, f.formula);
+    say_raw!("{}", summary_table(&runs).render());
+    say!("wrote {} files to {}", files.len(), dir.display());
+    if stopped() {
+        say!("interrupted: the records hold the steps made before Ctrl-C");
+    }
     Ok(())
 }
 
@@ -195,26 +147,37 @@ fn tuned_steps(steps: usize, tuned: &[Tuned]) -> usize {
 }
 
 fn cmd_tune(args: &RunArgs, steps: usize, out: Option<PathBuf>) -> Result<()> {
+    let allow = Allow { large: args.allow_large };
+    let steps = check(limits::STEPS, steps, allow)?;
     let (f, start) = load_function(args)?;
     let configs = parse_optimizers(&args.optimizers)?;
     let shape = load_shape(args, &configs)?;
-    println!("{} — {}, from {}, budget {steps} steps per trial", f.name, f.formula, fmt_pt(start[0], start[1]));
+    let mut dir = match &out {
+        Some(d) => Some(open_out(Some(d), d.clone())?),
+        None => None,
+    };
     let opts = TuneOptions { steps, shape, ..Default::default() };
-    match tune::tune(&f, &configs, start, &opts) {
+    let result = tune::tune(&f, &configs, start, &opts);
+    let mut wrote = None;
+    if let (Ok((target, tuned)), Some(d)) = (&result, dir.as_mut()) {
+        record::tune::write(d, "", &f.name, start, target, tuned)?;
+        wrote = Some(d.join("tune.json"));
+    }
+    if let Some(d) = dir {
+        d.finish()?;
+    }
+    say!("{} — {}, from {}, budget {steps} steps per trial", f.name, f.formula, fmt_pt(start[0], start[1]));
+    match result {
         Ok((target, tuned)) => {
             if let Some(t) = target_line(&target) {
-                println!("{t}");
+                say!("{t}");
             }
-            print!("{}", tune_table(&tuned).render());
-            if let Some(dir) = out {
-                record::write_json(
-                    &dir.join("tune.json"),
-                    &serde_json::json!({"function": f.name, "start": start, "target": target, "results": tuned}),
-                )?;
-                println!("wrote {}", dir.join("tune.json").display());
+            say_raw!("{}", tune_table(&tuned).render());
+            if let Some(p) = wrote {
+                say!("wrote {}", p.display());
             }
         }
-        Err(reason) => println!("nothing to tune: {reason}"),
+        Err(reason) => say!("nothing to tune: {reason}"),
     }
     Ok(())
 }
@@ -331,46 +294,47 @@ pub fn list_functions() -> String {
 }
 
 fn cmd_map(args: &RunArgs, grid: usize, steps: usize, out: Option<PathBuf>) -> Result<()> {
-    if !(2..=4096).contains(&grid) {
-        return Err(usage(format!("--grid {grid}: use 2 to 4096 starts per side")));
-    }
+    let allow = Allow { large: args.allow_large };
+    let grid = check(limits::GRID, grid, allow)?;
+    let steps = check(limits::MAP_STEPS, steps, allow)?;
     let (f, _) = load_function(args)?;
     let configs = parse_optimizers(&args.optimizers)?;
+    let work = limits::product(&[grid as u64, grid as u64, steps as u64, configs.len() as u64]);
+    limits::MAP_WORK.check(work, allow).map_err(|e| usage(e.0))?;
     let shape = load_shape(args, &configs)?;
-    let labels = crate::experiment::compare::unique_labels(&configs);
+    let mut out = open_out(out.as_deref(), PathBuf::from("out/map").join(slug(&f.name)))?;
+    let labels = unique_labels(&configs);
     let named: Vec<(String, OptimizerConfig)> = labels.into_iter().zip(configs).collect();
     let opts = crate::experiment::map::MapOptions { grid, steps, domain: f.domain, shape };
-    println!(
-        "{} — {}: {}×{} starts over [{}, {}] × [{}, {}], {steps} steps",
-        f.name, f.formula, grid, grid, f.domain[0], f.domain[1], f.domain[2], f.domain[3]
-    );
+    install_ctrlc();
     let t = std::time::Instant::now();
     let maps = crate::experiment::map::map(&f, &named, &opts);
     let secs = t.elapsed().as_secs_f64();
+    record::map::write(&mut out, "", &f, &maps, steps)?;
+    figures::map(&mut out, "", &f, &maps, steps)?;
+    let dir = out.path().to_path_buf();
+    let files = out.finish()?;
     let total = (grid * grid * steps * named.len()) as f64;
-    print!("{}", crate::report::outputs::map_table(&maps).render());
-    println!("{:.2} s for {:.0} M optimizer steps ({:.1} M steps/s)", secs, total / 1e6, total / secs / 1e6);
-    let dir = out.unwrap_or_else(|| PathBuf::from("out/map").join(slug(&f.name)));
-    let files = crate::report::outputs::write_map(&dir, &f, &maps, steps)?;
-    println!("wrote {} files to {}", files.len(), dir.display());
+    say!(
+        "{} — {}: {}×{} starts over [{}, {}] × [{}, {}], {steps} steps",
+        f.name,
+        f.formula,
+        grid,
+        grid,
+        f.domain[0],
+        f.domain[1],
+        f.domain[2],
+        f.domain[3]
+    );
+    say_raw!("{}", map_table(&maps).render());
+    say!("{:.2} s for {:.0} M optimizer steps ({:.1} M steps/s)", secs, total / 1e6, total / secs / 1e6);
+    say!("wrote {} files to {}", files.len(), dir.display());
     Ok(())
 }
 
-/// `FROM..TO:COUNT`.
-fn parse_range(s: &str, flag: &str) -> Result<(f64, f64, usize)> {
-    let bad = || usage(format!("{flag} '{s}' is not FROM..TO:COUNT (e.g. 1e-4..10:61)"));
-    let (range, count) = s.split_once(':').ok_or_else(bad)?;
-    let (a, b) = range.split_once("..").ok_or_else(bad)?;
-    let (a, b): (f64, f64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
-    let n: usize = count.trim().parse().map_err(|_| bad())?;
-    if !(a.is_finite() && b.is_finite() && a < b && (2..=1000).contains(&n)) {
-        return Err(usage(format!("{flag} '{s}': need FROM < TO and 2..1000 values")));
-    }
-    Ok((a, b, n))
-}
-
 fn cmd_sweep(args: &RunArgs, lrs: &str, vs: Option<&str>, steps: usize, out: Option<PathBuf>) -> Result<()> {
-    use crate::experiment::sweep;
+    let allow = Allow { large: args.allow_large };
+    let steps = check(limits::STEPS, steps, allow)?;
     let (f, start) = load_function(args)?;
     let configs = parse_optimizers(&args.optimizers)?;
     let (a, b, n) = parse_range(lrs, "--lrs")?;
@@ -389,8 +353,12 @@ fn cmd_sweep(args: &RunArgs, lrs: &str, vs: Option<&str>, steps: usize, out: Opt
             Some((key, sweep::linspace(range.0, range.1, range.2)))
         }
     };
-    let labels = crate::experiment::compare::unique_labels(&configs);
+    let runs = (lr_values.len() * other.as_ref().map_or(1, |o| o.1.len()) * configs.len()) as u64;
+    limits::MAP_WORK.check(runs.checked_mul(steps as u64), allow).map_err(|e| usage(e.0))?;
+    let mut out = open_out(out.as_deref(), PathBuf::from("out/sweep").join(slug(&f.name)))?;
+    let labels = unique_labels(&configs);
     let named: Vec<(String, OptimizerConfig)> = labels.iter().cloned().zip(configs).collect();
+    install_ctrlc();
     let points = sweep::sweep(
         &f,
         &named,
@@ -401,29 +369,13 @@ fn cmd_sweep(args: &RunArgs, lrs: &str, vs: Option<&str>, steps: usize, out: Opt
         shape,
     )
     .map_err(|e| usage(format!("--vs: {e}")))?;
-    let dir = out.unwrap_or_else(|| PathBuf::from("out/sweep").join(slug(&f.name)));
-    std::fs::create_dir_all(&dir)?;
-    let mut csv = String::from("optimizer,lr,other,final_loss,converged_at,diverged_at,evals\n");
-    for p in &points {
-        let o = |v: Option<usize>| v.map(|v| v.to_string()).unwrap_or_default();
-        csv.push_str(&format!(
-            "{},{:?},{},{:?},{},{},{}\n",
-            crate::record::csv_field(&p.optimizer),
-            p.lr,
-            p.other.map(|v| format!("{v:?}")).unwrap_or_default(),
-            p.final_loss,
-            o(p.converged_at),
-            o(p.diverged_at),
-            p.evals
-        ));
-    }
-    record::write_atomic(&dir.join("sweep.csv"), csv.as_bytes())?;
-    record::write_json(
-        &dir.join("sweep.json"),
-        &serde_json::json!({"function": f.name, "start": start, "steps": steps, "vs": other.as_ref().map(|o| &o.0), "points": points}),
-    )?;
-    let mut t =
-        crate::report::tables::Table::new(&["optimizer", "stable lr range (converged)", "fewest steps", "at lr"]);
+    let key = other.as_ref().map(|o| o.0.as_str());
+    record::sweep::write(&mut out, &f.name, start, steps, key, &points)?;
+    figures::sweep(&mut out, &f, &fmt_pt(start[0], start[1]), steps, &points, &labels, key)?;
+    let dir = out.path().to_path_buf();
+    let files = out.finish()?;
+    let mut t = Table::new(&["optimizer", "stable lr range (converged)", "fewest steps", "at lr"]);
+    let r3 = |v: f64| crate::optim::fmt_num(crate::experiment::tune::round_sig(v, 3));
     for l in &labels {
         let best = points
             .iter()
@@ -432,55 +384,19 @@ fn cmd_sweep(args: &RunArgs, lrs: &str, vs: Option<&str>, steps: usize, out: Opt
             .min_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
         t.rows.push(vec![
             l.clone(),
-            sweep::stable_range(&points, l).map_or("none".into(), |(a, b)| {
-                format!(
-                    "{} .. {}",
-                    crate::optim::fmt_num(crate::experiment::tune::round_sig(a, 3)),
-                    crate::optim::fmt_num(crate::experiment::tune::round_sig(b, 3))
-                )
-            }),
+            sweep::stable_range(&points, l).map_or("none".into(), |(a, b)| format!("{} .. {}", r3(a), r3(b))),
             best.map_or("-".into(), |b| b.0.to_string()),
-            best.map_or("-".into(), |b| crate::optim::fmt_num(crate::experiment::tune::round_sig(b.1, 3))),
+            best.map_or("-".into(), |b| r3(b.1)),
         ]);
     }
-    println!(
+    say!(
         "{} — {}, from {}, {steps} steps, {} learning rates",
         f.name,
         f.formula,
         fmt_pt(start[0], start[1]),
         lr_values.len()
     );
-    print!("{}", t.render());
-    let mut files = 2;
-    if let Some((key, _)) = &other {
-        for (i, l) in labels.iter().enumerate() {
-            let title =
-                format!("{}: {l}, steps to converge over lr × {key} (black: diverged, grey: not converged)", f.name);
-            files += crate::plot::save(
-                &crate::plot::sweep::SweepHeatmap {
-                    points: &points,
-                    optimizer: l.clone(),
-                    key: key.clone(),
-                    title,
-                    steps,
-                },
-                &dir.join(format!("heatmap-{}", i + 1)),
-            )?
-            .len();
-        }
-    } else {
-        let title = format!(
-            "{} — {}: learning-rate sweep from {}, {steps} steps",
-            f.name,
-            f.formula,
-            fmt_pt(start[0], start[1])
-        );
-        files += crate::plot::save(
-            &crate::plot::sweep::SweepCurves { points: &points, optimizers: &labels, title, steps },
-            &dir.join("sweep"),
-        )?
-        .len();
-    }
-    println!("wrote {files} files to {}", dir.display());
+    say_raw!("{}", t.render());
+    say!("wrote {} files to {}", files.len(), dir.display());
     Ok(())
 }

@@ -1,18 +1,66 @@
 //! The command line: parses flags into experiment settings, runs them, writes records and
 //! figures. Everything substantial lives in the library; this layer only wires it.
 
+#[macro_use]
+mod output;
+mod args;
 mod commands;
 mod training;
 
 use clap::{Parser, Subcommand};
 
-pub use commands::{load_function, parse_optimizers, run, UsageError};
+pub use args::{load_function, parse_optimizers, UsageError};
+pub use commands::run;
 
 /// Parses the command line, with the kernel path this process runs on in `--version`.
+/// A bad command line is one line on stderr (the first of clap's message, which names the
+/// flag and the value) and exit code 2; `--help` and `--version` print as usual.
 pub fn parse() -> Cli {
     use clap::{CommandFactory, FromArgMatches};
     let cmd = Cli::command().version(version_line());
-    Cli::from_arg_matches_mut(&mut cmd.get_matches()).unwrap_or_else(|e| e.exit())
+    let matches = cmd.try_get_matches().and_then(|mut m| Cli::from_arg_matches_mut(&mut m));
+    matches.unwrap_or_else(|e| {
+        use clap::error::ErrorKind;
+        if matches!(
+            e.kind(),
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ) {
+            e.exit()
+        }
+        let text = e.to_string();
+        let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("bad command line");
+        let first = first.strip_prefix("error: ").unwrap_or(first);
+        let line = crate::limits::shorten(first, 300);
+        warn!("error: {line} (see --help)");
+        std::process::exit(2)
+    })
+}
+
+/// A whole number for a count flag: a negative, fractional or too large value is refused
+/// with a message that says so (limits are checked by each command).
+fn count(s: &str) -> Result<usize, String> {
+    let t = s.trim().replace('_', "");
+    if let Ok(v) = t.parse::<u64>() {
+        return usize::try_from(v).map_err(|_| format!("{s} does not fit this machine's integers"));
+    }
+    let shown = crate::limits::shorten(s, 40);
+    if t.parse::<i128>().is_ok() || t.starts_with('-') {
+        Err(format!("{shown} is negative; give a whole number of at least 0"))
+    } else if t.chars().all(|c| c.is_ascii_digit()) && !t.is_empty() {
+        Err(format!("{shown} is larger than 2^64"))
+    } else if t.parse::<f64>().is_ok() {
+        Err(format!("{shown} is not a whole number"))
+    } else {
+        Err(format!("{shown} is not a number"))
+    }
+}
+
+/// A seed: any whole number from 0 to 2^64 − 1.
+fn seed(s: &str) -> Result<u64, String> {
+    match s.trim().replace('_', "").parse::<u64>() {
+        Ok(v) => Ok(v),
+        Err(_) => count(s).map(|v| v as u64),
+    }
 }
 
 /// `0.1.0 (kernels: avx2 — AVX2 + FMA, …; this CPU supports avx2, scalar)`.
@@ -59,7 +107,7 @@ pub struct RunArgs {
     /// A built-in function (see `optlab list functions`) or an expression in x and y,
     /// e.g. "x^2*sin(x)/10 + y^2*cos(y)/10" (+ - * / ^ **, sin cos tan exp ln log sqrt abs
     /// tanh, pi, e)
-    #[arg(long, short = 'f', default_value = "sin-cos")]
+    #[arg(long, short = 'f', default_value = "sin-cos", allow_hyphen_values = true)]
     pub function: String,
     /// Optimizer specs with PyTorch's keyword names, e.g. adam "adam(lr=0.1, betas=(0.8, 0.99))"
     /// "sgd(lr=0.1, momentum=0.9, nesterov=true)". Repeat the flag or list several after it.
@@ -77,6 +125,10 @@ pub struct RunArgs {
     /// methods (muon, soap, adafactor, mars, ...) differ. Muon treats 2 as 1x2.
     #[arg(long, default_value = "2", value_name = "2|1x2|2x1")]
     pub shape: String,
+    /// Allow runs past the ordinary limits (e.g. more than 10 million steps); see the
+    /// README's "Limits"
+    #[arg(long)]
+    pub allow_large: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -87,7 +139,7 @@ pub enum Command {
         #[command(flatten)]
         run: RunArgs,
         /// Number of steps
-        #[arg(long, default_value_t = 500)]
+        #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 500)]
         steps: usize,
         /// Output folder (default: out/compare/<function>)
         #[arg(long)]
@@ -102,6 +154,11 @@ pub enum Command {
         /// such as lbfgs that evaluate the function several times per step)
         #[arg(long, value_enum, default_value = "steps")]
         x_axis: XAxis,
+        /// Write every K-th step to trajectories.csv (and each run's last point). Default: every
+        /// step up to 1 million steps, then about 1 million rows per run; runs over 200,000
+        /// steps are streamed to disk and their figures keep every k-th point
+        #[arg(long, value_name = "K", value_parser = count)]
+        record_every: Option<usize>,
     },
     /// Find, for each optimizer, the learning rate with which it reaches the start's
     /// nearest local minimum in the fewest steps (log search over 1e-4..10, then two
@@ -110,7 +167,7 @@ pub enum Command {
         #[command(flatten)]
         run: RunArgs,
         /// Step budget of each trial run
-        #[arg(long, default_value_t = 10_000)]
+        #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 10_000)]
         steps: usize,
         /// Also write tune.json to this folder
         #[arg(long)]
@@ -123,10 +180,10 @@ pub enum Command {
         #[command(flatten)]
         run: RunArgs,
         /// Starts per side of the grid
-        #[arg(long, default_value_t = 512)]
+        #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 512)]
         grid: usize,
         /// Steps from each start
-        #[arg(long, default_value_t = 500)]
+        #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 500)]
         steps: usize,
         /// Output folder (default: out/map/<function>)
         #[arg(long)]
@@ -146,7 +203,7 @@ pub enum Command {
         #[arg(long, value_name = "KEY[=FROM..TO:COUNT]")]
         vs: Option<String>,
         /// Steps of each run
-        #[arg(long, default_value_t = 500)]
+        #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 500)]
         steps: usize,
         /// Output folder (default: out/sweep/<function>)
         #[arg(long)]
@@ -177,14 +234,17 @@ pub enum Command {
         #[arg(long)]
         data_dir: Option<std::path::PathBuf>,
         /// Epochs of the part-2 run (the seminar's is 20)
-        #[arg(long, default_value_t = 20)]
+        #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 20)]
         epochs: usize,
         /// Skip the part-2 run
         #[arg(long)]
         no_part2: bool,
         /// Grid side of the basin-map benchmark (adam on sin-cos, 500 steps); 0 skips it
-        #[arg(long, default_value_t = 1024)]
+        #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 1024)]
         map_grid: usize,
+        /// Allow sizes past the ordinary limits
+        #[arg(long)]
+        allow_large: bool,
     },
     /// The whole seminar as a report: its six methods on its four 2-D functions (lr = 0.1 for
     /// all, then tuned), its two MNIST models with its four optimizers, and conclusions drawn
@@ -194,7 +254,7 @@ pub enum Command {
     /// The playground: a local web page where you click a start, drag learning rates and
     /// watch the optimizers move (same numbers as compare), with a JSON API (see the README).
     Serve {
-        #[arg(long, default_value_t = 8080)]
+        #[arg(allow_negative_numbers = true, long, default_value_t = 8080)]
         port: u16,
         /// Address to listen on; anything but 127.0.0.1 exposes the server (no authentication)
         #[arg(long, default_value = "127.0.0.1")]
@@ -224,10 +284,10 @@ pub struct SeminarArgs {
     #[arg(long)]
     pub data_dir: Option<std::path::PathBuf>,
     /// Seed of the networks' initial weights and batch order
-    #[arg(long, default_value_t = 0)]
+    #[arg(value_parser = seed, allow_negative_numbers = true, long, default_value_t = 0)]
     pub seed: u64,
     /// Epochs of part 2 (the seminar's: 20)
-    #[arg(long, default_value_t = 20)]
+    #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 20)]
     pub epochs: usize,
     /// Add a section repeating the comparison with modern methods: lion, sf-adamw, muon
     /// (AdamW on biases), prodigy and soap, on the four functions and the two networks
@@ -266,15 +326,15 @@ pub struct TrainArgs {
     /// Optimizer specs (default: the seminar's adam adagrad adadelta "sgd(lr=0.01)")
     #[arg(long = "optimizer", short = 'o', num_args = 1.., value_name = "SPEC")]
     pub optimizers: Vec<String>,
-    #[arg(long, default_value_t = 20)]
+    #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 20)]
     pub epochs: usize,
-    #[arg(long, default_value_t = 32)]
+    #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 32)]
     pub batch_size: usize,
     /// Seed of the initial weights and of the batch order
-    #[arg(long, default_value_t = 0)]
+    #[arg(value_parser = seed, allow_negative_numbers = true, long, default_value_t = 0)]
     pub seed: u64,
     /// Number of seeds (seed, seed+1, ...): curves show mean ± std
-    #[arg(long, default_value_t = 1)]
+    #[arg(value_parser = seed, allow_negative_numbers = true, long, default_value_t = 1)]
     pub seeds: u64,
     /// Folder with the dataset files (else $OPTLAB_DATA, then ./data/<dataset>)
     #[arg(long)]
@@ -287,14 +347,17 @@ pub struct TrainArgs {
     #[arg(long)]
     pub subset: bool,
     /// Use only the first N training images
-    #[arg(long, value_name = "N")]
+    #[arg(value_parser = count, allow_negative_numbers = true, long, value_name = "N")]
     pub limit: Option<usize>,
     /// Worker threads (default: all cores); results do not depend on it
-    #[arg(long)]
+    #[arg(value_parser = count, allow_negative_numbers = true, long)]
     pub threads: Option<usize>,
     /// Output folder (default: out/train/<model>-<dataset>)
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
+    /// Allow models, epochs and memory past the ordinary limits (see the README's "Limits")
+    #[arg(long)]
+    pub allow_large: bool,
 }
 
 #[derive(Subcommand, Debug)]

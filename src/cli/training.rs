@@ -1,33 +1,24 @@
 //! `train`, `data fetch` and `bench`: the MNIST side of the command line.
 
-use super::commands::{parse_optimizers, usage};
+use super::args::{check, open_out, parse_optimizers, usage};
+use super::output::{install_ctrlc, stopped, STOP};
 use super::{SeminarArgs, TrainArgs};
 use crate::data::{self, Dataset, Want};
 use crate::experiment::compare::unique_labels;
+use crate::experiment::presets::{slug, PART2_OPTIMIZERS as SEMINAR_NN_OPTIMIZERS};
+use crate::experiment::seminar::{self, SeminarOptions};
 use crate::experiment::train::{self, Event, RunSpec, RunStatus, TrainSettings};
+use crate::limits::{self, Allow};
 use crate::nn;
-use crate::report::outputs::write_train;
-use crate::report::seminar::{self, SeminarOptions, PART2_OPTIMIZERS as SEMINAR_NN_OPTIMIZERS};
+use crate::record::{self, train::TrainContext};
 use crate::report::tables::Table;
+use crate::report::{figures, tables};
 use anyhow::{Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
-
-/// Set by Ctrl-C: runs stop at the next step and keep their completed epochs.
-pub static STOP: AtomicBool = AtomicBool::new(false);
-
-fn install_ctrlc() {
-    let _ = ctrlc::set_handler(|| {
-        if STOP.swap(true, Ordering::SeqCst) {
-            eprintln!("\nstopping now");
-            std::process::exit(130);
-        }
-        eprintln!("\nCtrl-C: finishing the records of completed epochs (press again to quit at once)");
-    });
-}
 
 fn load_dataset(name: &str, dir: Option<&Path>, want: Want) -> Result<Dataset> {
     data::load(name, dir, want).map_err(|e| usage(format!("{e:#}")))
@@ -82,13 +73,17 @@ impl Progress {
             },
             (None, Event::Epoch { run, record }) => {
                 let acc = record.test_accuracy.map(|a| format!(", test accuracy {:.4}", a)).unwrap_or_default();
-                println!(
+                say!(
                     "{} epoch {}/{}: train loss {:.4}{acc} ({:.2} s)",
-                    self.labels[run], record.epoch, self.epochs, record.train_loss, record.seconds
+                    self.labels[run],
+                    record.epoch,
+                    self.epochs,
+                    record.train_loss,
+                    record.seconds
                 );
             }
             (None, Event::Finished { run, status: RunStatus::Diverged { epoch, step } }) => {
-                println!("{} diverged at epoch {epoch}, step {step} (loss became NaN/inf)", self.labels[run])
+                say!("{} diverged at epoch {epoch}, step {step} (loss became NaN/inf)", self.labels[run])
             }
             _ => {}
         }
@@ -122,11 +117,24 @@ pub fn in_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) ->
 }
 
 pub fn cmd_train(a: &TrainArgs) -> Result<()> {
-    let model = nn::build(&a.model).map_err(|e| usage(format!("--model: {e:#}")))?;
-    if a.batch_size == 0 || a.epochs == 0 {
-        return Err(usage("--batch-size and --epochs must be at least 1"));
+    let allow = Allow { large: a.allow_large };
+    let epochs = check(limits::EPOCHS, a.epochs, allow)?;
+    let batch_size = check(limits::BATCH, a.batch_size, allow)?;
+    let seeds = check(limits::SEEDS, a.seeds as usize, allow)? as u64;
+    if a.seed.checked_add(seeds - 1).is_none() {
+        return Err(usage(format!(
+            "--seed {} with --seeds {seeds} runs past the largest seed, 2^64 − 1; choose a smaller --seed",
+            a.seed
+        )));
     }
-    let runs = run_specs(&a.optimizers, a.seed, a.seeds)?;
+    if let Some(t) = a.threads {
+        check(limits::THREADS, t, allow)?;
+    }
+    if a.limit == Some(0) {
+        return Err(usage("--limit 0 leaves no training images; give at least 1"));
+    }
+    let model = nn::build(&a.model).map_err(|e| usage(format!("--model: {e:#}")))?;
+    let runs = run_specs(&a.optimizers, a.seed, seeds)?;
     let want = if a.subset {
         Want::Subset
     } else if a.full {
@@ -135,10 +143,14 @@ pub fn cmd_train(a: &TrainArgs) -> Result<()> {
         Want::Auto
     };
     let data = load_dataset(&a.dataset, a.data_dir.as_deref(), want)?;
-    let settings =
-        TrainSettings { epochs: a.epochs, batch_size: a.batch_size, limit_train: a.limit, ..Default::default() };
+    let settings = TrainSettings { epochs, batch_size, limit_train: a.limit, ..Default::default() };
     let n_train = a.limit.map_or(data.train.len(), |l| l.min(data.train.len()));
-    println!(
+    if n_train == 0 {
+        return Err(usage(format!("{} has no training images; nothing to train on", data.source)));
+    }
+    let mut out =
+        open_out(a.out.as_deref(), PathBuf::from("out/train").join(format!("{}-{}", slug(&model.name), data.name)))?;
+    say!(
         "{}: {} parameters; {} from {} ({} training / {} test images); {} runs × {} epochs, batch {}",
         model.name,
         model.n_params,
@@ -147,39 +159,48 @@ pub fn cmd_train(a: &TrainArgs) -> Result<()> {
         n_train,
         data.test.len(),
         runs.len(),
-        a.epochs,
-        a.batch_size
+        epochs,
+        batch_size
     );
     if data.source.starts_with("embedded") && !a.subset {
-        println!("(the full set is not fetched; `optlab data fetch {}` gets it)", data.name);
+        say!("(the full set is not fetched; `optlab data fetch {}` gets it)", data.name);
+    }
+    if data.test.is_empty() {
+        say!("(the test set is empty: no test metrics)");
     }
     install_ctrlc();
-    let progress = Progress::new(&runs, a.epochs, n_train.div_ceil(a.batch_size));
+    let progress = Progress::new(&runs, epochs, n_train.div_ceil(batch_size));
     let t0 = Instant::now();
     let results =
         in_pool(a.threads, || train::train(&model, &data, &runs, &settings, &STOP, &|e| progress.observe(e)))?;
     let seconds = t0.elapsed().as_secs_f64();
     drop(progress);
-    let slug = |s: &str| {
-        s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(40).collect::<String>()
+    let c = TrainContext {
+        model: &model.name,
+        parameters: model.n_params,
+        dataset: &data.name,
+        data_source: &data.source,
+        train_samples: n_train,
+        test_samples: data.test.len(),
+        normalisation: [data.mean, data.std],
     };
-    let dir = a
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("out/train").join(format!("{}-{}", slug(&model.name), data.name)));
-    let out = write_train(&dir, &model, &data, &settings, &results, seconds)?;
-    print!("{}", out.table);
-    println!("{:.1} s in all; wrote {} files to {}", seconds, out.files.len(), dir.display());
-    if STOP.load(Ordering::Relaxed) {
-        println!("interrupted: the records hold the completed epochs");
+    record::train::write(&mut out, "", &c, &settings, &results, seconds)?;
+    let what = format!("{} on {} ({} training images), batch {}", model.name, data.name, n_train, batch_size);
+    figures::train(&mut out, "", &what, epochs, &results)?;
+    let dir = out.path().to_path_buf();
+    let files = out.finish()?;
+    say_raw!("{}", tables::train_table(&results).render());
+    say!("{:.1} s in all; wrote {} files to {}", seconds, files.len(), dir.display());
+    if stopped() {
+        say!("interrupted: the records hold the completed epochs");
     }
     Ok(())
 }
 
 pub fn cmd_fetch(name: &str, root: &Path) -> Result<()> {
-    let dest = data::fetch::fetch(name, root, &data::fetch::Tools::default(), &|m| println!("{m}"))?;
+    let dest = data::fetch::fetch(name, root, &data::fetch::Tools::default(), &|m| say!("{m}"))?;
     let d = data::load_dir(name, &dest)?;
-    println!("{name}: {} training and {} test images verified in {}", d.train.len(), d.test.len(), dest.display());
+    say!("{name}: {} training and {} test images verified in {}", d.train.len(), d.test.len(), dest.display());
     Ok(())
 }
 
@@ -196,20 +217,22 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: usize) -> Result<()> {
+pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: usize, allow: Allow) -> Result<()> {
+    let epochs = check(limits::EPOCHS, epochs, allow)?;
+    let map_grid = check(limits::BENCH_GRID, map_grid, allow)?;
     let shared = PathBuf::from("../shared/datasets");
     let dir = data_dir.map(Path::to_path_buf).or_else(|| shared.join("mnist").is_dir().then_some(shared));
     let data = data::load("mnist", dir.as_deref(), Want::Auto)?;
     let full = !data.source.starts_with("embedded");
-    println!(
+    say!(
         "optlab bench — MNIST from {} ({} training images){}",
         data.source,
         data.train.len(),
         if full { "" } else { "; fetch the full set for the real numbers" }
     );
-    println!("threads for part 2: {}", rayon::current_num_threads());
+    say!("threads for part 2: {}", rayon::current_num_threads());
     let kp = crate::kernels::active();
-    println!("kernels: {kp} ({}; {ENV} to force one)", kp.describe(), ENV = crate::kernels::ENV);
+    say!("kernels: {kp} ({}; {ENV} to force one)", kp.describe(), ENV = crate::kernels::ENV);
     let stop = AtomicBool::new(false);
     let one = TrainSettings { epochs: 1, evaluate: false, ..Default::default() };
     let mut rows = Table::new(&["model", "optimizer", "s/epoch (1 thread, median of 3)", "GFLOP/s"]);
@@ -229,8 +252,8 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
             rows.rows.push(vec![m.into(), o.into(), format!("{t:.3}"), format!("{:.1}", flops / t / 1e9)]);
         }
     }
-    print!("{}", rows.render());
-    println!("GFLOP/s counts the multiply-adds of the forward and backward passes (2 FLOP each); the optimizer update is not counted.");
+    say_raw!("{}", rows.render());
+    say!("GFLOP/s counts the multiply-adds of the forward and backward passes (2 FLOP each); the optimizer update is not counted.");
     // the ceiling of the kernel path on one core, and what its product kernel reaches on a
     // large square product
     let k = crate::kernels::kernels();
@@ -242,7 +265,7 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
         k.gemm(n, n, n, &a, n, 1, &b, n, crate::kernels::Init::Zero, &mut c, n);
     }
     let big = 2.0 * (n * n * n * reps) as f64 / t.elapsed().as_secs_f64() / 1e9;
-    println!(
+    say!(
         "peak of the {} kernels on one core (fused multiply-adds only): {:.1} GFLOP/s; a 512³ product with them: {big:.1} GFLOP/s",
         k.path(),
         k.peak_gflops()
@@ -257,7 +280,7 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
             || train::train(&cnn, &data, &runs, &s, &stop, &|_| {}),
         );
         let wall = t.elapsed().as_secs_f64();
-        println!(
+        say!(
             "seminar part 2 (mlp and cnn × adam, adagrad, adadelta, sgd(lr=0.01) × {epochs} epochs, batch 32, test evaluation every epoch): {wall:.1} s wall"
         );
         for (name, r) in [("mlp", &r1), ("cnn", &r2)] {
@@ -267,11 +290,11 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
                     format!("{} {:.4}", x.label, x.epochs.last().and_then(|e| e.test_accuracy).unwrap_or(f64::NAN))
                 })
                 .collect();
-            println!("  {name} final test accuracy: {}", accs.join(", "));
+            say!("  {name} final test accuracy: {}", accs.join(", "));
         }
     }
     if let Some(mb) = peak_rss_mb() {
-        println!("peak memory (VmHWM): {mb:.0} MB");
+        say!("peak memory (VmHWM): {mb:.0} MB");
     }
     if map_grid > 0 {
         let f = crate::objective::builtin("sin-cos").expect("built-in").function();
@@ -286,7 +309,7 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
         crate::experiment::map::map(&f, &cfg, &o);
         let secs = t.elapsed().as_secs_f64();
         let steps = (map_grid * map_grid * 500) as f64;
-        println!(
+        say!(
             "basin map: adam on sin-cos, {map_grid}×{map_grid} starts × 500 steps on {} threads: {secs:.2} s, {:.1} M optimizer steps/s",
             rayon::current_num_threads(),
             steps / secs / 1e6
@@ -296,6 +319,7 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
 }
 
 pub fn cmd_seminar(a: &SeminarArgs) -> Result<()> {
+    let epochs = check(limits::EPOCHS, a.epochs, Allow::DEFAULT)?;
     let want = if a.full {
         Want::Full
     } else if a.dataset == "mnist" {
@@ -303,8 +327,9 @@ pub fn cmd_seminar(a: &SeminarArgs) -> Result<()> {
     } else {
         Want::Full
     };
-    // fail early, with exit code 2, if the data is not there
+    // fail early, with exit code 2, if the data is not there or the folder is not writable
     load_dataset(&a.dataset, a.data_dir.as_deref(), want)?;
+    let mut out = open_out(Some(&a.out), a.out.clone())?;
     let opts = SeminarOptions {
         out: a.out.clone(),
         quick: a.quick,
@@ -312,15 +337,11 @@ pub fn cmd_seminar(a: &SeminarArgs) -> Result<()> {
         want,
         data_dir: a.data_dir.clone(),
         seed: a.seed,
-        epochs: a.epochs,
+        epochs,
         modern: a.modern,
     };
     install_ctrlc();
-    println!(
-        "optlab seminar{} — writing {}",
-        if a.quick { " --quick" } else { "" },
-        a.out.join("index.html").display()
-    );
+    say!("optlab seminar{} — writing {}", if a.quick { " --quick" } else { "" }, a.out.join("index.html").display());
     let bar = std::io::stdout().is_terminal().then(|| {
         let b = ProgressBar::new(1);
         b.set_style(
@@ -330,29 +351,37 @@ pub fn cmd_seminar(a: &SeminarArgs) -> Result<()> {
         b
     });
     let last = std::sync::Mutex::new(String::new());
-    let outcome = seminar::run(&opts, &STOP, &|p| match &bar {
+    let show = |done: u64, total: u64, what: &str| match &bar {
         Some(b) => {
-            b.set_length(p.total);
-            b.set_position(p.done);
-            b.set_message(p.what.to_string());
+            b.set_length(total);
+            b.set_position(done);
+            b.set_message(what.to_string());
         }
         None => {
-            let mut l = last.lock().unwrap();
-            if *l != p.what {
-                println!("[{}/{}] {}", p.done, p.total, p.what);
-                *l = p.what.to_string();
+            let mut l = last.lock().unwrap_or_else(|e| e.into_inner());
+            if *l != what {
+                say!("[{done}/{total}] {what}");
+                *l = what.to_string();
             }
         }
-    })?;
+    };
+    let results = seminar::run(&opts, &STOP, &|p| show(p.done, p.total, p.what))?;
+    show(results.done_units, results.total_units, "writing the records, figures and report");
+    let outcome = crate::report::seminar::write(&results, &mut out)?;
+    let files = out.finish()?;
+    show(results.total_units, results.total_units, "done");
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    println!(
+    say!(
         "done in {:.1} s: {} ({} files); open {} in a browser",
         outcome.seconds,
         outcome.markdown.display(),
-        outcome.files.len(),
+        files.len(),
         outcome.html.display()
     );
+    if results.interrupted {
+        say!("interrupted: the training records hold the completed epochs, and the report says so");
+    }
     Ok(())
 }

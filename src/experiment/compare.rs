@@ -1,10 +1,14 @@
 //! `compare`: several optimizers on one function from one start.
 
-use super::{convergence_tol, run_trajectory_shaped, steps_to_converge, Status, Trajectory};
+use super::{
+    convergence_tol, run_trajectory_shaped, run_trajectory_streamed, steps_to_converge, steps_to_converge_rerun, Point,
+    Status, Trajectory, KEPT_POINTS,
+};
 use crate::objective::Function;
 use crate::optim::{OptimizerConfig, Point as Reported, Shape2};
 use rayon::prelude::*;
 use serde::Serialize;
+use std::sync::atomic::AtomicBool;
 
 /// One optimizer's run and what it reached.
 #[derive(Clone, Debug)]
@@ -41,6 +45,9 @@ pub struct RunSummary {
     pub tolerance: f64,
     /// Step at which the run diverged (non-finite values or |θ| > 1e12).
     pub diverged_at: Option<usize>,
+    /// Step after which Ctrl-C stopped the run (absent when it was not stopped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted_at: Option<usize>,
 }
 
 /// Makes labels unique: a second `adam` becomes `adam #2`.
@@ -60,7 +67,11 @@ pub fn summarize(f: &Function, label: &str, cfg: &OptimizerConfig, traj: &Trajec
     let (fx, fy, fl) = last.map(|p| (p.x, p.y, p.loss)).unwrap_or((f64::NAN, f64::NAN, f64::NAN));
     let diverged_at = match traj.status {
         Status::Diverged { step } => Some(step),
-        Status::Completed => None,
+        Status::Completed | Status::Interrupted { .. } => None,
+    };
+    let interrupted_at = match traj.status {
+        Status::Interrupted { step } => Some(step),
+        _ => None,
     };
     let tol = convergence_tol(f);
     let nearest = if diverged_at.is_none() { f.nearest_minimum([fx, fy]) } else { None };
@@ -81,19 +92,74 @@ pub fn summarize(f: &Function, label: &str, cfg: &OptimizerConfig, traj: &Trajec
         converged_at: if diverged_at.is_none() { converged_at } else { None },
         tolerance: tol,
         diverged_at,
+        interrupted_at,
     }
 }
 
 /// Runs every optimizer from `start` for `steps` steps, in parallel; the result does not
 /// depend on the number of threads.
 pub fn compare(f: &Function, configs: &[OptimizerConfig], start: [f64; 2], steps: usize, shape: Shape2) -> Vec<Run> {
+    compare_until(f, configs, start, steps, shape, None)
+}
+
+/// [`compare`] that Ctrl-C (`stop`) can end early; the runs keep the points made.
+pub fn compare_until(
+    f: &Function,
+    configs: &[OptimizerConfig],
+    start: [f64; 2],
+    steps: usize,
+    shape: Shape2,
+    stop: Option<&AtomicBool>,
+) -> Vec<Run> {
     let labels = unique_labels(configs);
     configs
         .par_iter()
         .zip(labels.par_iter())
         .map(|(cfg, label)| {
-            let trajectory = run_trajectory_shaped(f, cfg, start, steps, shape);
+            let trajectory = match stop {
+                None => run_trajectory_shaped(f, cfg, start, steps, shape),
+                Some(s) => {
+                    let mut points = Vec::with_capacity(steps + 1);
+                    let status = super::drive(f, cfg, start, steps, shape, Some(s), |p| points.push(*p));
+                    Trajectory { points, status }
+                }
+            };
             let summary = summarize(f, label, cfg, &trajectory, steps);
+            Run { label: label.clone(), config: cfg.clone(), trajectory, summary }
+        })
+        .collect()
+}
+
+/// [`compare`] for long runs: every point goes to `sink(run index, point)` as it is made
+/// (the record writer streams it to disk), the runs keep only every k-th point for the
+/// figures (at most about [`KEPT_POINTS`]), and their summaries are exact (the lowest loss
+/// is tracked, the step of convergence found by a second, deterministic pass). Ctrl-C
+/// (`stop`) ends every run early; what was made is kept.
+#[allow(clippy::too_many_arguments)]
+pub fn compare_streamed(
+    f: &Function,
+    configs: &[OptimizerConfig],
+    start: [f64; 2],
+    steps: usize,
+    shape: Shape2,
+    stop: &AtomicBool,
+    sink: &(dyn Fn(usize, &Point) + Sync),
+) -> Vec<Run> {
+    let labels = unique_labels(configs);
+    let keep = steps.div_ceil(KEPT_POINTS).max(1);
+    configs
+        .par_iter()
+        .zip(labels.par_iter())
+        .enumerate()
+        .map(|(i, (cfg, label))| {
+            let (trajectory, exact) =
+                run_trajectory_streamed(f, cfg, start, steps, shape, keep, Some(stop), |p| sink(i, p));
+            let mut summary = summarize(f, label, cfg, &trajectory, steps);
+            summary.lowest_loss = exact.lowest_loss;
+            if let (Some(m), None) = (summary.nearest_minimum, summary.diverged_at) {
+                let ran = trajectory.points.last().map_or(0, |p| p.step);
+                summary.converged_at = steps_to_converge_rerun(f, cfg, start, ran, shape, m, summary.tolerance);
+            }
             Run { label: label.clone(), config: cfg.clone(), trajectory, summary }
         })
         .collect()

@@ -3,6 +3,8 @@
 
 pub mod compare;
 pub mod map;
+pub mod presets;
+pub mod seminar;
 pub mod sweep;
 pub mod train;
 pub mod tune;
@@ -10,6 +12,7 @@ pub mod tune;
 use crate::objective::Function;
 use crate::optim::{Objective, OptimizerConfig, Shape2};
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// A parameter is declared diverged once |θ| exceeds this (or anything is non-finite).
 pub const DIVERGENCE_LIMIT: f64 = 1e12;
@@ -45,6 +48,9 @@ pub enum Status {
     /// At `step` the point, loss or gradient became non-finite or |θ| > 1e12;
     /// the trajectory holds the points before it.
     Diverged { step: usize },
+    /// Stopped by the user (Ctrl-C) after `step` steps; the trajectory holds the points up
+    /// to it.
+    Interrupted { step: usize },
 }
 
 /// A trajectory of one optimizer from one start.
@@ -53,6 +59,13 @@ pub struct Trajectory {
     pub points: Vec<Point>,
     pub status: Status,
 }
+
+/// Runs of more steps than this keep only every k-th point in memory (see
+/// [`run_trajectory_streamed`]); their records are streamed.
+pub const IN_MEMORY_STEPS: usize = 200_000;
+
+/// Points kept in memory (for figures) of a streamed run.
+pub const KEPT_POINTS: usize = 100_000;
 
 /// The tensor shape a 2-D run gives its parameter: `shape`, except that a method that
 /// needs matrices (Muon) sees the vector as 1x2.
@@ -78,13 +91,28 @@ pub fn run_trajectory_shaped(
     steps: usize,
     shape: Shape2,
 ) -> Trajectory {
+    let mut points = Vec::with_capacity(steps.min(IN_MEMORY_STEPS) + 1);
+    let status = drive(f, cfg, start, steps, shape, None, |p| points.push(*p));
+    Trajectory { points, status }
+}
+
+/// Runs `steps` steps and hands every recorded point to `sink` instead of keeping it; stops
+/// early when `stop` is set (checked every 1,024 steps). The points are those
+/// [`run_trajectory_shaped`] records, in order.
+pub fn drive(
+    f: &Function,
+    cfg: &OptimizerConfig,
+    start: [f64; 2],
+    steps: usize,
+    shape: Shape2,
+    stop: Option<&AtomicBool>,
+    mut sink: impl FnMut(&Point),
+) -> Status {
     let mut opt = cfg.build::<f64>(&effective_shape(cfg, shape).layout());
     let mut p = start;
     let mut shown = start;
-    let mut points = Vec::with_capacity(steps + 1);
     let mut evals = 0u64;
-    let f_obj = f.objective();
-    let mut f_obj = f_obj;
+    let mut f_obj = f.objective();
     for k in 0..=steps {
         opt.report(&p, &mut shown);
         let (loss, mut grad_x, mut grad_y) = f.eval(shown[0], shown[1]);
@@ -97,10 +125,13 @@ pub fn run_trajectory_shaped(
         let pt = Point { step: k, x: shown[0], y: shown[1], loss, grad_x, grad_y, lr, evals, at_x: p[0], at_y: p[1] };
         let finite = [pt.x, pt.y, pt.loss, pt.grad_x, pt.grad_y, p[0], p[1]].iter().all(|v| v.is_finite());
         if !(finite && [pt.x, pt.y, p[0], p[1]].iter().all(|v| v.abs() <= DIVERGENCE_LIMIT)) {
-            return Trajectory { points, status: Status::Diverged { step: k } };
+            return Status::Diverged { step: k };
         }
-        points.push(pt);
+        sink(&pt);
         if k < steps {
+            if k % 1024 == 1023 && stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                return Status::Interrupted { step: k };
+            }
             let mut counted = |q: &[f64], g: &mut [f64]| {
                 evals += 1;
                 f_obj.eval(q, g)
@@ -108,7 +139,66 @@ pub fn run_trajectory_shaped(
             opt.step(&mut p, &mut counted);
         }
     }
-    Trajectory { points, status: Status::Completed }
+    Status::Completed
+}
+
+/// Exact statistics of a run whose points were not all kept.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Streamed {
+    pub lowest_loss: f64,
+}
+
+/// A long run: every point goes to `sink` (the record writer), every `keep`-th point (and
+/// the last) is kept for the figures, and the lowest loss is tracked exactly.
+#[allow(clippy::too_many_arguments)]
+pub fn run_trajectory_streamed(
+    f: &Function,
+    cfg: &OptimizerConfig,
+    start: [f64; 2],
+    steps: usize,
+    shape: Shape2,
+    keep: usize,
+    stop: Option<&AtomicBool>,
+    mut sink: impl FnMut(&Point),
+) -> (Trajectory, Streamed) {
+    let keep = keep.max(1);
+    let mut points = Vec::with_capacity((steps / keep).min(KEPT_POINTS * 2) + 2);
+    let mut lowest = f64::INFINITY;
+    let mut last: Option<Point> = None;
+    let status = drive(f, cfg, start, steps, shape, stop, |p| {
+        sink(p);
+        lowest = lowest.min(p.loss);
+        if p.step % keep == 0 {
+            points.push(*p);
+            last = None;
+        } else {
+            last = Some(*p);
+        }
+    });
+    points.extend(last);
+    (Trajectory { points, status }, Streamed { lowest_loss: lowest })
+}
+
+/// [`steps_to_converge`] of a run that was not kept, by running it again (runs are
+/// deterministic) and watching the distance to `target`.
+pub fn steps_to_converge_rerun(
+    f: &Function,
+    cfg: &OptimizerConfig,
+    start: [f64; 2],
+    steps: usize,
+    shape: Shape2,
+    target: [f64; 2],
+    tol: f64,
+) -> Option<usize> {
+    let mut first = None;
+    drive(f, cfg, start, steps, shape, None, |pt| {
+        if (pt.x - target[0]).hypot(pt.y - target[1]) <= tol {
+            first.get_or_insert(pt.step);
+        } else {
+            first = None;
+        }
+    });
+    first
 }
 
 /// The first step from which the trajectory stays within `tol` of `target` to the end.
@@ -123,6 +213,17 @@ pub fn steps_to_converge(points: &[Point], target: [f64; 2], tol: f64) -> Option
         }
     }
     first
+}
+
+/// `n` log-spaced values from `a` to `b` (both included; `a` alone when `n` is 1).
+pub fn logspace(a: f64, b: f64, n: usize) -> Vec<f64> {
+    let (la, lb) = (a.ln(), b.ln());
+    (0..n).map(|i| (la + (lb - la) * i as f64 / (n.max(2) - 1) as f64).exp()).collect()
+}
+
+/// `n` evenly spaced values from `a` to `b`.
+pub fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
+    (0..n).map(|i| a + (b - a) * i as f64 / (n.max(2) - 1) as f64).collect()
 }
 
 /// The convergence tolerance used for a function: 1e-3 of its domain's diagonal.

@@ -22,16 +22,7 @@ pub struct SweepPoint {
     pub diverged_at: Option<usize>,
 }
 
-/// `n` log-spaced values from `a` to `b`.
-pub fn logspace(a: f64, b: f64, n: usize) -> Vec<f64> {
-    let (la, lb) = (a.ln(), b.ln());
-    (0..n).map(|i| (la + (lb - la) * i as f64 / (n.max(2) - 1) as f64).exp()).collect()
-}
-
-/// `n` evenly spaced values from `a` to `b`.
-pub fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
-    (0..n).map(|i| a + (b - a) * i as f64 / (n.max(2) - 1) as f64).collect()
-}
+pub use super::{linspace, logspace};
 
 /// The configuration with `key` set to `value` (validated like any spec).
 pub fn with_param(cfg: &OptimizerConfig, key: &str, value: f64) -> Result<OptimizerConfig, SpecError> {

@@ -2,8 +2,8 @@
 //! figures, and the seminar report (HTML and Markdown).
 
 pub mod doc;
+pub mod figures;
 pub mod modern;
 pub mod observations;
-pub mod outputs;
 pub mod seminar;
 pub mod tables;

@@ -162,3 +162,38 @@ pub fn train_table(results: &[RunResult]) -> Table {
     }
     t
 }
+
+/// The table of a basin-map run.
+pub fn map_table(maps: &[crate::experiment::map::MapResult]) -> Table {
+    let mut t = Table::new(&[
+        "optimizer",
+        "converged",
+        "basins reached",
+        "largest basin",
+        "diverged",
+        "not converged",
+        "median steps",
+    ]);
+    for m in maps {
+        let s = crate::experiment::map::summarize(m);
+        let conv: f64 = s.basin_shares.iter().sum();
+        let reached = s.basin_shares.iter().filter(|&&v| v > 0.0).count();
+        let largest = s
+            .basin_shares
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .filter(|(_, v)| **v > 0.0)
+            .map_or("-".to_string(), |(i, v)| format!("{} {:.1}%", fmt_pt(m.minima[i][0], m.minima[i][1]), 100.0 * v));
+        t.rows.push(vec![
+            m.label.clone(),
+            format!("{:.1}%", 100.0 * conv),
+            reached.to_string(),
+            largest,
+            format!("{:.1}%", 100.0 * s.diverged_share),
+            format!("{:.1}%", 100.0 * s.stalled_share),
+            s.median_steps.map_or("-".into(), |v| format!("{v:.0}")),
+        ]);
+    }
+    t
+}

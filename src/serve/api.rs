@@ -154,7 +154,7 @@ pub fn optimizers() -> Value {
         "optimizers": methods,
         "schedulers": modifiers(crate::schedule::SCHEDULERS),
         "clipping": modifiers(crate::schedule::CLIPPING),
-        "seminar": crate::report::seminar::PART1_OPTIMIZERS,
+        "seminar": crate::experiment::presets::PART1_OPTIMIZERS,
     })
 }
 
@@ -180,6 +180,7 @@ fn run_args(q: &Query) -> RunArgs {
         start: q.get("start").map(str::to_string),
         domain: q.get("domain").map(str::to_string),
         shape: q.get("shape").unwrap_or("2").to_string(),
+        allow_large: false,
     }
 }
 

@@ -44,7 +44,7 @@ pub fn parse_numbers(s: &str, n: usize, flag: &str, example: &str) -> Result<Vec
     match vals {
         Some(v) if v.len() == n => Ok(v),
         _ => Err(usage(format!(
-            "{flag} '{}' is not {n} comma-separated finite numbers (write e.g. {flag} {example})",
+            "{flag} '{}' is not {n} comma-separated numbers (finite; write e.g. {flag} {example})",
             limits::shorten(s, 60)
         ))),
     }

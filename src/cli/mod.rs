@@ -44,9 +44,10 @@ fn count(s: &str) -> Result<usize, String> {
         return usize::try_from(v).map_err(|_| format!("{s} does not fit this machine's integers"));
     }
     let shown = crate::limits::shorten(s, 40);
-    if t.parse::<i128>().is_ok() || t.starts_with('-') {
+    let digits = |u: &str| !u.is_empty() && u.chars().all(|c| c.is_ascii_digit());
+    if t.starts_with('-') && (digits(&t[1..]) || t[1..].parse::<f64>().is_ok()) {
         Err(format!("{shown} is negative; give a whole number of at least 0"))
-    } else if t.chars().all(|c| c.is_ascii_digit()) && !t.is_empty() {
+    } else if digits(t.trim_start_matches('+')) {
         Err(format!("{shown} is larger than 2^64"))
     } else if t.parse::<f64>().is_ok() {
         Err(format!("{shown} is not a whole number"))

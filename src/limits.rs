@@ -49,6 +49,16 @@ pub const MAP_WORK: Limit = Limit {
     max: 200_000_000_000,
     large_max: 100_000_000_000_000,
 };
+/// Optimizer specs of one command.
+pub const OPTIMIZERS: Limit = Limit { what: "optimizers", flag: "--optimizer", min: 1, max: 256, large_max: 256 };
+/// Runs of one lr sweep (learning rates × values of the second hyperparameter × optimizers).
+pub const SWEEP_RUNS: Limit = Limit {
+    what: "runs (lrs × --vs values × optimizers)",
+    flag: "--lrs",
+    min: 1,
+    max: 1_000_000,
+    large_max: 1_000_000,
+};
 /// Training epochs.
 pub const EPOCHS: Limit = Limit { what: "epochs", flag: "--epochs", min: 1, max: 10_000, large_max: 1_000_000 };
 /// Training batch size.

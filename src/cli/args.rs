@@ -106,6 +106,7 @@ pub fn load_shape(args: &RunArgs, configs: &[OptimizerConfig]) -> Result<Shape2>
 pub fn parse_optimizers(specs: &[String]) -> Result<Vec<OptimizerConfig>> {
     let owned: Vec<String> =
         if specs.is_empty() { SEMINAR_OPTIMIZERS.iter().map(|s| s.to_string()).collect() } else { specs.to_vec() };
+    check(limits::OPTIMIZERS, owned.len(), Allow::DEFAULT)?;
     owned
         .iter()
         .map(|s| {

@@ -106,7 +106,8 @@ fn cmd_compare(args: &RunArgs, steps: usize, out: Option<PathBuf>, o: CompareOpt
             Err(reason) => said.push(format!("tune: {reason}; running with the given learning rates")),
         }
     }
-    let runs: Vec<Run> = if steps <= IN_MEMORY_STEPS && every == 1 {
+    let in_memory = (steps + 1).saturating_mul(configs.len()) <= 6 * IN_MEMORY_STEPS;
+    let runs: Vec<Run> = if steps <= IN_MEMORY_STEPS && in_memory && every == 1 {
         let runs = compare_until(&f, &configs, start, steps, shape, Some(&STOP));
         record::compare::write(&mut out, "", &f, &runs, start, steps, &note)?;
         runs
@@ -354,12 +355,13 @@ fn cmd_sweep(args: &RunArgs, lrs: &str, vs: Option<&str>, steps: usize, out: Opt
         }
     };
     let runs = (lr_values.len() * other.as_ref().map_or(1, |o| o.1.len()) * configs.len()) as u64;
+    limits::SWEEP_RUNS.check(Some(runs), allow).map_err(|e| usage(e.0))?;
     limits::MAP_WORK.check(runs.checked_mul(steps as u64), allow).map_err(|e| usage(e.0))?;
     let mut out = open_out(out.as_deref(), PathBuf::from("out/sweep").join(slug(&f.name)))?;
     let labels = unique_labels(&configs);
     let named: Vec<(String, OptimizerConfig)> = labels.iter().cloned().zip(configs).collect();
     install_ctrlc();
-    let points = sweep::sweep(
+    let points = sweep::sweep_until(
         &f,
         &named,
         start,
@@ -367,6 +369,7 @@ fn cmd_sweep(args: &RunArgs, lrs: &str, vs: Option<&str>, steps: usize, out: Opt
         &lr_values,
         other.as_ref().map(|(k, v)| (k.as_str(), v.as_slice())),
         shape,
+        Some(&STOP),
     )
     .map_err(|e| usage(format!("--vs: {e}")))?;
     let key = other.as_ref().map(|o| o.0.as_str());

@@ -130,6 +130,50 @@ pub fn compare_until(
         .collect()
 }
 
+/// The summary of one run, with memory bounded whatever `steps` is: short runs are kept
+/// whole, long ones streamed with exact statistics (as [`compare_streamed`] does).
+#[allow(clippy::too_many_arguments)]
+pub fn run_summary(
+    f: &Function,
+    label: &str,
+    cfg: &OptimizerConfig,
+    start: [f64; 2],
+    steps: usize,
+    shape: Shape2,
+    stop: Option<&AtomicBool>,
+) -> RunSummary {
+    if steps <= super::IN_MEMORY_STEPS {
+        let mut points = Vec::with_capacity(steps + 1);
+        let status = super::drive(f, cfg, start, steps, shape, stop, |p| points.push(*p));
+        return summarize(f, label, cfg, &Trajectory { points, status }, steps);
+    }
+    let keep = steps.div_ceil(KEPT_POINTS).max(1);
+    let (trajectory, exact) = run_trajectory_streamed(f, cfg, start, steps, shape, keep, stop, |_| {});
+    exact_summary(f, label, cfg, start, steps, shape, &trajectory, exact)
+}
+
+/// The summary of a run kept only in part: the lowest loss from `exact`, the step of
+/// convergence from a second pass.
+#[allow(clippy::too_many_arguments)]
+fn exact_summary(
+    f: &Function,
+    label: &str,
+    cfg: &OptimizerConfig,
+    start: [f64; 2],
+    steps: usize,
+    shape: Shape2,
+    trajectory: &Trajectory,
+    exact: super::Streamed,
+) -> RunSummary {
+    let mut summary = summarize(f, label, cfg, trajectory, steps);
+    summary.lowest_loss = exact.lowest_loss;
+    if let (Some(m), None) = (summary.nearest_minimum, summary.diverged_at) {
+        let ran = trajectory.points.last().map_or(0, |p| p.step);
+        summary.converged_at = steps_to_converge_rerun(f, cfg, start, ran, shape, m, summary.tolerance);
+    }
+    summary
+}
+
 /// [`compare`] for long runs: every point goes to `sink(run index, point)` as it is made
 /// (the record writer streams it to disk), the runs keep only every k-th point for the
 /// figures (at most about [`KEPT_POINTS`]), and their summaries are exact (the lowest loss
@@ -154,12 +198,7 @@ pub fn compare_streamed(
         .map(|(i, (cfg, label))| {
             let (trajectory, exact) =
                 run_trajectory_streamed(f, cfg, start, steps, shape, keep, Some(stop), |p| sink(i, p));
-            let mut summary = summarize(f, label, cfg, &trajectory, steps);
-            summary.lowest_loss = exact.lowest_loss;
-            if let (Some(m), None) = (summary.nearest_minimum, summary.diverged_at) {
-                let ran = trajectory.points.last().map_or(0, |p| p.step);
-                summary.converged_at = steps_to_converge_rerun(f, cfg, start, ran, shape, m, summary.tolerance);
-            }
+            let summary = exact_summary(f, label, cfg, start, steps, shape, &trajectory, exact);
             Run { label: label.clone(), config: cfg.clone(), trajectory, summary }
         })
         .collect()

@@ -1,12 +1,12 @@
 //! `sweep-lr`: final loss and steps to converge as functions of the learning rate (and,
 //! optionally, of a second hyperparameter), from one start.
 
-use super::compare::summarize;
-use super::run_trajectory_shaped;
+use super::compare::run_summary;
 use crate::objective::Function;
 use crate::optim::{OptimizerConfig, Shape2, SpecError, Value};
 use rayon::prelude::*;
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One run of the sweep (a row of `sweep.csv`).
 #[derive(Clone, Debug, Serialize)]
@@ -40,6 +40,22 @@ pub fn sweep(
     other: Option<(&str, &[f64])>,
     shape: Shape2,
 ) -> Result<Vec<SweepPoint>, SpecError> {
+    sweep_until(f, configs, start, steps, lrs, other, shape, None)
+}
+
+/// [`sweep`] that Ctrl-C (`stop`) can end early: the runs not yet started are left out,
+/// a run under way ends where it is (and counts as not converged).
+#[allow(clippy::too_many_arguments)]
+pub fn sweep_until(
+    f: &Function,
+    configs: &[(String, OptimizerConfig)],
+    start: [f64; 2],
+    steps: usize,
+    lrs: &[f64],
+    other: Option<(&str, &[f64])>,
+    shape: Shape2,
+    stop: Option<&AtomicBool>,
+) -> Result<Vec<SweepPoint>, SpecError> {
     let mut jobs: Vec<(String, OptimizerConfig, f64, Option<f64>)> = Vec::new();
     for (label, cfg) in configs {
         for &lr in lrs {
@@ -53,20 +69,23 @@ pub fn sweep(
             }
         }
     }
+    let stopped = || stop.is_some_and(|s| s.load(Ordering::Relaxed));
     Ok(jobs
         .par_iter()
-        .map(|(label, cfg, lr, v)| {
-            let traj = run_trajectory_shaped(f, cfg, start, steps, shape);
-            let s = summarize(f, label, cfg, &traj, steps);
-            SweepPoint {
+        .filter_map(|(label, cfg, lr, v)| {
+            if stopped() {
+                return None;
+            }
+            let s = run_summary(f, label, cfg, start, steps, shape, stop);
+            Some(SweepPoint {
                 optimizer: label.clone(),
                 lr: *lr,
                 other: *v,
                 final_loss: s.final_loss,
                 evals: s.evals,
-                converged_at: s.converged_at,
+                converged_at: s.converged_at.filter(|_| s.interrupted_at.is_none()),
                 diverged_at: s.diverged_at,
-            }
+            })
         })
         .collect())
 }

@@ -17,7 +17,6 @@ use anyhow::{Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 fn load_dataset(name: &str, dir: Option<&Path>, want: Want) -> Result<Dataset> {
@@ -233,7 +232,8 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
     say!("threads for part 2: {}", rayon::current_num_threads());
     let kp = crate::kernels::active();
     say!("kernels: {kp} ({}; {ENV} to force one)", kp.describe(), ENV = crate::kernels::ENV);
-    let stop = AtomicBool::new(false);
+    install_ctrlc();
+    let stop = &STOP;
     let one = TrainSettings { epochs: 1, evaluate: false, ..Default::default() };
     let mut rows = Table::new(&["model", "optimizer", "s/epoch (1 thread, median of 3)", "GFLOP/s"]);
     for m in ["mlp", "cnn"] {
@@ -244,7 +244,7 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
             let times: Vec<f64> = (0..3)
                 .map(|_| {
                     let t = Instant::now();
-                    train::train_one(&model, &data, &run, 0, &one, &stop, &|_| {});
+                    train::train_one(&model, &data, &run, 0, &one, stop, &|_| {});
                     t.elapsed().as_secs_f64()
                 })
                 .collect();
@@ -276,8 +276,8 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
         let (mlp, cnn) = (nn::build("mlp")?, nn::build("cnn")?);
         let t = Instant::now();
         let (r1, r2) = rayon::join(
-            || train::train(&mlp, &data, &runs, &s, &stop, &|_| {}),
-            || train::train(&cnn, &data, &runs, &s, &stop, &|_| {}),
+            || train::train(&mlp, &data, &runs, &s, stop, &|_| {}),
+            || train::train(&cnn, &data, &runs, &s, stop, &|_| {}),
         );
         let wall = t.elapsed().as_secs_f64();
         say!(

@@ -122,7 +122,8 @@ pub fn in_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) ->
 }
 
 pub fn cmd_train(a: &TrainArgs) -> Result<()> {
-    let model = nn::build(&a.model).map_err(|e| usage(format!("--model: {e:#}")))?;
+    let model = nn::build(&a.model, nn::Shape::MNIST, crate::limits::Allow::DEFAULT)
+        .map_err(|e| usage(format!("--model: {e:#}")))?;
     if a.batch_size == 0 || a.epochs == 0 {
         return Err(usage("--batch-size and --epochs must be at least 1"));
     }
@@ -214,7 +215,7 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
     let one = TrainSettings { epochs: 1, evaluate: false, ..Default::default() };
     let mut rows = Table::new(&["model", "optimizer", "s/epoch (1 thread, median of 3)", "GFLOP/s"]);
     for m in ["mlp", "cnn"] {
-        let model = nn::build(m)?;
+        let model = nn::build(m, data.input_shape(), crate::limits::Allow::DEFAULT)?;
         let flops = 2.0 * model.train_macs as f64 * data.train.len() as f64;
         for o in ["sgd(lr=0.01)", "adam"] {
             let run = run_specs(&[o.to_string()], 0, 1)?.remove(0);
@@ -250,7 +251,10 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
     if part2 {
         let runs = run_specs(&SEMINAR_NN_OPTIMIZERS.iter().map(|s| s.to_string()).collect::<Vec<_>>(), 0, 1)?;
         let s = TrainSettings { epochs, ..Default::default() };
-        let (mlp, cnn) = (nn::build("mlp")?, nn::build("cnn")?);
+        let (mlp, cnn) = (
+            nn::build("mlp", data.input_shape(), crate::limits::Allow::DEFAULT)?,
+            nn::build("cnn", data.input_shape(), crate::limits::Allow::DEFAULT)?,
+        );
         let t = Instant::now();
         let (r1, r2) = rayon::join(
             || train::train(&mlp, &data, &runs, &s, &stop, &|_| {}),

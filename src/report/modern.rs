@@ -127,7 +127,7 @@ pub fn run(
         .map(|(label, c)| RunSpec { label, config: c.clone(), seed })
         .collect();
     for (mi, model_name) in ["mlp", "cnn"].iter().enumerate() {
-        let model = nn::build(model_name)?;
+        let model = nn::build(model_name, data.input_shape(), crate::limits::Allow::DEFAULT)?;
         let label = format!("modern: {model_name}");
         let t = std::time::Instant::now();
         let results: Vec<RunResult> = train::train(&model, data, &runs, settings, stop, &|e| {

@@ -287,7 +287,7 @@ pub fn run(opts: &SeminarOptions, stop: &AtomicBool, progress: &(dyn Fn(Progress
     for (mi, (model_name, what)) in
         [("mlp", "a fully connected network"), ("cnn", "a convolutional network")].iter().enumerate()
     {
-        let model = nn::build(model_name)?;
+        let model = nn::build(model_name, data.input_shape(), crate::limits::Allow::DEFAULT)?;
         let label = format!("part 2: {model_name}");
         let t = Instant::now();
         let results: Vec<RunResult> = train::train(&model, &data, &runs, &settings, stop, &|e| {

@@ -6,7 +6,12 @@ use optlab::optim::OptimizerConfig;
 use std::sync::atomic::AtomicBool;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let model = optlab::nn::build(args.get(1).map(|s| s.as_str()).unwrap_or("mlp")).unwrap();
+    let model = optlab::nn::build(
+        args.get(1).map(|s| s.as_str()).unwrap_or("mlp"),
+        optlab::nn::Shape::MNIST,
+        optlab::limits::Allow::DEFAULT,
+    )
+    .unwrap();
     let opt = args.get(2).map(|s| s.as_str()).unwrap_or("sgd(lr=0.01)");
     let data = optlab::data::load("mnist", Some(std::path::Path::new("../shared/datasets")), optlab::data::Want::Full)
         .unwrap();

@@ -3,7 +3,7 @@
 use optlab::optim::OptimizerConfig;
 
 fn main() -> anyhow::Result<()> {
-    let model = optlab::nn::build("cnn")?; // or a layer list
+    let model = optlab::nn::build("cnn", optlab::nn::Shape::MNIST, optlab::limits::Allow::DEFAULT)?; // or a layer list
     let data = optlab::data::embedded_mnist()?;
     let mut params = model.init(0); // PyTorch's default initialisation
     let mut opt = OptimizerConfig::parse("adam")?.build::<f32>(&model.layout());

@@ -11,7 +11,7 @@ fn main() {
         .map(|s| s.as_str())
         .chain(if std::env::args().len() > 1 { vec![] } else { vec!["mlp", "cnn"] })
     {
-        let model = optlab::nn::build(name).unwrap();
+        let model = optlab::nn::build(name, optlab::nn::Shape::MNIST, optlab::limits::Allow::DEFAULT).unwrap();
         let mut ws = model.workspace(32);
         let params = model.init(0);
         let mut grad = vec![0f32; model.n_params];

@@ -76,6 +76,15 @@ pub const KERNEL: Limit =
 /// Parameters of a model: 1 GB of f32 without `--allow-large`.
 pub const PARAMS: Limit =
     Limit { what: "parameters", flag: "--model", min: 1, max: 250_000_000, large_max: 4_000_000_000 };
+/// Multiply-adds of one sample's forward pass through a model (so that one training step
+/// cannot take hours; the seminar's CNN needs 27 thousand).
+pub const MACS: Limit = Limit {
+    what: "multiply-adds per sample",
+    flag: "--model",
+    min: 0,
+    max: 10_000_000_000,
+    large_max: 1_000_000_000_000,
+};
 /// Bytes one run may hold in memory (records, activations, optimizer state).
 pub const BYTES: Limit =
     Limit { what: "bytes of memory", flag: "--allow-large", min: 0, max: 4 << 30, large_max: 64 << 30 };

@@ -64,7 +64,7 @@ fn every_method_draws_a_basin_map_batched_or_start_by_start() {
 
 #[test]
 fn every_method_trains_the_mlp_for_a_few_steps() {
-    let model = optlab::nn::build("mlp").unwrap();
+    let model = optlab::nn::build("mlp", optlab::nn::Shape::MNIST, optlab::limits::Allow::DEFAULT).unwrap();
     let data = optlab::data::embedded_mnist().unwrap();
     let runs: Vec<RunSpec> = all()
         .into_iter()

@@ -415,7 +415,7 @@ fn sum_adds_every_value() {
 /// returning the loss of every step and the final parameters.
 fn train(spec: &str, p: Path, steps: usize) -> (Vec<f32>, Vec<f32>) {
     let data = optlab::data::embedded_mnist().unwrap();
-    let model = optlab::nn::build(spec).unwrap();
+    let model = optlab::nn::build(spec, optlab::nn::Shape::MNIST, optlab::limits::Allow::DEFAULT).unwrap();
     let mut ws = model.workspace(32);
     ws.use_kernels(p).unwrap();
     assert_eq!(ws.kernel_path(), p);

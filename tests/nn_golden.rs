@@ -47,7 +47,7 @@ fn loss_and_gradient_on_the_golden_batch_match_pytorch() {
     let m = manifest();
     for name in ["mlp", "cnn"] {
         let g = &m["models"][name];
-        let model = nn::build(name).unwrap();
+        let model = nn::build(name, optlab::nn::Shape::MNIST, optlab::limits::Allow::DEFAULT).unwrap();
         assert_eq!(model.n_params as u64, g["n_params"].as_u64().unwrap(), "{name}");
         let shapes: Vec<Vec<usize>> = model.param_shapes.iter().map(|s| s.1.clone()).collect();
         let golden_shapes: Vec<Vec<usize>> = g["shapes"]
@@ -76,7 +76,7 @@ fn parameters_after_three_steps_of_each_optimizer_match_pytorch() {
     let m = manifest();
     for name in ["mlp", "cnn"] {
         let g = &m["models"][name];
-        let model = nn::build(name).unwrap();
+        let model = nn::build(name, optlab::nn::Shape::MNIST, optlab::limits::Allow::DEFAULT).unwrap();
         let init = f32s(g["init"].as_str().unwrap());
         let mut ws = model.workspace(32);
         let labels = batch(&model, &mut ws);
@@ -121,7 +121,8 @@ fn gradients_of_tiny_models_match_finite_differences() {
 
 fn check_tiny_model(spec: &str) {
     let (_, layers) = nn::spec::parse(spec).unwrap();
-    let model = nn::Model::new("tiny", &layers, nn::Shape { c: 1, h: 8, w: 8 }, 3).unwrap();
+    let model =
+        nn::Model::new("tiny", &layers, nn::Shape { c: 1, h: 8, w: 8 }, 3, optlab::limits::Allow::DEFAULT).unwrap();
     let params = model.init(7);
     let n = 4;
     let mut ws = model.workspace(n);

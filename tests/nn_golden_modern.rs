@@ -114,7 +114,8 @@ fn errors(name: &str, layout: &optlab::optim::Layout, p: &[f32], want: &[f32], i
 #[test]
 fn mlp_parameters_after_three_steps_of_each_modern_method_match_the_reference() {
     let m: Value = serde_json::from_str(&std::fs::read_to_string(dir().join("manifest_modern.json")).unwrap()).unwrap();
-    let model = nn::build(m["model"].as_str().unwrap()).unwrap();
+    let model =
+        nn::build(m["model"].as_str().unwrap(), optlab::nn::Shape::MNIST, optlab::limits::Allow::DEFAULT).unwrap();
     let init = f32s(m["init"].as_str().unwrap());
     let only = std::env::var("OPTLAB_GOLDEN").ok();
     let layout = model.layout();

@@ -51,7 +51,7 @@ fn tensor_methods_on_the_seminar_models_match_the_reference() {
         if only.as_deref().is_some_and(|o| !name.contains(o)) {
             continue;
         }
-        let model = nn::build(mname).unwrap();
+        let model = nn::build(mname, optlab::nn::Shape::MNIST, optlab::limits::Allow::DEFAULT).unwrap();
         let layout = model.layout();
         let mut ws = model.workspace(32);
         let spec = spec_of(case);

@@ -132,7 +132,6 @@ pub fn cmd_train(a: &TrainArgs) -> Result<()> {
     if a.limit == Some(0) {
         return Err(usage("--limit 0 leaves no training images; give at least 1"));
     }
-    let model = nn::build(&a.model).map_err(|e| usage(format!("--model: {e:#}")))?;
     let runs = run_specs(&a.optimizers, a.seed, seeds)?;
     let want = if a.subset {
         Want::Subset
@@ -142,11 +141,10 @@ pub fn cmd_train(a: &TrainArgs) -> Result<()> {
         Want::Auto
     };
     let data = load_dataset(&a.dataset, a.data_dir.as_deref(), want)?;
+    let model = nn::build(&a.model, data.input_shape(), allow).map_err(|e| usage(format!("--model: {e:#}")))?;
     let settings = TrainSettings { epochs, batch_size, limit_train: a.limit, ..Default::default() };
+    settings.validate(&model, &data, runs.len(), allow).map_err(usage)?;
     let n_train = a.limit.map_or(data.train.len(), |l| l.min(data.train.len()));
-    if n_train == 0 {
-        return Err(usage(format!("{} has no training images; nothing to train on", data.source)));
-    }
     let mut out =
         open_out(a.out.as_deref(), PathBuf::from("out/train").join(format!("{}-{}", slug(&model.name), data.name)))?;
     say!(
@@ -237,7 +235,7 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
     let one = TrainSettings { epochs: 1, evaluate: false, ..Default::default() };
     let mut rows = Table::new(&["model", "optimizer", "s/epoch (1 thread, median of 3)", "GFLOP/s"]);
     for m in ["mlp", "cnn"] {
-        let model = nn::build(m)?;
+        let model = nn::build(m, data.input_shape(), allow)?;
         let flops = 2.0 * model.train_macs as f64 * data.train.len() as f64;
         for o in ["sgd(lr=0.01)", "adam"] {
             let run = run_specs(&[o.to_string()], 0, 1)?.remove(0);
@@ -273,7 +271,7 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
     if part2 {
         let runs = run_specs(&SEMINAR_NN_OPTIMIZERS.iter().map(|s| s.to_string()).collect::<Vec<_>>(), 0, 1)?;
         let s = TrainSettings { epochs, ..Default::default() };
-        let (mlp, cnn) = (nn::build("mlp")?, nn::build("cnn")?);
+        let (mlp, cnn) = (nn::build("mlp", data.input_shape(), allow)?, nn::build("cnn", data.input_shape(), allow)?);
         let t = Instant::now();
         let (r1, r2) = rayon::join(
             || train::train(&mlp, &data, &runs, &s, stop, &|_| {}),

@@ -76,10 +76,19 @@ fn read_from<R: Read>(mut r: R, ndims: usize, name: &str, gz: bool) -> Result<Id
         })?;
         dims.push(u32::from_be_bytes(d) as usize);
     }
-    let total = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64)).unwrap_or(u64::MAX);
-    if total > MAX_BODY {
-        return Err(fail(name, format!("header announces {dims:?} = {total} bytes, more than optlab accepts")));
-    }
+    let total = match dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64)) {
+        Some(t) if t <= MAX_BODY => t,
+        t => {
+            let shown = t.map_or_else(|| "more than 2^64".to_string(), crate::limits::group);
+            return Err(fail(
+                name,
+                format!(
+                    "header announces {dims:?} = {shown} bytes, more than optlab accepts ({})",
+                    crate::limits::group(MAX_BODY)
+                ),
+            ));
+        }
+    };
     let mut data = Vec::new();
     r.by_ref().take(total + 1).read_to_end(&mut data).map_err(io)?;
     if (data.len() as u64) < total {

@@ -1,4 +1,6 @@
-//! Datasets of 28×28 grey images with 10 classes: MNIST and Fashion-MNIST.
+//! Datasets of grey images with 10 classes: MNIST and Fashion-MNIST (28×28), or files of
+//! the same format with images of any other size (models follow [`Dataset::input_shape`]).
+//! The training set must hold images; an empty test set means a run has no test metrics.
 //!
 //! Where the files are looked for: `--data-dir`, then `$OPTLAB_DATA`, then `./data/<name>`
 //! (each either holding the four files or a `<name>/` folder with them). MNIST also has an
@@ -19,6 +21,8 @@ pub struct Split {
     pub labels: Vec<u8>,
     pub rows: usize,
     pub cols: usize,
+    /// The file the images came from (for messages).
+    pub file: String,
 }
 
 impl Split {
@@ -63,6 +67,13 @@ pub struct Dataset {
     pub std: f32,
     /// Where the files were read from, or "embedded subset".
     pub source: String,
+}
+
+impl Dataset {
+    /// The shape of one image as a model's input: 1 channel × rows × columns.
+    pub fn input_shape(&self) -> crate::nn::Shape {
+        crate::nn::Shape { c: 1, h: self.train.rows, w: self.train.cols }
+    }
 }
 
 /// A dataset optlab knows.
@@ -110,15 +121,22 @@ pub fn search_dirs(name: &str, data_dir: Option<&Path>) -> Vec<PathBuf> {
     dirs
 }
 
-fn split_from(images: idx::Idx, labels: idx::Idx, what: &str) -> Result<Split> {
+/// One split from its images and labels (`files`: their names, for messages). An empty
+/// training set is an error; an empty test set is allowed (no test metrics).
+fn split_from(images: idx::Idx, labels: idx::Idx, files: [&str; 2], train: bool) -> Result<Split> {
+    let [image_file, label_file] = files;
     let (n, rows, cols) = (images.dims[0], images.dims[1], images.dims[2]);
     if labels.dims[0] != n {
-        bail!("{what}: {n} images but {} labels", labels.dims[0]);
+        bail!("{image_file} holds {n} images but {label_file} holds {} labels", labels.dims[0]);
     }
-    if let Some(bad) = labels.data.iter().find(|&&l| l > 9) {
-        bail!("{what}: label {bad} is out of range 0..9");
+    if train && n == 0 {
+        bail!("{image_file}: the training set holds no images");
     }
-    Ok(Split { images: images.data, labels: labels.data, rows, cols })
+    if n > 0 && (rows == 0 || cols == 0) {
+        bail!("{image_file}: images of {rows}×{cols} pixels (each side needs at least 1 pixel)");
+    }
+    check_label_range(&labels, label_file)?;
+    Ok(Split { images: images.data, labels: labels.data, rows, cols, file: image_file.to_string() })
 }
 
 fn check_label_range(labels: &idx::Idx, file: &str) -> Result<()> {
@@ -128,6 +146,28 @@ fn check_label_range(labels: &idx::Idx, file: &str) -> Result<()> {
     Ok(())
 }
 
+/// The four files (train images, train labels, test images, test labels) as one dataset;
+/// the test images must have the training images' size (unless there are none).
+fn assemble(info: &DatasetInfo, parts: Vec<(idx::Idx, String)>, source: String) -> Result<Dataset> {
+    let mut it = parts.into_iter();
+    let mut next = || it.next().expect("four files");
+    let ((a, fa), (b, fb), (c, fc), (d, fd)) = (next(), next(), next(), next());
+    let train = split_from(a, b, [&fa, &fb], true)?;
+    let mut test = split_from(c, d, [&fc, &fd], false)?;
+    if test.is_empty() {
+        (test.rows, test.cols) = (train.rows, train.cols);
+    } else if (test.rows, test.cols) != (train.rows, train.cols) {
+        bail!(
+            "{fc}: the test images are {}×{} pixels but the training images ({fa}) are {}×{}",
+            test.rows,
+            test.cols,
+            train.rows,
+            train.cols
+        );
+    }
+    Ok(Dataset { name: info.name.to_string(), train, test, mean: info.mean, std: info.std, source })
+}
+
 /// Reads the four files from `dir`.
 pub fn load_dir(name: &str, dir: &Path) -> Result<Dataset> {
     let info = info(name)?;
@@ -135,21 +175,9 @@ pub fn load_dir(name: &str, dir: &Path) -> Result<Dataset> {
     for (i, stem) in FILES.iter().enumerate() {
         let Some(path) = find_file(dir, stem) else { bail!("{}: missing {stem}(.gz)", dir.display()) };
         let d = idx::read_file(&path, if i.is_multiple_of(2) { 3 } else { 1 })?;
-        if !i.is_multiple_of(2) {
-            check_label_range(&d, &path.display().to_string())?;
-        }
-        parts.push(d);
+        parts.push((d, path.display().to_string()));
     }
-    let mut it = parts.into_iter();
-    let (a, b, c, d) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
-    Ok(Dataset {
-        name: name.to_string(),
-        train: split_from(a, b, "training set")?,
-        test: split_from(c, d, "test set")?,
-        mean: info.mean,
-        std: info.std,
-        source: dir.display().to_string(),
-    })
+    assemble(info, parts, dir.display().to_string())
 }
 
 /// The MNIST subset compiled into the binary.
@@ -160,15 +188,12 @@ pub fn embedded_mnist() -> Result<Dataset> {
         include_bytes!("../../assets/mnist-subset/t10k-images-idx3-ubyte.gz"),
         include_bytes!("../../assets/mnist-subset/t10k-labels-idx1-ubyte.gz"),
     ];
-    let p = |i: usize| idx::parse(B[i], if i.is_multiple_of(2) { 3 } else { 1 }, FILES[i]);
-    Ok(Dataset {
-        name: "mnist".into(),
-        train: split_from(p(0)?, p(1)?, "embedded training set")?,
-        test: split_from(p(2)?, p(3)?, "embedded test set")?,
-        mean: 0.1307,
-        std: 0.3081,
-        source: "embedded subset (first 10,000 train / 2,000 test images of MNIST)".into(),
-    })
+    let mut parts = Vec::new();
+    for (i, bytes) in B.iter().enumerate() {
+        let name = format!("embedded {}", FILES[i]);
+        parts.push((idx::parse(bytes, if i.is_multiple_of(2) { 3 } else { 1 }, &name)?, name));
+    }
+    assemble(info("mnist")?, parts, "embedded subset (first 10,000 train / 2,000 test images of MNIST)".into())
 }
 
 /// How a dataset was asked for.

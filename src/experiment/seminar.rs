@@ -160,7 +160,7 @@ fn train_all(
 ) -> Result<Vec<Training>> {
     let mut out = Vec::new();
     for name in names {
-        let model = nn::build(name)?;
+        let model = nn::build(name, data.input_shape(), crate::limits::Allow::DEFAULT)?;
         let label = format!("{prefix}: {name}");
         let t = Instant::now();
         let results = train::train(&model, data, runs, settings, stop, &|e| {

@@ -7,6 +7,7 @@
 //! the results are bit-identical whatever the number of threads.
 
 use crate::data::Dataset;
+use crate::limits::{self, Allow};
 use crate::nn::Model;
 use crate::optim::OptimizerConfig;
 use rand_chacha::rand_core::{Rng, SeedableRng};
@@ -16,7 +17,8 @@ use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-/// How to train.
+/// How to train. [`TrainSettings::validate`] checks them before any work; [`train`] and
+/// [`train_one`] expect settings that passed it.
 #[derive(Clone, Debug)]
 pub struct TrainSettings {
     pub epochs: usize,
@@ -29,6 +31,80 @@ pub struct TrainSettings {
     pub limit_train: Option<usize>,
     /// Use only the first N test samples (None: all).
     pub limit_test: Option<usize>,
+}
+
+impl TrainSettings {
+    /// The training samples a run uses: the first `limit_train` of the training set.
+    pub fn n_train(&self, data: &Dataset) -> usize {
+        self.limit_train.map_or(data.train.len(), |l| l.min(data.train.len()))
+    }
+
+    /// The test samples each evaluation uses (0: the runs have no test metrics).
+    pub fn n_test(&self, data: &Dataset) -> usize {
+        self.limit_test.map_or(data.test.len(), |l| l.min(data.test.len()))
+    }
+
+    /// Checks, before any work, that `runs` runs of `model` on `data` with these settings
+    /// can be made: epochs and batch size within their limits, a training set that is not
+    /// empty (`limit_train` of 0 is an error), a model built for the data's image shape,
+    /// and the memory the runs will hold (parameters, gradients, activations, optimizer
+    /// state estimated at four buffers the size of the parameters, and the records) within
+    /// [`limits::BYTES`]. The error is one line, for the command line to print.
+    pub fn validate(&self, model: &Model, data: &Dataset, runs: usize, allow: Allow) -> Result<(), String> {
+        let e = |e: limits::LimitError| e.0;
+        limits::EPOCHS.check_usize(self.epochs, allow).map_err(e)?;
+        limits::BATCH.check_usize(self.batch_size, allow).map_err(e)?;
+        if self.limit_train == Some(0) {
+            return Err("--limit 0: need at least 1 training image".into());
+        }
+        if self.evaluate && self.eval_chunk == 0 {
+            return Err("the evaluation chunk must hold at least 1 test image".into());
+        }
+        if runs == 0 {
+            return Err("no runs to make (give at least one optimizer and one seed)".into());
+        }
+        let n_train = self.n_train(data);
+        if n_train == 0 {
+            return Err(format!("{}: the training set holds no images", data.train.file));
+        }
+        let shape = data.input_shape();
+        if model.input != shape {
+            let m = model.input;
+            return Err(format!(
+                "the model '{}' takes inputs of {}×{}×{}, but the images of {} are {}×{} (build it for the data's shape)",
+                limits::shorten(&model.name, 40),
+                m.c,
+                m.h,
+                m.w,
+                data.train.file,
+                shape.h,
+                shape.w
+            ));
+        }
+        let bytes = self.bytes_needed(model, data, runs, rayon::current_num_threads());
+        let what = format!("training ({runs} runs × {} epochs, batch {})", self.epochs, self.batch_size);
+        crate::nn::model::check_bytes(&what, bytes, allow).map(|_| ())
+    }
+
+    /// An estimate of the bytes `runs` runs hold when `threads` of them run at once: each
+    /// running one its parameters, gradient, reported copy, optimizer state (four buffers
+    /// the size of the parameters), workspaces and batch order; every run its records.
+    /// `None` if it does not fit in 64 bits.
+    pub fn bytes_needed(&self, model: &Model, data: &Dataset, runs: usize, threads: usize) -> Option<u64> {
+        let (n_train, n_test) = (self.n_train(data) as u64, self.n_test(data) as u64);
+        let params = (model.n_params as u64).checked_mul(4)?;
+        let mut running = model.bytes_for(self.batch_size)?.checked_add(params.checked_mul(5)?)?;
+        if self.evaluate && n_test > 0 {
+            let eval_ws = model.bytes_for(self.eval_chunk.min(n_test as usize))?.checked_sub(params.checked_mul(2)?)?;
+            running = running.checked_add(eval_ws)?.checked_add(n_test.checked_mul(8)?)?;
+        }
+        running = running.checked_add(n_train.checked_mul(8)?)?;
+        let steps = n_train.div_ceil(self.batch_size.max(1) as u64).checked_mul(self.epochs as u64)?;
+        // a step record (epoch, loss, lr) and an epoch record with its label
+        let kept = steps.checked_mul(16)?.checked_add((self.epochs as u64).checked_mul(160)?)?;
+        let at_once = runs.min(threads.max(1)) as u64;
+        running.checked_mul(at_once)?.checked_add(kept.checked_mul(runs as u64)?)
+    }
 }
 
 impl Default for TrainSettings {
@@ -115,7 +191,8 @@ pub fn shuffled(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     idx
 }
 
-/// Loss sum and accuracy on the test set.
+/// Mean loss and accuracy on the first `n_test` test samples; `None` when there are none
+/// (no test metrics, rather than NaN).
 pub fn evaluate(
     model: &Model,
     params: &[f32],
@@ -123,17 +200,20 @@ pub fn evaluate(
     n_test: usize,
     chunk: usize,
     ws: &mut crate::nn::Workspace,
-) -> (f64, f64) {
+) -> Option<(f64, f64)> {
+    if n_test == 0 {
+        return None;
+    }
     let (mut loss, mut correct) = (0f64, 0usize);
     let idx: Vec<usize> = (0..n_test).collect();
-    for c in idx.chunks(chunk) {
+    for c in idx.chunks(chunk.max(1)) {
         data.test.gather(c, data.mean, data.std, ws.input_mut(c.len()));
         let labels = &data.test.labels[c[0]..c[0] + c.len()];
         let (l, k) = model.evaluate(params, ws, labels);
         loss += l;
         correct += k;
     }
-    (loss / n_test as f64, correct as f64 / n_test as f64)
+    Some((loss / n_test as f64, correct as f64 / n_test as f64))
 }
 
 /// Trains one run.
@@ -146,16 +226,16 @@ pub fn train_one(
     stop: &AtomicBool,
     observe: &(dyn Fn(Event) + Sync),
 ) -> RunResult {
-    let n_train = s.limit_train.map_or(data.train.len(), |l| l.min(data.train.len()));
-    let n_test = s.limit_test.map_or(data.test.len(), |l| l.min(data.test.len()));
+    let (n_train, n_test) = (s.n_train(data), s.n_test(data));
     let mut params = model.init(run.seed);
     let mut shown = params.clone();
     let mut opt = run.config.build_with::<f32>(&model.layout(), crate::schedule::Cadence::Training);
     let mut ws = model.workspace(s.batch_size);
-    let mut eval_ws = if s.evaluate { Some(model.workspace(s.eval_chunk)) } else { None };
+    // an empty test set: no evaluation, no test metrics
+    let mut eval_ws = if s.evaluate && n_test > 0 { Some(model.workspace(s.eval_chunk.min(n_test))) } else { None };
     let steps_per_epoch = n_train.div_ceil(s.batch_size);
     let mut epochs = Vec::with_capacity(s.epochs);
-    let mut step_losses = Vec::with_capacity(s.epochs * steps_per_epoch);
+    let mut step_losses = Vec::with_capacity(s.epochs.saturating_mul(steps_per_epoch).min(1 << 20));
     let mut labels = vec![0u8; s.batch_size];
     let mut status = RunStatus::Completed;
     'outer: for epoch in 1..=s.epochs {
@@ -192,8 +272,8 @@ pub fn train_one(
             Some(ews) => {
                 // the point the method returns (Schedule-Free's x; the parameters otherwise)
                 opt.report(&params, &mut shown);
-                let (l, a) = evaluate(model, &shown, data, n_test, s.eval_chunk, ews);
-                (Some(l), Some(a))
+                let m = evaluate(model, &shown, data, n_test, s.eval_chunk, ews);
+                (m.map(|m| m.0), m.map(|m| m.1))
             }
             None => (None, None),
         };

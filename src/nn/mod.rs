@@ -7,9 +7,20 @@ pub mod spec;
 
 pub use model::{Model, Shape, Workspace};
 
-/// Builds a model from a name (`mlp`, `mlp-relu`, `cnn`) or a layer list, for 28×28 grey
-/// images and 10 classes.
-pub fn build(spec: &str) -> anyhow::Result<Model> {
+/// The number of classes of every dataset optlab knows (digits, clothes).
+pub const CLASSES: usize = 10;
+
+impl Shape {
+    /// One 28×28 grey image (MNIST, Fashion-MNIST).
+    pub const MNIST: Shape = Shape { c: 1, h: 28, w: 28 };
+}
+
+/// Builds a model from a name (`mlp`, `mlp-relu`, `cnn`) or a layer list, for inputs of
+/// shape `input` (channels × height × width: a dataset's
+/// [`crate::data::Dataset::input_shape`]) and [`CLASSES`] classes. The layers follow the
+/// input: a linear layer takes whatever its input holds, so the seminar's CNN on 40×40
+/// images has a Linear(1200, 10). Sizes over the limits are refused unless `allow.large`.
+pub fn build(spec: &str, input: Shape, allow: crate::limits::Allow) -> anyhow::Result<Model> {
     let (name, layers) = spec::parse(spec)?;
-    Model::new(&name, &layers, Shape { c: 1, h: 28, w: 28 }, 10)
+    Model::new(&name, &layers, input, CLASSES, allow)
 }

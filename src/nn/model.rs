@@ -8,6 +8,7 @@
 use super::layers::{Activation, Conv, Ctx, Grads, Layer, Linear, MaxPool, Scratch};
 use super::spec::LayerSpec;
 use crate::kernels::{self, Kernels, Path};
+use crate::limits::{self, Allow};
 use anyhow::{bail, Result};
 use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -33,6 +34,8 @@ impl Shape {
 #[derive(Clone, Debug)]
 pub struct Model {
     pub name: String,
+    /// The shape of one input sample (channels × height × width).
+    pub input: Shape,
     layers: Vec<Layer>,
     /// Features of each activation: `sizes[0]` the input, `sizes[i + 1]` layer i's output.
     sizes: Vec<usize>,
@@ -82,54 +85,144 @@ impl Workspace {
     }
 }
 
+/// Checked arithmetic on sizes: `None` once anything overflowed.
+fn mul(a: impl TryInto<u64>, b: impl TryInto<u64>) -> Option<u64> {
+    a.try_into().ok()?.checked_mul(b.try_into().ok()?)
+}
+
+/// A size that has passed its checks, back to `usize` (every checked size fits).
+fn to_usize(v: u64) -> Result<usize> {
+    usize::try_from(v).map_err(|_| anyhow::anyhow!("{v} does not fit in this machine's addresses"))
+}
+
+/// `1.5 GB`, `640 MB`, `12 kB`.
+pub fn fmt_bytes(b: u64) -> String {
+    let units = [(1u64 << 30, "GB"), (1 << 20, "MB"), (1 << 10, "kB")];
+    for (size, unit) in units {
+        if b >= size {
+            return format!("{:.1} {unit}", b as f64 / size as f64);
+        }
+    }
+    format!("{b} bytes")
+}
+
+/// Checks the bytes something needs (`None`: more than 2^64) against [`limits::BYTES`].
+pub fn check_bytes(what: &str, bytes: Option<u64>, allow: Allow) -> Result<u64, String> {
+    let max = limits::BYTES.max_for(allow);
+    match bytes {
+        Some(b) if b <= max => Ok(b),
+        _ => {
+            let shown = bytes.map_or_else(|| "more than 2^64 bytes".to_string(), fmt_bytes);
+            let how = if allow.large {
+                String::new()
+            } else {
+                format!("; add --allow-large to go up to {}", fmt_bytes(limits::BYTES.large_max))
+            };
+            Err(format!("{what} needs {shown} of memory: the limit is {}{how}", fmt_bytes(max)))
+        }
+    }
+}
+
 impl Model {
-    /// Builds the layers for inputs of `input` shape and `classes` outputs.
-    pub fn new(name: &str, specs: &[LayerSpec], input: Shape, classes: usize) -> Result<Model> {
-        Model::build(name, specs, input, classes, true)
+    /// Builds the layers for inputs of `input` shape and `classes` outputs. Every size
+    /// (layer widths, kernel, stride, padding, the activations, the parameter count and
+    /// the memory the model needs for one sample) is checked with checked arithmetic against
+    /// [`crate::limits`] before anything is allocated; a layer that shrinks its input below
+    /// 1×1, or a conv after a flat layer, is an error that names the layer.
+    pub fn new(name: &str, specs: &[LayerSpec], input: Shape, classes: usize, allow: Allow) -> Result<Model> {
+        Model::build(name, specs, input, classes, allow, true)
     }
 
     /// `fuse`: fold a ReLU before a 2×2 max-pool into the pool (the same numbers, fewer passes).
-    fn build(name: &str, specs: &[LayerSpec], input: Shape, classes: usize, fuse: bool) -> Result<Model> {
+    fn build(name: &str, specs: &[LayerSpec], input: Shape, classes: usize, allow: Allow, fuse: bool) -> Result<Model> {
+        if input.c == 0 || input.h == 0 || input.w == 0 {
+            bail!("the input images are {}×{}×{}: every dimension must be at least 1", input.c, input.h, input.w);
+        }
+        // the most values one activation (one sample) may hold: a quarter of the memory limit
+        let max_act = limits::BYTES.max_for(allow) / 4;
+        let input_len = mul(input.c, mul(input.h, input.w).unwrap_or(u64::MAX)).filter(|&v| v <= max_act);
+        let Some(input_len) = input_len else {
+            bail!("the input images of {}×{}×{} values are larger than the memory limit", input.c, input.h, input.w);
+        };
         let mut shape = input;
+        // after a linear or flatten layer the activations are flat: no more conv layers
+        let mut flat = false;
         let mut layers = Vec::new();
-        let mut sizes = vec![input.len()];
-        let mut n = 0usize;
+        let mut sizes = vec![to_usize(input_len)?];
+        let mut n = 0u64;
         let mut shapes = Vec::new();
-        let mut macs = 0usize;
-        let mut train_macs = 0usize;
+        let mut macs = 0u64;
+        let mut train_macs = 0u64;
         for (i, s) in specs.iter().enumerate() {
+            let at = |what: &dyn std::fmt::Display| anyhow::anyhow!("layer {} ({s}): {what}", i + 1);
+            let width = |v: usize| limits::WIDTH.check(Some(v as u64), allow).map_err(|e| at(&e));
+            let kernel = |v: usize| limits::KERNEL.check(Some(v as u64), allow).map_err(|e| at(&e));
+            let params = |v: Option<u64>| limits::PARAMS.check(v, allow).map_err(|e| at(&e));
+            let activation = |c: u64, h: u64, w: u64| -> Result<u64> {
+                mul(c, mul(h, w).unwrap_or(u64::MAX)).filter(|&v| v <= max_act).ok_or_else(|| {
+                    at(&format!("its output of {c}×{h}×{w} values is larger than the memory limit allows"))
+                })
+            };
+            let compute = |macs: u64| limits::MACS.check(Some(macs), allow).map_err(|e| at(&e));
+            let in_len = shape.len() as u64;
             let l = match *s {
                 LayerSpec::Linear { out } => {
-                    let inp = shape.len();
-                    let l = Layer::Linear(Linear { inp, out, w: n, b: n + inp * out });
+                    width(out)?;
+                    let w_len = mul(in_len, out);
+                    let total = params(w_len.and_then(|w| w.checked_add(out as u64)?.checked_add(n)))?;
+                    let (inp, w0) = (shape.len(), to_usize(n)?);
+                    let l = Layer::Linear(Linear { inp, out, w: w0, b: w0 + inp * out });
                     shapes.push((format!("{i}.linear.weight"), vec![out, inp]));
                     shapes.push((format!("{i}.linear.bias"), vec![out]));
-                    n += inp * out + out;
-                    macs += inp * out;
-                    train_macs += inp * out * if train_macs == 0 { 2 } else { 3 };
+                    let m = (inp as u64).saturating_mul(out as u64);
+                    macs = compute(macs.saturating_add(m))?;
+                    train_macs = train_macs.saturating_add(m.saturating_mul(if train_macs == 0 { 2 } else { 3 }));
+                    n = total;
                     shape = Shape { c: out, h: 1, w: 1 };
+                    flat = true;
                     l
                 }
                 LayerSpec::Conv { out, k, stride, pad } => {
-                    if shape.h == 1 && shape.w == 1 && i > 0 {
-                        bail!("layer {} (conv) needs an image, but its input is flat (put conv layers before linear ones)", i + 1);
+                    width(out)?;
+                    kernel(k)?;
+                    kernel(stride)?;
+                    kernel(pad)?;
+                    if flat {
+                        return Err(at(&"a conv layer needs an image, but its input is flat (put conv layers before linear and flatten ones)"));
                     }
-                    if shape.h + 2 * pad < k || shape.w + 2 * pad < k {
-                        bail!("layer {} (conv k={k}): kernel larger than its {}×{} input", i + 1, shape.h, shape.w);
+                    // sizes here are at most 2^31 (the input) plus twice the padding: no overflow
+                    let (hp, wp) = (shape.h + 2 * pad, shape.w + 2 * pad);
+                    if hp < k || wp < k {
+                        return Err(at(&format_args!(
+                            "its {}×{} input{} is smaller than the {k}×{k} kernel",
+                            shape.h,
+                            shape.w,
+                            if pad > 0 { format!(" (padded to {hp}×{wp})") } else { String::new() }
+                        )));
                     }
-                    let c = Conv::new(shape.c, shape.h, shape.w, out, k, stride, pad, n);
-                    let (kk, oh, ow) = (shape.c * k * k, c.oh, c.ow);
+                    let (oh, ow) = ((hp - k) / stride + 1, (wp - k) / stride + 1);
+                    let taps = mul(shape.c, mul(k, k).unwrap_or(u64::MAX));
+                    let w_len = taps.and_then(|t| mul(t, out));
+                    let total = params(w_len.and_then(|w| w.checked_add(out as u64)?.checked_add(n)))?;
+                    let out_len = activation(out as u64, oh as u64, ow as u64)?;
+                    let c = Conv::new(shape.c, shape.h, shape.w, out, k, stride, pad, to_usize(n)?);
+                    let kk = shape.c * k * k;
                     shapes.push((format!("{i}.conv.weight"), vec![out, shape.c, k, k]));
                     shapes.push((format!("{i}.conv.bias"), vec![out]));
-                    n += out * kk + out;
-                    macs += out * kk * oh * ow;
-                    train_macs += out * kk * oh * ow * if train_macs == 0 { 2 } else { 3 };
+                    let m = (kk as u64).saturating_mul(out_len);
+                    macs = compute(macs.saturating_add(m))?;
+                    train_macs = train_macs.saturating_add(m.saturating_mul(if train_macs == 0 { 2 } else { 3 }));
+                    n = total;
                     shape = Shape { c: out, h: oh, w: ow };
                     Layer::Conv(c)
                 }
                 LayerSpec::MaxPool { k } => {
+                    kernel(k)?;
                     if shape.h < k || shape.w < k {
-                        bail!("layer {} (maxpool {k}): window larger than its {}×{} input", i + 1, shape.h, shape.w);
+                        return Err(at(&format_args!(
+                            "its {}×{} input is smaller than the {k}×{k} window (the output would be less than 1×1)",
+                            shape.h, shape.w
+                        )));
                     }
                     let (oh, ow) = (shape.h / k, shape.w / k);
                     // a ReLU right before a 2×2 pool is folded into it (same numbers)
@@ -147,6 +240,7 @@ impl Model {
                 LayerSpec::Sigmoid => Layer::Act(Activation::Sigmoid),
                 LayerSpec::Flatten => {
                     shape = Shape { c: shape.len(), h: 1, w: 1 };
+                    flat = true;
                     Layer::Flatten
                 }
             };
@@ -162,15 +256,35 @@ impl Model {
         if n == 0 {
             bail!("the model has no parameters (add a linear or conv layer)");
         }
-        Ok(Model {
+        let mut model = Model {
             name: name.to_string(),
+            input,
             layers,
             sizes,
-            n_params: n,
+            n_params: to_usize(n)?,
             param_shapes: shapes,
-            forward_macs: macs,
-            train_macs,
-        })
+            forward_macs: to_usize(macs).unwrap_or(usize::MAX),
+            train_macs: to_usize(train_macs).unwrap_or(usize::MAX),
+        };
+        check_bytes(&format!("the model '{}' (one sample)", limits::shorten(name, 40)), model.bytes_for(1), allow)
+            .map_err(anyhow::Error::msg)?;
+        // the conv layers' tables, counted in the bytes above, are made once the total is known
+        for l in &mut model.layers {
+            if let Layer::Conv(c) = l {
+                c.make_tables();
+            }
+        }
+        Ok(model)
+    }
+
+    /// The bytes a batch of `cap` samples needs: the parameters and their gradient, and the
+    /// workspace ([`Model::workspace`]: activations, their gradients, each layer's scratch).
+    /// `None` if it does not fit in 64 bits.
+    pub fn bytes_for(&self, cap: usize) -> Option<u64> {
+        let params = mul(self.n_params, 8u64)?;
+        let acts = self.sizes.iter().try_fold(0u64, |a, &s| a.checked_add(mul(s, cap)?))?;
+        let scratch = self.layers.iter().try_fold(0u64, |a, l| a.checked_add(l.scratch_bytes(cap as u64)?))?;
+        params.checked_add(mul(acts, 8u64)?)?.checked_add(scratch)
     }
 
     /// The parameter tensors (names, offsets, PyTorch shapes), for optimizers that work
@@ -299,8 +413,8 @@ mod tests {
             crate::nn::spec::parse("conv(3,k=3,p=1),relu,maxpool(2),conv(2,k=3,p=1),relu,maxpool(2),linear(10)")
                 .unwrap();
         let input = Shape { c: 1, h: 28, w: 28 };
-        let fused = Model::build(&name, &specs, input, 10, true).unwrap();
-        let plain = Model::build(&name, &specs, input, 10, false).unwrap();
+        let fused = Model::build(&name, &specs, input, 10, Allow::DEFAULT, true).unwrap();
+        let plain = Model::build(&name, &specs, input, 10, Allow::DEFAULT, false).unwrap();
         assert_eq!(fused.layers.len() + 2, plain.layers.len());
         let params = fused.init(3);
         let labels: Vec<u8> = (0..5).map(|i| (i * 3 % 10) as u8).collect();

@@ -26,11 +26,32 @@ pub(crate) struct Conv {
 }
 
 impl Conv {
+    /// The layer's geometry; its tables are made by [`Conv::make_tables`] (the model checks
+    /// their size first). The sizes must have been checked: `h + 2·pad ≥ k`, no overflow.
     #[allow(clippy::too_many_arguments)]
     pub fn new(cin: usize, h: usize, wd: usize, cout: usize, k: usize, stride: usize, pad: usize, w: usize) -> Conv {
         let (oh, ow) = ((h + 2 * pad - k) / stride + 1, (wd + 2 * pad - k) / stride + 1);
-        let offs = if stride == 1 { ConvGeom::tap_offsets(cin, k, h + 2 * pad, wd + 2 * pad) } else { Vec::new() };
-        Conv { cin, h, wd, cout, k, stride, pad, oh, ow, w, b: w + cout * cin * k * k, offs }
+        Conv { cin, h, wd, cout, k, stride, pad, oh, ow, w, b: w + cout * cin * k * k, offs: Vec::new() }
+    }
+
+    /// Stride 1: the offset of each kernel tap into a padded sample.
+    pub fn make_tables(&mut self) {
+        if self.stride == 1 {
+            let (hp, wp) = self.padded_dims();
+            self.offs = ConvGeom::tap_offsets(self.cin, self.k, hp, wp);
+        }
+    }
+
+    /// The bytes of [`Conv::scratch`] for `cap` samples and of the tables (`None` on overflow).
+    pub fn scratch_bytes(&self, cap: u64) -> Option<u64> {
+        let (hp, wp) = (self.h as u64 + 2 * self.pad as u64, self.wd as u64 + 2 * self.pad as u64);
+        let taps = (self.cin as u64).checked_mul(self.k as u64)?.checked_mul(self.k as u64)?;
+        let (per_sample, tables) = if self.stride == 1 {
+            ((self.cin as u64).checked_mul(hp)?.checked_mul(wp)?, taps.checked_mul(8)?)
+        } else {
+            (taps.checked_mul(self.oh as u64)?.checked_mul(self.ow as u64)?, 0)
+        };
+        per_sample.checked_mul(cap.checked_add(1)?)?.checked_mul(4)?.checked_add(tables)
     }
 
     fn taps(&self) -> usize {

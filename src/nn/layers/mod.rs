@@ -78,6 +78,16 @@ impl Layer {
         }
     }
 
+    /// The bytes of [`Layer::scratch`] for `cap` samples, with the layer's own tables
+    /// (`None` on overflow).
+    pub fn scratch_bytes(&self, cap: u64) -> Option<u64> {
+        match self {
+            Layer::Conv(c) => c.scratch_bytes(cap),
+            Layer::MaxPool(p) => p.scratch_bytes(cap),
+            _ => Some(0),
+        }
+    }
+
     /// Writes the layer's output `y` for the input `x` (both for `c.n` samples).
     pub fn forward(&self, c: &Ctx, x: &[f32], y: &mut [f32], s: &mut Scratch) {
         match self {

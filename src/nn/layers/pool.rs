@@ -29,6 +29,12 @@ impl MaxPool {
         Scratch { idx: vec![0u32; cap * outs], f: vec![0f32; if self.relu { outs } else { 0 }], ..Default::default() }
     }
 
+    /// The bytes of [`MaxPool::scratch`] for `cap` samples (`None` on overflow).
+    pub fn scratch_bytes(&self, cap: u64) -> Option<u64> {
+        let outs = (self.c as u64).checked_mul(self.oh as u64)?.checked_mul(self.ow as u64)?;
+        outs.checked_mul(cap.checked_add(self.relu as u64)?)?.checked_mul(4)
+    }
+
     pub fn forward(&self, c: &Ctx, x: &[f32], y: &mut [f32], s: &mut Scratch) {
         let (ch, h, wd, oh, ow) = (self.c, self.h, self.wd, self.oh, self.ow);
         let (ins, outs) = (ch * h * wd, ch * oh * ow);

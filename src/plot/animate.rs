@@ -1,11 +1,12 @@
 //! `compare --animate`: the optimizers moving together over the contour plot, step by
 //! step, with a step counter, as an animated GIF.
 
-use super::contour::Contour;
-use super::{perr, theme, Figure, Series};
+use super::contour::{Cache, Contour};
+use super::{perr, theme, Series};
 use crate::objective::Function;
 use anyhow::{Context, Result};
 use plotters::prelude::*;
+use std::cell::RefCell;
 use std::path::Path;
 
 /// Writes `path` (a GIF of `frames` frames, `delay_ms` apart) showing the runs up to each step.
@@ -26,6 +27,8 @@ pub fn animate(
         .map_err(perr)
         .with_context(|| format!("cannot write {}", path.display()))?
         .into_drawing_area();
+    // the coloured contours are computed once and shared by every frame
+    let cache = RefCell::new(Cache::default());
     for i in 0..frames {
         // denser frames early, where most of the motion is
         let u = i as f64 / (frames - 1) as f64;
@@ -39,7 +42,7 @@ pub fn animate(
                 _marker: std::marker::PhantomData,
             })
             .collect();
-        Contour { f, series: &cut, title: format!("{title} — step {k}"), view, size }.draw(&root)?;
+        Contour { f, series: &cut, title: format!("{title} — step {k}"), view, size }.draw_cached(&root, &cache)?;
         root.present().map_err(perr)?;
     }
     Ok(())

@@ -2,8 +2,8 @@
 //! training loss per epoch) and one figure with every optimizer (log-scale training loss
 //! and test accuracy), with mean ± std bands over seeds.
 
-use super::theme::{line_color, tick, FONT_FAMILY};
-use super::{perr, Figure};
+use super::theme::{line_color, FONT_FAMILY};
+use super::{axis, caption, perr, with_notes, Figure};
 use crate::experiment::train::RunResult;
 use anyhow::Result;
 use plotters::coord::Shift;
@@ -42,9 +42,19 @@ pub fn bands(results: &[RunResult]) -> Vec<Band> {
                         if v.is_empty() {
                             return None;
                         }
-                        let m = v.iter().sum::<f64>() / v.len() as f64;
+                        let n = v.len() as f64;
+                        let mut m = v.iter().sum::<f64>() / n;
+                        if !m.is_finite() {
+                            // values near f64::MAX overflow the sum
+                            m = v.iter().map(|x| x / n).sum::<f64>();
+                        }
                         let sd = if v.len() > 1 {
-                            (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
+                            let sd = (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt();
+                            if sd.is_finite() {
+                                sd
+                            } else {
+                                0.0
+                            }
                         } else {
                             0.0
                         };
@@ -77,6 +87,7 @@ fn range(vals: impl Iterator<Item = f64>) -> (f64, f64) {
 /// A labelled, coloured line of (epoch, mean, std) points.
 type Line = (String, RGBColor, Vec<(f64, f64, f64)>);
 
+/// Draws one panel, with notes under it when it clamped something or has nothing to draw.
 fn draw_panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
@@ -89,13 +100,40 @@ fn draw_panel<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let (lo, hi) = range(series.iter().flat_map(|s| s.2.iter().flat_map(|p| [p.1 - p.2, p.1 + p.2])));
+    let mut notes = Vec::new();
+    let values = || series.iter().flat_map(|s| s.2.iter().flat_map(|p| [p.1 - p.2, p.1 + p.2]));
+    let (lo, hi) = range(values());
+    if !series.iter().any(|s| s.2.iter().any(|p| p.1.is_finite())) {
+        notes.push(format!("{title}: no finite values; nothing to draw"));
+    }
     // a log axis only pays off (and only gets tick labels) across more than a decade
     let log_y = log_y && lo > 0.0 && hi / lo > 10.0;
     let title = if log_y { format!("{title} (log scale)") } else { title.to_string() };
+    let xfit = axis::linear("epoch", 1.0, epochs.max(2) as f64);
+    let yaxis = if log_y {
+        axis::Axis::log(
+            y_desc,
+            lo,
+            hi,
+            0.8,
+            1.25,
+            axis::log_centre(series.iter().flat_map(|s| s.2.iter().map(|p| p.1))),
+        )
+    } else {
+        axis::Axis::Linear(axis::widen(axis::linear(y_desc, lo, hi), 0.06, 0.06))
+    };
+    let yfit = yaxis.fit();
+    // the lowest edge of a band on a log axis
+    let floor = match yaxis {
+        axis::Axis::Log(_) => lo.max(1e-12),
+        axis::Axis::Decades(_) => lo,
+        axis::Axis::Linear(_) => f64::NEG_INFINITY,
+    };
+    notes.extend(yfit.note.clone());
+    let view = [xfit.lo, xfit.hi, yfit.lo, yfit.hi];
+    let area = &with_notes(area, &notes)?;
     let mut b = ChartBuilder::on(area);
-    b.caption(&title, (FONT_FAMILY, 17)).margin(10).x_label_area_size(36).y_label_area_size(62);
-    let x = 1f64..(epochs.max(2) as f64);
+    b.caption(caption(&title), (FONT_FAMILY, 17)).margin(10).x_label_area_size(36).y_label_area_size(62);
     macro_rules! body {
         ($chart:expr) => {{
             let mut chart = $chart;
@@ -105,7 +143,7 @@ where
                 .y_desc(y_desc)
                 .x_labels(epochs.clamp(2, 11))
                 .x_label_formatter(&|v| if v.fract() == 0.0 { format!("{v:.0}") } else { String::new() })
-                .y_label_formatter(&|v| tick(*v))
+                .y_label_formatter(&|v| yaxis.label(*v))
                 .label_style((FONT_FAMILY, 13))
                 .axis_desc_style((FONT_FAMILY, 14))
                 .light_line_style(BLACK.mix(0.05))
@@ -114,23 +152,30 @@ where
                 .map_err(perr)?;
             for (label, c, pts) in series {
                 let c = *c;
+                // the points on the axes (mean finite); the band is cut to the axes
+                let pts: Vec<(f64, f64, f64)> =
+                    pts.iter().copied().filter(|p| p.1.is_finite() && xfit.contains(p.0)).collect();
                 if pts.iter().any(|p| p.2 > 0.0) {
-                    let mut poly: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, p.1 + p.2)).collect();
-                    poly.extend(
-                        pts.iter()
-                            .rev()
-                            .map(|p| (p.0, (p.1 - p.2).max(if log_y { lo.max(1e-12) } else { f64::NEG_INFINITY }))),
-                    );
+                    let on = |v: f64| yaxis.clamp(v).unwrap_or(yfit.lo);
+                    let mut poly: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, on(p.1 + p.2))).collect();
+                    poly.extend(pts.iter().rev().map(|p| (p.0, on((p.1 - p.2).max(floor)))));
                     chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.18).filled()))).map_err(perr)?;
                 }
-                let s = chart
-                    .draw_series(
-                        LineSeries::new(pts.iter().map(|p| (p.0, p.1)), c.stroke_width(2))
-                            .point_size(if epochs <= 30 { 2 } else { 0 }),
-                    )
-                    .map_err(perr)?;
+                let line: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, yaxis.chart(p.1))).collect();
+                let style = c.stroke_width(2);
+                let dots = if epochs <= 30 { 2 } else { 0 };
+                let mut elements: Vec<DynElement<'static, DB, (f64, f64)>> = Vec::new();
+                if dots > 0 {
+                    for &p in line.iter().filter(|p| yfit.contains(p.1) && (p.1 > 0.0 || !yaxis.is_log())) {
+                        elements.push(Circle::new(p, dots, style).into_dyn());
+                    }
+                }
+                for piece in axis::clip_path(&line, view, false, yaxis.clip_log()) {
+                    elements.push(PathElement::new(piece, style).into_dyn());
+                }
+                let s = chart.draw_series(elements).map_err(perr)?;
                 if legend {
-                    s.label(label.as_str())
+                    s.label(caption(label))
                         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
                 }
             }
@@ -139,14 +184,16 @@ where
             }
         }};
     }
-    if log_y {
-        body!(b.build_cartesian_2d(x, (lo * 0.8..hi * 1.25).log_scale()).map_err(perr)?);
+    if yaxis.is_log() {
+        body!(b.build_cartesian_2d(xfit.range(), yfit.range().log_scale()).map_err(perr)?);
     } else {
-        let pad = 0.06 * (hi - lo);
-        body!(b.build_cartesian_2d(x, lo - pad..hi + pad).map_err(perr)?);
+        body!(b.build_cartesian_2d(xfit.range(), yfit.range()).map_err(perr)?);
     }
     Ok(())
 }
+
+/// The most panels the grid shows (the figure grows with each).
+pub const MAX_PANELS: usize = 30;
 
 /// The seminar's grid: one panel per optimizer with its mean training loss per epoch.
 pub struct CurvesGrid<'a> {
@@ -157,7 +204,7 @@ pub struct CurvesGrid<'a> {
 
 impl Figure for CurvesGrid<'_> {
     fn size(&self) -> (u32, u32) {
-        let (r, c) = grid(self.bands.len());
+        let (r, c) = grid(self.bands.len().min(MAX_PANELS));
         (520 * c as u32, 60 + 360 * r as u32)
     }
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<()>
@@ -165,8 +212,16 @@ impl Figure for CurvesGrid<'_> {
         DB::ErrorType: 'static,
     {
         area.fill(&WHITE).map_err(perr)?;
-        let area = area.titled(&self.title, (FONT_FAMILY, 20)).map_err(perr)?;
-        let (r, c) = grid(self.bands.len());
+        let mut notes = Vec::new();
+        if self.bands.is_empty() {
+            notes.push("no runs; nothing to draw".to_string());
+        }
+        if self.bands.len() > MAX_PANELS {
+            notes.push(format!("the first {MAX_PANELS} of {} optimizers are shown", self.bands.len()));
+        }
+        let area = with_notes(area, &notes)?;
+        let area = area.titled(&caption(&self.title), (FONT_FAMILY, 20)).map_err(perr)?;
+        let (r, c) = grid(self.bands.len().min(MAX_PANELS));
         for (i, (panel, b)) in area.split_evenly((r, c)).iter().zip(self.bands).enumerate() {
             let title =
                 if b.seeds > 1 { format!("{} (mean ± std of {} seeds)", b.label, b.seeds) } else { b.label.clone() };
@@ -209,7 +264,7 @@ impl Figure for Curves<'_> {
         DB::ErrorType: 'static,
     {
         area.fill(&WHITE).map_err(perr)?;
-        let area = area.titled(&self.title, (FONT_FAMILY, 20)).map_err(perr)?;
+        let area = area.titled(&caption(&self.title), (FONT_FAMILY, 20)).map_err(perr)?;
         let panels = area.split_evenly((1, 2));
         let train: Vec<_> =
             self.bands.iter().enumerate().map(|(i, b)| (b.label.clone(), line_color(i), b.train.clone())).collect();

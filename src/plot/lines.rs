@@ -2,7 +2,7 @@
 //! is positive. Also used for the learning rate per step.
 
 use super::theme::{self, tick, FONT_FAMILY};
-use super::{perr, Figure, Series};
+use super::{axis, caption, perr, with_notes, Figure, Series};
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -29,7 +29,7 @@ impl<'a> LossCurves<'a> {
 
     fn x_at(&self, i: usize, k: usize) -> f64 {
         match &self.x {
-            Some((_, xs)) => xs[i].get(k).copied().unwrap_or(k as f64),
+            Some((_, xs)) => xs.get(i).and_then(|x| x.get(k)).copied().unwrap_or(k as f64),
             None => k as f64,
         }
     }
@@ -54,11 +54,16 @@ impl Figure for LossCurves<'_> {
         DB::ErrorType: 'static,
     {
         area.fill(&WHITE).map_err(perr)?;
+        let mut notes = Vec::new();
         let x_max = (0..self.series.len())
             .filter(|&i| !self.series[i].points.is_empty())
             .map(|i| self.x_at(i, self.series[i].points.len() - 1))
+            .filter(|x| x.is_finite())
             .fold(1.0f64, f64::max);
-        let steps = if x_max.is_finite() { x_max } else { 1.0 };
+        let steps = x_max;
+        let x_name = self.x.as_ref().map_or("step", |x| x.0);
+        let xfit = axis::linear(x_name, 0.0, steps);
+        notes.extend(xfit.note.clone());
         // only finite values are drawn (an lr schedule may overflow to inf)
         let vals: Vec<f64> =
             self.series.iter().flat_map(|s| s.points.iter().map(|p| p.2)).filter(|v| v.is_finite()).collect();
@@ -69,8 +74,25 @@ impl Figure for LossCurves<'_> {
         if hi <= lo {
             hi = lo + 1.0;
         }
+        if vals.is_empty() {
+            notes.push(format!("no finite {}; nothing to draw", self.y_desc));
+        } else if let Some(k) = self.first_not_finite() {
+            notes.push(format!("{} is not finite from step {k} on; drawn up to there", self.y_desc));
+        }
+        let log_y = self.log_scale();
+        // the y range plotters sees: finite, not too narrow; a log axis beyond 1e±300 or
+        // wider than 60 decades is drawn in decades
+        let yaxis = if log_y {
+            axis::Axis::log(self.y_desc, lo, hi, 0.5, 2.0, axis::log_centre(vals.iter().copied()))
+        } else {
+            axis::Axis::Linear(axis::widen(axis::linear(self.y_desc, lo, hi), 0.05, self.headroom))
+        };
+        let yfit = yaxis.fit();
+        notes.extend(yfit.note.clone());
+        let view = [xfit.lo, xfit.hi, yfit.lo, yfit.hi];
+        let area = &with_notes(area, &notes)?;
         let mut builder = ChartBuilder::on(area);
-        builder.caption(&self.title, (FONT_FAMILY, 20)).margin(14).x_label_area_size(42).y_label_area_size(70);
+        builder.caption(caption(&self.title), (FONT_FAMILY, 20)).margin(14).x_label_area_size(42).y_label_area_size(70);
         let colors: Vec<RGBColor> = (0..self.series.len())
             .map(theme::color)
             .map(|c| if c == WHITE { RGBColor(0, 0, 0) } else { darken(c) })
@@ -80,14 +102,10 @@ impl Figure for LossCurves<'_> {
                 let mut chart = $chart;
                 chart
                     .configure_mesh()
-                    .x_desc(self.x.as_ref().map_or("step", |x| x.0))
-                    .y_desc(if self.log_scale() {
-                        format!("{} (log scale)", self.y_desc)
-                    } else {
-                        self.y_desc.to_string()
-                    })
+                    .x_desc(x_name)
+                    .y_desc(if log_y { format!("{} (log scale)", self.y_desc) } else { self.y_desc.to_string() })
                     .x_label_formatter(&|v| tick(*v))
-                    .y_label_formatter(&|v| tick(*v))
+                    .y_label_formatter(&|v| yaxis.label(*v))
                     .label_style((FONT_FAMILY, 14))
                     .axis_desc_style((FONT_FAMILY, 15))
                     .light_line_style(BLACK.mix(0.05))
@@ -96,42 +114,54 @@ impl Figure for LossCurves<'_> {
                     .map_err(perr)?;
                 for (i, s) in self.series.iter().enumerate() {
                     let c = colors[i];
+                    let pts: Vec<(f64, f64)> = s
+                        .points
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, p)| p.2.is_finite())
+                        .map(|(k, p)| (self.x_at(i, k), yaxis.chart(p.2)))
+                        .collect();
+                    let pieces = axis::clip_path(&pts, view, false, yaxis.clip_log());
                     chart
-                        .draw_series(LineSeries::new(
-                            s.points
-                                .iter()
-                                .enumerate()
-                                .filter(|(_, p)| p.2.is_finite())
-                                .map(|(k, p)| (self.x_at(i, k), p.2)),
-                            c.stroke_width(2),
-                        ))
+                        .draw_series(pieces.into_iter().map(|p| PathElement::new(p, c.stroke_width(2))))
                         .map_err(perr)?
-                        .label(&s.label)
+                        .label(caption(&s.label))
                         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
                     if s.diverged_at.is_some() {
                         if let Some(p) = s.points.last() {
-                            let k = self.x_at(i, s.points.len() - 1);
-                            chart
-                                .draw_series(std::iter::once(Cross::new((k, p.2), 7, c.stroke_width(3))))
-                                .map_err(perr)?;
+                            // on the axes: an infinite last value sits on the border
+                            let k = xfit.clamp(self.x_at(i, s.points.len() - 1));
+                            if let (Some(k), Some(v)) = (k, yaxis.clamp(p.2)) {
+                                chart
+                                    .draw_series(std::iter::once(Cross::new((k, v), 7, c.stroke_width(3))))
+                                    .map_err(perr)?;
+                            }
                         }
                     }
                 }
                 super::legend(&mut chart, SeriesLabelPosition::UpperRight, 0.9, 13)?;
             }};
         }
-        if self.log_scale() {
-            let chart = builder
-                .build_cartesian_2d(0f64..steps, (lo * 0.5..(hi * 2.0).min(f64::MAX)).log_scale())
-                .map_err(perr)?;
+        if yaxis.is_log() {
+            let chart = builder.build_cartesian_2d(xfit.range(), yfit.range().log_scale()).map_err(perr)?;
             body!(chart);
         } else {
-            let pad = 0.05 * (hi - lo);
-            let chart =
-                builder.build_cartesian_2d(0f64..steps, lo - pad..hi + self.headroom * (hi - lo)).map_err(perr)?;
+            let chart = builder.build_cartesian_2d(xfit.range(), yfit.range()).map_err(perr)?;
             body!(chart);
         }
         Ok(())
+    }
+}
+
+impl LossCurves<'_> {
+    /// The first step after which some run's value is not finite, if any (runs that
+    /// diverged say so in their label already, so only the others count).
+    fn first_not_finite(&self) -> Option<usize> {
+        self.series
+            .iter()
+            .filter(|s| s.diverged_at.is_none())
+            .filter_map(|s| s.points.iter().position(|p| !p.2.is_finite()))
+            .min()
     }
 }
 

@@ -2,7 +2,7 @@
 //! to converge, black = diverged, grey = stalled) and a panel of all optimizers.
 
 use super::theme::{tick, FONT_FAMILY, LINES};
-use super::{perr, Figure};
+use super::{axis, caption, perr, with_notes, Figure};
 use crate::experiment::map::{MapResult, Outcome};
 use anyhow::Result;
 use plotters::coord::Shift;
@@ -31,6 +31,17 @@ pub fn cell_color(o: Outcome, max_steps: usize) -> RGBColor {
     }
 }
 
+/// Whether the cells of `r` fill its grid and name only minima it lists.
+fn consistent(r: &MapResult) -> bool {
+    r.grid > 0
+        && r.grid.checked_mul(r.grid) == Some(r.cells.len())
+        && r.cells.iter().all(|c| match *c {
+            Outcome::Basin { minimum, .. } => (minimum as usize) < r.minima.len(),
+            _ => true,
+        })
+}
+
+/// Draws one map, with notes under it when it clamped something or has nothing to draw.
 fn draw_map<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     r: &MapResult,
@@ -41,9 +52,14 @@ fn draw_map<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let [x0, x1, y0, y1] = r.domain;
+    let mut notes = Vec::new();
+    let [x0, x1, y0, y1] = axis::view(r.domain, &mut notes);
+    if !consistent(r) {
+        notes.push(format!("{}: the map has no cells to draw", caption(&r.label)));
+    }
+    let area = &with_notes(area, &notes)?;
     let mut chart = ChartBuilder::on(area)
-        .caption(title, (FONT_FAMILY, if small { 15 } else { 19 }))
+        .caption(caption(title), (FONT_FAMILY, if small { 15 } else { 19 }))
         .margin(8)
         .x_label_area_size(if small { 26 } else { 36 })
         .y_label_area_size(if small { 34 } else { 48 })
@@ -62,6 +78,9 @@ where
     let (px, py) = chart.plotting_area().get_pixel_range();
     let (w, h) = ((px.end - px.start).max(1) as usize, (py.end - py.start).max(1) as usize);
     let g = r.grid;
+    if !consistent(r) {
+        return Ok(());
+    }
     let mut buf = vec![0u8; w * h * 3];
     for j in 0..h {
         let row = (j * g / h).min(g - 1);
@@ -103,6 +122,9 @@ impl Figure for BasinMap<'_> {
         area.fill(&WHITE).map_err(perr)?;
         let (left, right) = area.split_horizontally(720);
         draw_map(&left, self.map, self.steps, &self.title, false)?;
+        if !consistent(self.map) {
+            return Ok(());
+        }
         let summary = crate::experiment::map::summarize(self.map);
         let mut y = 60;
         let text =
@@ -111,7 +133,8 @@ impl Figure for BasinMap<'_> {
         for (i, m) in self.map.minima.iter().enumerate().take(24) {
             let c = basin_color(i);
             right.draw(&Rectangle::new([(10, y - 6), (26, y + 8)], c.filled())).map_err(perr)?;
-            let label = format!("({}, {}) {:.1}%", tick(m[0]), tick(m[1]), 100.0 * summary.basin_shares[i]);
+            let share = summary.basin_shares.get(i).copied().unwrap_or(0.0);
+            let label = format!("({}, {}) {:.1}%", tick(m[0]), tick(m[1]), 100.0 * share);
             right.draw(&text(&label, y + 6, &BLACK)).map_err(perr)?;
             y += 22;
         }
@@ -134,6 +157,9 @@ impl Figure for BasinMap<'_> {
     }
 }
 
+/// The most maps a panel shows (the figure grows with each).
+pub const MAX_PANELS: usize = 30;
+
 /// All optimizers side by side.
 pub struct MapPanel<'a> {
     pub maps: &'a [MapResult],
@@ -143,7 +169,7 @@ pub struct MapPanel<'a> {
 
 impl Figure for MapPanel<'_> {
     fn size(&self) -> (u32, u32) {
-        let n = self.maps.len().max(1);
+        let n = self.maps.len().clamp(1, MAX_PANELS);
         let cols = n.min(3);
         let rows = n.div_ceil(cols);
         (380 * cols as u32, 50 + 380 * rows as u32)
@@ -153,8 +179,16 @@ impl Figure for MapPanel<'_> {
         DB::ErrorType: 'static,
     {
         area.fill(&WHITE).map_err(perr)?;
-        let area = area.titled(&self.title, (FONT_FAMILY, 19)).map_err(perr)?;
-        let n = self.maps.len().max(1);
+        let mut notes = Vec::new();
+        if self.maps.is_empty() {
+            notes.push("no maps; nothing to draw".to_string());
+        }
+        if self.maps.len() > MAX_PANELS {
+            notes.push(format!("the first {MAX_PANELS} of {} maps are shown", self.maps.len()));
+        }
+        let area = with_notes(area, &notes)?;
+        let area = area.titled(&caption(&self.title), (FONT_FAMILY, 19)).map_err(perr)?;
+        let n = self.maps.len().clamp(1, MAX_PANELS);
         let cols = n.min(3);
         let rows = n.div_ceil(cols);
         for (panel, m) in area.split_evenly((rows, cols)).iter().zip(self.maps) {

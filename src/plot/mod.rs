@@ -2,8 +2,13 @@
 //! drawn once through a backend-generic function and saved as both PNG and SVG. Text uses
 //! an embedded DejaVu Sans, so figures render on machines without any system font.
 //! Figures read only records (trajectories); they never run optimizers.
+//!
+//! Every figure finishes on any data: its axis ranges come from [`axis`] (finite, not too
+//! narrow, log axes beyond 1e±300 or 60 decades drawn in decades), only points on the axes
+//! are drawn, and what had to be clamped or skipped is written on the figure as a note.
 
 pub mod animate;
+pub mod axis;
 pub mod contour;
 pub mod curves;
 pub mod lines;
@@ -130,59 +135,52 @@ impl Series<'_> {
 }
 
 /// Splits a polyline into the pieces inside `view` (x0, x1, y0, y1), cutting segments at
-/// the border (Liang–Barsky), so nothing is drawn outside the axes.
+/// the border (Liang–Barsky), so nothing is drawn outside the axes; see [`axis::clip_path`].
 pub fn clip_polyline(pts: &[(f64, f64)], view: [f64; 4]) -> Vec<Vec<(f64, f64)>> {
-    let [x0, x1, y0, y1] = view;
-    let mut out: Vec<Vec<(f64, f64)>> = Vec::new();
-    let mut cur: Vec<(f64, f64)> = Vec::new();
-    let inside = |p: (f64, f64)| p.0 >= x0 && p.0 <= x1 && p.1 >= y0 && p.1 <= y1;
-    if pts.len() == 1 && inside(pts[0]) {
-        return vec![pts.to_vec()];
-    }
-    for w in pts.windows(2) {
-        let (a, b) = (w[0], w[1]);
-        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
-        let (mut t0, mut t1) = (0.0f64, 1.0f64);
-        let mut ok = true;
-        for (p, q) in [(-dx, a.0 - x0), (dx, x1 - a.0), (-dy, a.1 - y0), (dy, y1 - a.1)] {
-            if p == 0.0 {
-                if q < 0.0 {
-                    ok = false;
-                    break;
-                }
-            } else {
-                let r = q / p;
-                if p < 0.0 {
-                    t0 = t0.max(r);
-                } else {
-                    t1 = t1.min(r);
-                }
-            }
-        }
-        if !ok || t0 > t1 {
-            if cur.len() > 1 {
-                out.push(std::mem::take(&mut cur));
-            }
-            cur.clear();
-            continue;
-        }
-        let pa = (a.0 + t0 * dx, a.1 + t0 * dy);
-        let pb = (a.0 + t1 * dx, a.1 + t1 * dy);
-        if cur.is_empty() || t0 > 0.0 {
-            if cur.len() > 1 {
-                out.push(std::mem::take(&mut cur));
-            }
-            cur = vec![pa];
-        }
-        cur.push(pb);
-        if t1 < 1.0 {
-            out.push(std::mem::take(&mut cur));
+    axis::clip_path(pts, view, false, false)
+}
+
+/// The longest caption or note drawn; longer texts (a 100 KB expression) are shortened.
+const MAX_TEXT: usize = 240;
+
+/// A title as drawn: shortened when very long.
+pub(crate) fn caption(title: &str) -> String {
+    crate::limits::shorten(title, MAX_TEXT)
+}
+
+/// Makes room for `notes` (what a figure clamped or could not draw) at the bottom of
+/// `area`, writes them there in dark red, one per line, and returns the area above for the
+/// figure; with no notes, `area` itself (so figures of ordinary data are unchanged).
+pub(crate) fn with_notes<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    notes: &[String],
+) -> Result<DrawingArea<DB, Shift>>
+where
+    DB::ErrorType: 'static,
+{
+    let mut shown: Vec<String> = Vec::new();
+    for n in notes {
+        let n = crate::limits::shorten(n, MAX_TEXT / 2);
+        if !shown.contains(&n) {
+            shown.push(n);
         }
     }
-    if cur.len() > 1 {
-        out.push(cur);
+    if shown.is_empty() {
+        return Ok(area.clone());
     }
-    out
+    if shown.len() > 4 {
+        let more = shown.len() - 3;
+        shown.truncate(3);
+        shown.push(format!("… and {more} more notes"));
+    }
+    let (_, h) = area.dim_in_pixel();
+    let room = (8 + 16 * shown.len() as u32).min(h / 2);
+    let (top, bottom) = area.split_vertically(h - room);
+    let style = (theme::FONT_FAMILY, 13).into_font().color(&RGBColor(170, 20, 20));
+    for (i, n) in shown.iter().enumerate() {
+        bottom.draw(&Text::new(n.clone(), (8, 2 + 16 * i as i32), style.clone())).map_err(perr)?;
+    }
+    Ok(top)
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! Quads are painted back to front (painter's algorithm), coloured by height.
 
 use super::theme::{self, colormap, tick, Scale, FONT_FAMILY};
-use super::{perr, Figure, Series};
+use super::{axis, caption, perr, with_notes, Figure, Series};
 use crate::objective::Function;
 use anyhow::Result;
 use plotters::coord::Shift;
@@ -40,19 +40,28 @@ impl Figure for Surface<'_> {
     where
         DB::ErrorType: 'static,
     {
-        let [x0, x1, y0, y1] = self.f.domain;
-        area.fill(&WHITE).map_err(perr)?;
+        // ranges plotters can draw (finite, not too narrow); what changed goes into a note
+        let mut notes = Vec::new();
+        let [x0, x1, y0, y1] = axis::view(self.f.domain, &mut notes);
         let n = MESH + 1;
         let gx: Vec<f64> = (0..n).map(|i| x0 + (x1 - x0) * i as f64 / MESH as f64).collect();
         let gy: Vec<f64> = (0..n).map(|j| y0 + (y1 - y0) * j as f64 / MESH as f64).collect();
         let raw: Vec<f64> = (0..n * n).map(|k| self.f.value(gx[k % n], gy[k / n])).collect();
         let vmin = raw.iter().copied().filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
         let zs: Vec<f64> = raw.iter().map(|&v| self.height(v, vmin)).collect();
+        if !zs.iter().any(|v| v.is_finite()) {
+            notes.push("the function is not finite anywhere on the domain; nothing to draw".into());
+        }
         let scale = Scale::fit(&zs, false);
-        let (zlo, zhi) = (scale.lo, scale.hi);
+        let what = if self.f.log_scale { "log10(1 + f − min f)" } else { "f" };
+        let zfit = axis::linear(what, scale.lo, scale.hi);
+        notes.extend(zfit.note.clone());
+        let (zlo, zhi) = (zfit.lo, zfit.hi);
+        area.fill(&WHITE).map_err(perr)?;
+        let area = &with_notes(area, &notes)?;
 
         let mut chart = ChartBuilder::on(area)
-            .caption(&self.title, (FONT_FAMILY, 20))
+            .caption(caption(&self.title), (FONT_FAMILY, 20))
             .margin(10)
             .build_cartesian_3d(x0..x1, zlo..zhi, y0..y1)
             .map_err(perr)?;
@@ -75,11 +84,15 @@ impl Figure for Surface<'_> {
 
         // Quads sorted far to near.
         let z = |i: usize, j: usize| zs[j * n + i].clamp(zlo, zhi);
+        // quads with a corner where f is undefined (NaN) are left out
+        let defined = |i: usize, j: usize| {
+            [(i, j), (i + 1, j), (i, j + 1), (i + 1, j + 1)].iter().all(|&(a, b)| !z(a, b).is_nan())
+        };
         let mut quads: Vec<(i32, usize, usize)> = Vec::with_capacity(MESH * MESH);
         {
             let spec = chart.as_coord_spec();
             for j in 0..MESH {
-                for i in 0..MESH {
+                for i in (0..MESH).filter(|&i| defined(i, j)) {
                     let (cx, cy) = ((gx[i] + gx[i + 1]) / 2.0, (gy[j] + gy[j + 1]) / 2.0);
                     let cz = (z(i, j) + z(i + 1, j) + z(i, j + 1) + z(i + 1, j + 1)) / 4.0;
                     quads.push((spec.projected_depth(&cx, &cz, &cy), i, j));
@@ -133,7 +146,7 @@ impl Figure for Surface<'_> {
             chart
                 .draw_series(pieces.iter().map(|p| PathElement::new(p.clone(), color.stroke_width(2))))
                 .map_err(perr)?
-                .label(&s.label)
+                .label(caption(&s.label))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3)));
             if let Some(end) = pieces.last().and_then(|p| p.last()) {
                 chart.draw_series(std::iter::once(Circle::new(*end, 4, color.filled()))).map_err(perr)?;

@@ -115,7 +115,10 @@ impl Scale {
         let zmin = v[0];
         let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
         if log {
-            let tr = |z: f64| (z - zmin + 1e-3 * (q(0.5) - zmin).max(1e-12)).ln();
+            // differences of values near ±f64::MAX overflow: they are kept finite, so the
+            // scale is too (colours then saturate instead of turning NaN)
+            let shift = 1e-3 * (q(0.5) - zmin).clamp(1e-12, f64::MAX);
+            let tr = |z: f64| ((z - zmin).min(f64::MAX) + shift).min(f64::MAX).ln();
             Scale { lo: tr(zmin), hi: tr(v[v.len() - 1]), log: true, zmin }
         } else {
             let (lo, hi) = (q(0.0), q(1.0));
@@ -129,6 +132,12 @@ impl Scale {
     /// 0..1
     pub fn t(&self, z: f64) -> f64 {
         let w = if self.log { (z - self.zmin + self.offset()).max(1e-300).ln() } else { z };
-        (w - self.lo) / (self.hi - self.lo)
+        let t = (w - self.lo) / (self.hi - self.lo);
+        if (self.hi - self.lo).is_finite() {
+            t
+        } else {
+            // a range wider than f64::MAX: the same ratio on halves
+            (w / 2.0 - self.lo / 2.0) / (self.hi / 2.0 - self.lo / 2.0)
+        }
     }
 }

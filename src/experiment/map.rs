@@ -38,6 +38,9 @@ pub struct MapResult {
     pub cells: Vec<Outcome>,
     /// The minima reached, merged within tolerance (shared across optimizers of a run).
     pub minima: Vec<[f64; 2]>,
+    /// Set when the classification of end points ran out of its budget: how many end
+    /// points of this map were left unclassified (counted as not converged).
+    pub note: Option<String>,
 }
 
 /// Shares and medians, per optimizer (a row of `map.csv`).
@@ -159,23 +162,31 @@ pub fn map(f: &Function, configs: &[(String, OptimizerConfig)], o: &MapOptions) 
             .collect();
         raw.push((label.clone(), cfg.canonical(), rows.into_iter().flatten().collect::<Vec<_>>()));
     }
-    // classify the end points: each distinct end point is polished to the minimum it is at
-    let mut minima: Vec<[f64; 2]> = Vec::new();
+    // Classify the end points: each end point not within `tol` of a minimum found so far is
+    // polished to the minimum it is at. Minima are looked up in a spatial hash, and the
+    // polishing is bounded by a budget (weighted evaluations, and time as a safety net);
+    // past it, end points that match no known minimum count as not converged, and the
+    // map's note says how many.
+    let mut merger = minima::Merger::new(tol);
+    let mut budget = minima::Budget::map(g.saturating_mul(g).saturating_mul(raw.len()));
     let mut results = Vec::new();
     for (label, spec, cells) in raw {
+        let mut skipped = 0usize;
         let out: Vec<Outcome> = cells
             .iter()
             .map(|&(p, bad, last)| {
                 if let Some(step) = bad {
                     return Outcome::Diverged { step };
                 }
-                let at = |m: &[f64; 2]| (m[0] - p[0]).hypot(m[1] - p[1]) <= tol;
-                let idx = match minima.iter().position(at) {
+                let idx = match merger.find(p) {
                     Some(i) => Some(i),
-                    None => match minima::polish(f, p) {
+                    None if budget.exhausted() => {
+                        skipped += 1;
+                        None
+                    }
+                    None => match minima::polish_in(f, p, &mut budget, false) {
                         Descent::Minimum { point, .. } if (point[0] - p[0]).hypot(point[1] - p[1]) <= tol => {
-                            minima.push(point);
-                            Some(minima.len() - 1)
+                            Some(merger.insert(point))
                         }
                         _ => None,
                     },
@@ -186,8 +197,17 @@ pub fn map(f: &Function, configs: &[(String, OptimizerConfig)], o: &MapOptions) 
                 }
             })
             .collect();
-        results.push(MapResult { label, spec, grid: g, domain: o.domain, cells: out, minima: Vec::new() });
+        let note = (skipped > 0).then(|| {
+            format!(
+                "classifying end points stopped {}: {} of {} end points of {label} not classified (counted as not converged)",
+                budget.describe_stop(),
+                crate::limits::group(skipped as u64),
+                crate::limits::group(cells.len() as u64)
+            )
+        });
+        results.push(MapResult { label, spec, grid: g, domain: o.domain, cells: out, minima: Vec::new(), note });
     }
+    let minima = merger.points().to_vec();
     for r in &mut results {
         r.minima = minima.clone();
     }

@@ -8,6 +8,7 @@
 //! deterministic; runs go in parallel with results independent of the thread count.
 
 use super::{convergence_tol, run_trajectory_shaped, steps_to_converge};
+use crate::limits::fmt_value;
 use crate::objective::minima::{self, Descent};
 use crate::objective::Function;
 use crate::optim::OptimizerConfig;
@@ -61,21 +62,34 @@ impl Default for TuneOptions {
     }
 }
 
-/// The local minimum that the start descends to, or why there is none.
+/// The local minimum that the start descends to, or why there is none. The descent is
+/// bounded by [`minima::Budget::descent`] and its steps grow with the distance from the
+/// domain, so a far start (x² + y² from (2000, 0)) still finds its minimum.
 pub fn target(f: &Function, start: [f64; 2]) -> Target {
-    match minima::descend(f, start, minima::step_scale(f)) {
-        Descent::Minimum { point, value } => Target::Minimum { point, value },
+    let mut budget = minima::Budget::descent();
+    // four decimals as always; short exponent forms for huge or non-finite coordinates
+    let c = |v: f64| if v.abs() < 1e6 { format!("{v:.4}") } else { fmt_value(v) };
+    let pt = |p: [f64; 2]| format!("({}, {})", c(p[0]), c(p[1]));
+    match minima::descend_in(f, start, minima::step_scale(f), None, &mut budget) {
+        Descent::Minimum { point, value } | Descent::Kink { point, value } => Target::Minimum { point, value },
         Descent::Stationary { point, .. } => Target::None {
-            reason: format!(
-                "the start descends to a stationary point that is not a minimum, ({:.4}, {:.4})",
-                point[0], point[1]
-            ),
+            reason: format!("the start descends to a stationary point that is not a minimum, {}", pt(point)),
+        },
+        Descent::Flat { point, .. } => Target::None {
+            reason: format!("the function is flat around {} (no slope to descend, no minimum to reach)", pt(point)),
         },
         Descent::Unbounded { .. } | Descent::Left { .. } => Target::None {
             reason: "the function decreases without bound from this start (no local minimum to reach)".into(),
         },
-        Descent::NotConverged { point } => Target::None {
-            reason: format!("no minimum found from the start (descent stopped at ({:.4}, {:.4}))", point[0], point[1]),
+        Descent::NotConverged { point } => {
+            Target::None { reason: format!("no minimum found from the start (descent stopped at {})", pt(point)) }
+        }
+        Descent::Stopped { point } => Target::None {
+            reason: format!(
+                "no minimum found from the start: the descent stopped {} at {}",
+                budget.describe_stop(),
+                pt(point)
+            ),
         },
     }
 }

@@ -9,7 +9,16 @@
 //! reverse mode with the same backward rules (and the same rounding order) as PyTorch's
 //! autograd, so `x**2/10*sin(x)` here gives bit-for-bit the gradient torch computes.
 
+use crate::limits;
 use std::fmt;
+
+/// The longest expression accepted, in bytes (the limit of every typed text).
+pub const MAX_LEN: usize = limits::TEXT.max as usize;
+
+/// How deep parentheses and function calls may nest. The parser recurses once per level
+/// (signs and `^` chains are parsed in loops), so this bounds its stack use (a few hundred
+/// bytes a level) whatever the input.
+pub const MAX_DEPTH: usize = 200;
 
 /// A parse error: message and the byte range of the fault in the expression.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,15 +29,44 @@ pub struct ExprError {
     pub len: usize,
 }
 
+/// Characters of the expression shown around the fault.
+const SHOWN: usize = 72;
+
 impl fmt::Display for ExprError {
-    /// Three lines: the message, the expression, a caret under the fault.
+    /// Three lines: the message, the expression (a window around the fault when it is long,
+    /// control characters shown as spaces), a caret under the fault.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pad: String = self.expr[..self.start.min(self.expr.len())].chars().map(|_| ' ').collect();
-        write!(f, "{}\n  {}\n  {}{}", self.message, self.expr, pad, "^".repeat(self.len.max(1)))
+        let chars: Vec<(usize, char)> = self.expr.char_indices().collect();
+        // the fault as character positions (byte offsets need not fall on a character)
+        let at = chars.iter().position(|&(b, _)| b >= self.start).unwrap_or(chars.len());
+        let end =
+            chars.iter().position(|&(b, _)| b >= self.start.saturating_add(self.len.max(1))).unwrap_or(chars.len());
+        let (mut from, mut to) = (0, chars.len());
+        if chars.len() > SHOWN {
+            from = at.saturating_sub(SHOWN / 2).min(chars.len().saturating_sub(SHOWN));
+            to = (from + SHOWN).min(chars.len());
+        }
+        let clean = |c: char| if c.is_control() { ' ' } else { c };
+        let mut line: String = chars[from..to].iter().map(|&(_, c)| clean(c)).collect();
+        let mut pad = at.saturating_sub(from);
+        if from > 0 {
+            line.insert(0, '…');
+            pad += 1;
+        }
+        if to < chars.len() {
+            line.push_str(&format!("… ({} characters in all)", chars.len()));
+        }
+        let carets = end.saturating_sub(at).clamp(1, to.saturating_sub(at).max(1));
+        write!(f, "{}\n  {}\n  {}{}", self.message, line, " ".repeat(pad), "^".repeat(carets))
     }
 }
 
 impl std::error::Error for ExprError {}
+
+/// A piece of user text for a message: at most 40 characters.
+fn quoted(text: &str) -> String {
+    limits::shorten(text, 40)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Func {
@@ -71,11 +109,24 @@ enum Op {
     F(Func, usize),
 }
 
+impl Op {
+    /// The entries this one reads.
+    fn operands(self) -> [Option<usize>; 2] {
+        match self {
+            Op::X | Op::Y | Op::Const(_) => [None, None],
+            Op::Neg(a) | Op::PowC(a, _) | Op::F(_, a) => [Some(a), None],
+            Op::Add(a, b) | Op::Sub(a, b) | Op::Mul(a, b) | Op::Div(a, b) | Op::Pow(a, b) => [Some(a), Some(b)],
+        }
+    }
+}
+
 /// A compiled expression in x and y.
 #[derive(Clone, Debug)]
 pub struct Expr {
     pub source: String,
     tape: Vec<Op>,
+    /// The byte range of the source each tape entry was parsed from (for messages).
+    spans: Vec<(usize, usize)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -117,7 +168,15 @@ fn lex(s: &str) -> Result<Vec<(Tok, usize, usize)>, ExprError> {
                 }
             }
             let text = &s[start..i];
-            let v: f64 = text.parse().map_err(|_| err(format!("'{text}' is not a number"), start, i - start))?;
+            let v: f64 =
+                text.parse().map_err(|_| err(format!("'{}' is not a number", quoted(text)), start, i - start))?;
+            if !v.is_finite() {
+                return Err(err(
+                    format!("{} is too large (the largest number is about 1.8e308)", quoted(text)),
+                    start,
+                    i - start,
+                ));
+            }
             out.push((Tok::Num(v), start, i - start));
         } else if c.is_ascii_alphabetic() || c == b'_' {
             while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
@@ -136,7 +195,8 @@ fn lex(s: &str) -> Result<Vec<(Tok, usize, usize)>, ExprError> {
                 b')' => Tok::RParen,
                 _ => {
                     let ch = s[start..].chars().next().unwrap_or('?');
-                    return Err(err(format!("unexpected character '{ch}'"), start, ch.len_utf8()));
+                    let shown = if ch.is_control() { format!("{:?}", ch) } else { format!("'{ch}'") };
+                    return Err(err(format!("unexpected character {shown}"), start, ch.len_utf8()));
                 }
             };
             out.push((t, start, 1));
@@ -145,11 +205,25 @@ fn lex(s: &str) -> Result<Vec<(Tok, usize, usize)>, ExprError> {
     Ok(out)
 }
 
+/// One link of a power chain `a₀ ^ ±a₁ ^ ±a₂ …`: the atom's tape index, the tape length
+/// right after it, the byte offsets of the minus signs before it, where it starts.
+struct Link {
+    atom: usize,
+    end: usize,
+    minus: Vec<usize>,
+    start: usize,
+}
+
 struct Parser<'a> {
     src: &'a str,
     toks: Vec<(Tok, usize, usize)>,
     pos: usize,
     tape: Vec<Op>,
+    spans: Vec<(usize, usize)>,
+    /// The value of each entry whose sub-expression holds no variable (constant folding of
+    /// exponents), `None` otherwise.
+    konst: Vec<Option<f64>>,
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -163,126 +237,191 @@ impl Parser<'_> {
     fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.pos).map(|t| &t.0)
     }
-    fn push(&mut self, op: Op) -> usize {
+    /// End (byte offset) of the last token consumed.
+    fn last_end(&self) -> usize {
+        self.pos.checked_sub(1).and_then(|i| self.toks.get(i)).map_or(0, |(_, s, l)| s + l)
+    }
+    fn push(&mut self, op: Op, span: (usize, usize)) -> usize {
+        let k = match op.operands() {
+            [None, None] => match op {
+                Op::Const(c) => Some(c),
+                _ => None,
+            },
+            [Some(a), b] if self.konst[a].is_some() && b.is_none_or(|b| self.konst[b].is_some()) => {
+                // the same operation as at run time, on the operands' values
+                let mut vals = [0.0; 2];
+                let remap = |i: usize, slot: usize, vals: &mut [f64; 2]| {
+                    vals[slot] = self.konst[i].unwrap_or(0.0);
+                    slot
+                };
+                let local = match op {
+                    Op::Neg(a) => Op::Neg(remap(a, 0, &mut vals)),
+                    Op::PowC(a, c) => Op::PowC(remap(a, 0, &mut vals), c),
+                    Op::F(f, a) => Op::F(f, remap(a, 0, &mut vals)),
+                    Op::Add(a, b) => Op::Add(remap(a, 0, &mut vals), remap(b, 1, &mut vals)),
+                    Op::Sub(a, b) => Op::Sub(remap(a, 0, &mut vals), remap(b, 1, &mut vals)),
+                    Op::Mul(a, b) => Op::Mul(remap(a, 0, &mut vals), remap(b, 1, &mut vals)),
+                    Op::Div(a, b) => Op::Div(remap(a, 0, &mut vals), remap(b, 1, &mut vals)),
+                    Op::Pow(a, b) => Op::Pow(remap(a, 0, &mut vals), remap(b, 1, &mut vals)),
+                    other => other,
+                };
+                Some(forward_op(local, &vals, 0.0, 0.0))
+            }
+            _ => None,
+        };
         self.tape.push(op);
+        self.spans.push(span);
+        self.konst.push(k);
         self.tape.len() - 1
+    }
+    fn truncate(&mut self, len: usize) {
+        self.tape.truncate(len);
+        self.spans.truncate(len);
+        self.konst.truncate(len);
+    }
+    fn start_of(&self, idx: usize) -> usize {
+        self.spans[idx].0
     }
     // sum := term (('+'|'-') term)*
     fn sum(&mut self) -> Result<usize, ExprError> {
         let mut a = self.term()?;
-        while let Some(Tok::Op(c @ ('+' | '-'))) = self.peek().cloned() {
+        while let Some(&Tok::Op(c @ ('+' | '-'))) = self.peek() {
             self.pos += 1;
             let b = self.term()?;
-            a = self.push(if c == '+' { Op::Add(a, b) } else { Op::Sub(a, b) });
+            let span = (self.start_of(a), self.last_end());
+            a = self.push(if c == '+' { Op::Add(a, b) } else { Op::Sub(a, b) }, span);
         }
         Ok(a)
     }
     // term := unary (('*'|'/') unary)*
     fn term(&mut self) -> Result<usize, ExprError> {
         let mut a = self.unary()?;
-        while let Some(Tok::Op(c @ ('*' | '/'))) = self.peek().cloned() {
+        while let Some(&Tok::Op(c @ ('*' | '/'))) = self.peek() {
             self.pos += 1;
             let b = self.unary()?;
-            a = self.push(if c == '*' { Op::Mul(a, b) } else { Op::Div(a, b) });
+            let span = (self.start_of(a), self.last_end());
+            a = self.push(if c == '*' { Op::Mul(a, b) } else { Op::Div(a, b) }, span);
         }
         Ok(a)
     }
-    // unary := ('-'|'+') unary | power
-    fn unary(&mut self) -> Result<usize, ExprError> {
-        match self.peek() {
-            Some(Tok::Op('-')) => {
-                self.pos += 1;
-                let a = self.unary()?;
-                Ok(self.push(Op::Neg(a)))
+    /// The signs before an operand: the byte offsets of its minus signs (plus signs vanish).
+    fn signs(&mut self) -> Vec<usize> {
+        let mut minus = Vec::new();
+        while let Some((Tok::Op(c @ ('-' | '+')), s, _)) = self.toks.get(self.pos) {
+            if *c == '-' {
+                minus.push(*s);
             }
-            Some(Tok::Op('+')) => {
-                self.pos += 1;
-                self.unary()
-            }
-            _ => self.power(),
+            self.pos += 1;
         }
+        minus
+    }
+    /// Applies the minus signs (innermost first) to `a`.
+    fn negate(&mut self, mut a: usize, minus: &[usize]) -> usize {
+        let end = self.spans[a].1;
+        for &s in minus.iter().rev() {
+            a = self.push(Op::Neg(a), (s, end));
+        }
+        a
+    }
+    // unary := ('-'|'+')* power
+    fn unary(&mut self) -> Result<usize, ExprError> {
+        let minus = self.signs();
+        let a = self.power()?;
+        Ok(self.negate(a, &minus))
     }
     // power := atom ('^' unary)?     (right-associative; exponent may carry a sign)
+    //
+    // Parsed as a loop over the chain a₀ ^ ±a₁ ^ ±a₂ …, then folded from the right, which
+    // builds the same tape as the recursive rule: the atoms in order, then each power and
+    // its signs innermost first; an exponent without variables becomes a constant power.
     fn power(&mut self) -> Result<usize, ExprError> {
+        let start = self.toks.get(self.pos).map_or(self.src.len(), |t| t.1);
         let a = self.atom()?;
-        if let Some(Tok::Pow) = self.peek() {
+        let mut chain = vec![Link { atom: a, end: self.tape.len(), minus: Vec::new(), start }];
+        while let Some(Tok::Pow) = self.peek() {
             self.pos += 1;
-            let before = self.tape.len();
-            let b = self.unary()?;
-            if let Some(c) = self.constant_value(before, b) {
-                self.tape.truncate(before);
-                return Ok(self.push(Op::PowC(a, c)));
-            }
-            return Ok(self.push(Op::Pow(a, b)));
+            let minus = self.signs();
+            let start = self.toks.get(self.pos).map_or(self.src.len(), |t| t.1);
+            let a = self.atom()?;
+            chain.push(Link { atom: a, end: self.tape.len(), minus, start });
         }
+        let end = self.last_end();
+        let mut exponent: Option<usize> = None;
+        while let Some(link) = chain.pop() {
+            let mut cur = link.atom;
+            if let Some(e) = exponent {
+                let span = (link.start, end);
+                cur = match self.konst[e] {
+                    Some(c) => {
+                        self.truncate(link.end);
+                        self.push(Op::PowC(link.atom, c), span)
+                    }
+                    None => self.push(Op::Pow(link.atom, e), span),
+                };
+            }
+            cur = self.negate(cur, &link.minus);
+            exponent = Some(cur);
+        }
+        Ok(exponent.unwrap_or(a))
+    }
+    /// A parenthesised sum, one level deeper.
+    fn nested(&mut self) -> Result<usize, ExprError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(
+                self.err(format!("the expression nests parentheses and function calls more than {MAX_DEPTH} deep"))
+            );
+        }
+        self.depth += 1;
+        self.pos += 1;
+        let a = self.sum()?;
+        if self.peek() != Some(&Tok::RParen) {
+            return Err(self.err("expected ')'"));
+        }
+        self.pos += 1;
+        self.depth -= 1;
         Ok(a)
     }
-    /// The value of the sub-tape `from..=idx` when it holds no variables.
-    fn constant_value(&self, from: usize, idx: usize) -> Option<f64> {
-        if self.tape[from..=idx].iter().any(|op| matches!(op, Op::X | Op::Y)) {
-            return None;
-        }
-        let mut vals = vec![0.0; self.tape.len()];
-        for i in from..=idx {
-            vals[i] = forward_op(self.tape[i], &vals, 0.0, 0.0);
-        }
-        Some(vals[idx])
-    }
     fn atom(&mut self) -> Result<usize, ExprError> {
-        let tok = self.peek().cloned();
+        let Some((tok, s, l)) = self.toks.get(self.pos).cloned() else {
+            return Err(self.err("the expression ends too early"));
+        };
         match tok {
-            Some(Tok::Num(v)) => {
+            Tok::Num(v) => {
                 self.pos += 1;
-                Ok(self.push(Op::Const(v)))
+                Ok(self.push(Op::Const(v), (s, s + l)))
             }
-            Some(Tok::LParen) => {
-                self.pos += 1;
-                let a = self.sum()?;
-                if self.peek() != Some(&Tok::RParen) {
-                    return Err(self.err("expected ')'"));
-                }
-                self.pos += 1;
+            Tok::LParen => {
+                let a = self.nested()?;
+                // the parentheses belong to the span, for messages
+                self.spans[a] = (s.min(self.spans[a].0), self.last_end());
                 Ok(a)
             }
-            Some(Tok::Name(name)) => {
-                match name.as_str() {
-                    "x" => {
-                        self.pos += 1;
-                        return Ok(self.push(Op::X));
-                    }
-                    "y" => {
-                        self.pos += 1;
-                        return Ok(self.push(Op::Y));
-                    }
-                    "pi" => {
-                        self.pos += 1;
-                        return Ok(self.push(Op::Const(std::f64::consts::PI)));
-                    }
-                    "e" => {
-                        self.pos += 1;
-                        return Ok(self.push(Op::Const(std::f64::consts::E)));
-                    }
-                    _ => {}
+            Tok::Name(name) => {
+                let op = match name.as_str() {
+                    "x" => Some(Op::X),
+                    "y" => Some(Op::Y),
+                    "pi" => Some(Op::Const(std::f64::consts::PI)),
+                    "e" => Some(Op::Const(std::f64::consts::E)),
+                    _ => None,
+                };
+                if let Some(op) = op {
+                    self.pos += 1;
+                    return Ok(self.push(op, (s, s + l)));
                 }
                 let Some(&(_, f)) = FUNCS.iter().find(|(n, _)| *n == name) else {
                     return Err(self.err(format!(
-                        "unknown name '{name}' (variables: x, y; constants: pi, e; functions: sin cos tan exp ln log sqrt abs tanh)"
+                        "unknown name '{}' (variables: x, y; constants: pi, e; functions: sin cos tan exp ln log sqrt abs tanh)",
+                        quoted(&name)
                     )));
                 };
                 self.pos += 1;
                 if self.peek() != Some(&Tok::LParen) {
                     return Err(self.err(format!("expected '(' after {name}")));
                 }
-                self.pos += 1;
-                let a = self.sum()?;
-                if self.peek() != Some(&Tok::RParen) {
-                    return Err(self.err("expected ')'"));
-                }
-                self.pos += 1;
-                Ok(self.push(Op::F(f, a)))
+                let a = self.nested()?;
+                Ok(self.push(Op::F(f, a), (s, self.last_end())))
             }
-            Some(_) => Err(self.err("expected a number, x, y, a function or '('")),
-            None => Err(self.err("the expression ends too early")),
+            _ => Err(self.err("expected a number, x, y, a function or '('")),
         }
     }
 }
@@ -338,18 +477,110 @@ fn forward_op(op: Op, v: &[f64], x: f64, y: f64) -> f64 {
 }
 
 impl Expr {
-    /// Parses an expression in x and y.
+    /// Parses an expression in x and y. Inputs longer than [`MAX_LEN`] bytes or nested
+    /// deeper than [`MAX_DEPTH`] are refused; the parser's stack use is bounded either way.
     pub fn parse(src: &str) -> Result<Expr, ExprError> {
+        if src.len() > MAX_LEN {
+            return Err(ExprError {
+                expr: src.into(),
+                message: format!(
+                    "the expression is {} characters long; the limit is {}",
+                    limits::group(src.chars().count() as u64),
+                    limits::group(MAX_LEN as u64)
+                ),
+                start: 0,
+                len: 1,
+            });
+        }
         let toks = lex(src)?;
         if toks.is_empty() {
             return Err(ExprError { expr: src.into(), message: "the expression is empty".into(), start: 0, len: 1 });
         }
-        let mut p = Parser { src, toks, pos: 0, tape: Vec::new() };
+        let mut p = Parser { src, toks, pos: 0, tape: Vec::new(), spans: Vec::new(), konst: Vec::new(), depth: 0 };
         p.sum()?;
         if p.pos < p.toks.len() {
             return Err(p.err("unexpected token (is an operator missing?)"));
         }
-        Ok(Expr { source: src.to_string(), tape: p.tape })
+        Ok(Expr { source: src.to_string(), tape: p.tape, spans: p.spans })
+    }
+
+    /// Whether the expression reads x (and y): a function of one variable has minima on
+    /// whole lines, which the minima search treats as such.
+    pub fn uses(&self) -> (bool, bool) {
+        (self.tape.iter().any(|op| matches!(op, Op::X)), self.tape.iter().any(|op| matches!(op, Op::Y)))
+    }
+
+    /// The source text of tape entry `i`, shortened for a message.
+    fn text(&self, i: usize) -> String {
+        let (s, e) = self.spans[i];
+        quoted(self.source.get(s..e).unwrap_or("?").trim())
+    }
+
+    /// Why the value or the gradient at (x, y) is not finite: the first operation that
+    /// turns finite operands into a non-finite value ("ln(x) = NaN"), or else the first
+    /// whose derivative is not finite ("sqrt(x) has the derivative inf"); `None` when the
+    /// value and both partial derivatives are finite.
+    pub fn explain_nonfinite(&self, x: f64, y: f64) -> Option<String> {
+        let n = self.tape.len();
+        let mut v = vec![0.0; n];
+        for (i, &op) in self.tape.iter().enumerate() {
+            v[i] = forward_op(op, &v, x, y);
+            let finite_in = op.operands().iter().flatten().all(|&a| v[a].is_finite());
+            if !v[i].is_finite() && finite_in {
+                return Some(format!("{} = {}", self.text(i), limits::fmt_value(v[i])));
+            }
+        }
+        let (_, gx, gy) = self.eval(x, y);
+        if gx.is_finite() && gy.is_finite() {
+            return None;
+        }
+        // reverse sweep: the first entry with a finite adjoint that passes on a non-finite one
+        let mut adj = vec![0.0f64; n];
+        adj[n - 1] = 1.0;
+        for i in (0..n).rev() {
+            let g = adj[i];
+            if g == 0.0 || !g.is_finite() {
+                continue;
+            }
+            let parts: [(Option<usize>, f64); 2] = match self.tape[i] {
+                Op::X | Op::Y | Op::Const(_) => [(None, 0.0), (None, 0.0)],
+                Op::Neg(a) => [(Some(a), -g), (None, 0.0)],
+                Op::Add(a, b) => [(Some(a), g), (Some(b), g)],
+                Op::Sub(a, b) => [(Some(a), g), (Some(b), -g)],
+                Op::Mul(a, b) => [(Some(a), g * v[b]), (Some(b), g * v[a])],
+                Op::Div(a, b) => [(Some(a), g / v[b]), (Some(b), -g * v[a] / (v[b] * v[b]))],
+                Op::PowC(a, c) => {
+                    [(Some(a), g * if c == 0.0 { 0.0 } else { c * pow_const(v[a], c - 1.0) }), (None, 0.0)]
+                }
+                Op::Pow(a, b) => {
+                    let lb = if v[a] == 0.0 && v[b] >= 0.0 { 0.0 } else { g * (v[i] * v[a].ln()) };
+                    [(Some(a), g * (v[b] * v[a].powf(v[b] - 1.0))), (Some(b), lb)]
+                }
+                Op::F(f, a) => {
+                    let u = v[a];
+                    let d = match f {
+                        Func::Sin => g * u.cos(),
+                        Func::Cos => g * -u.sin(),
+                        Func::Tan => g * (1.0 + v[i] * v[i]),
+                        Func::Exp => g * v[i],
+                        Func::Ln => g / u,
+                        Func::Sqrt => g / (2.0 * v[i]),
+                        Func::Abs => g * sgn(u),
+                        Func::Tanh => g * (1.0 - v[i] * v[i]),
+                    };
+                    [(Some(a), d), (None, 0.0)]
+                }
+            };
+            for (a, d) in parts {
+                if let Some(a) = a {
+                    if !d.is_finite() {
+                        return Some(format!("{} has the derivative {}", self.text(i), limits::fmt_value(d / g)));
+                    }
+                    adj[a] += d;
+                }
+            }
+        }
+        Some(format!("the gradient is ({}, {})", limits::fmt_value(gx), limits::fmt_value(gy)))
     }
 
     /// Number of tape entries (operations).

@@ -34,7 +34,7 @@ pub struct Function {
     /// Known local minima (global ones first), or `None` to search the domain numerically
     /// the first time [`Function::minima`] is called.
     known_minima: Option<Vec<[f64; 2]>>,
-    found_minima: Arc<OnceLock<Vec<[f64; 2]>>>,
+    found_minima: Arc<OnceLock<minima::Search>>,
     /// Whether the function is bounded below on the plane (the saddles and the seminar's
     /// sin–cos functions are not).
     pub bounded_below: bool,
@@ -79,12 +79,57 @@ impl Function {
     }
 
     /// Known local minima: the closed-form list, or those found from a 40×40 grid of
-    /// starts in the domain (computed once, on first use).
+    /// starts in the domain (computed once, on first use, within [`minima::Budget::search`]:
+    /// see [`Function::minima_note`]).
     pub fn minima(&self) -> &[[f64; 2]] {
         match &self.known_minima {
             Some(m) => m,
-            None => self.found_minima.get_or_init(|| minima::find_in_domain(self, 40)),
+            None => &self.search().minima,
         }
+    }
+
+    fn search(&self) -> &minima::Search {
+        self.found_minima.get_or_init(|| minima::search_in_domain(self, 40, &mut minima::Budget::search()))
+    }
+
+    /// When the numerical search of [`Function::minima`] ran out of its budget: what it
+    /// found and what it skipped, e.g. "minima search stopped after 0.50 s (its time limit
+    /// of 0.5 s): 12 found from 640 of 1,600 starts", for the command to print as a note.
+    /// `None` for functions with a closed-form list and for searches that finished. Runs
+    /// the search if it has not run yet.
+    pub fn minima_note(&self) -> Option<&str> {
+        match &self.known_minima {
+            Some(_) => None,
+            None => self.search().note.as_deref(),
+        }
+    }
+
+    /// Checks that the function and its gradient are finite at `start`; the error says
+    /// where and why, e.g. "the function is not finite at the start (8, 0.1): ln(x - 9) =
+    /// NaN; choose another --start".
+    pub fn check_start(&self, start: [f64; 2]) -> Result<(), String> {
+        use crate::limits::fmt_value;
+        let at = format!("({}, {})", fmt_value(start[0]), fmt_value(start[1]));
+        if !(start[0].is_finite() && start[1].is_finite()) {
+            return Err(format!("the start {at} is not a finite point; choose another --start"));
+        }
+        let (v, gx, gy) = self.eval(start[0], start[1]);
+        if v.is_finite() && gx.is_finite() && gy.is_finite() {
+            return Ok(());
+        }
+        let why = match &self.kind {
+            Kind::Expr(e) => e.explain_nonfinite(start[0], start[1]),
+            Kind::Builtin(_) => None,
+        }
+        .unwrap_or_else(|| {
+            if v.is_finite() {
+                format!("the gradient is ({}, {})", fmt_value(gx), fmt_value(gy))
+            } else {
+                format!("the value is {}", fmt_value(v))
+            }
+        });
+        let what = if v.is_finite() { "the gradient" } else { "the function" };
+        Err(format!("{what} is not finite at the start {at}: {why}; choose another --start"))
     }
 
     /// The local minimum a point belongs to: where a reliable descent from `p` ends

@@ -170,6 +170,33 @@ pub fn shorten(text: &str, max: usize) -> String {
     format!("{head}… ({} characters in all)", text.chars().count())
 }
 
+/// Points at `text[start..start + len]` (byte offsets) in one line: a window of at most
+/// about 60 characters around the fault, the fault between `»` and `«`, e.g.
+/// `x^2 + »sinn«(y)`. Control characters are shown as spaces.
+pub fn point_at(text: &str, start: usize, len: usize) -> String {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let at = chars.iter().position(|&(b, _)| b >= start).unwrap_or(chars.len());
+    let end = chars.iter().position(|&(b, _)| b >= start.saturating_add(len.max(1))).unwrap_or(chars.len()).max(at);
+    let end = end.min(at + 30);
+    let from = at.saturating_sub(30);
+    let to = (end + 30).min(chars.len());
+    let clean = |c: char| if c.is_control() { ' ' } else { c };
+    let piece = |a: usize, b: usize| chars[a..b].iter().map(|&(_, c)| clean(c)).collect::<String>();
+    let mut out = String::new();
+    if from > 0 {
+        out.push('…');
+    }
+    out.push_str(&piece(from, at));
+    out.push('»');
+    out.push_str(&piece(at, end));
+    out.push('«');
+    out.push_str(&piece(end, to));
+    if to < chars.len() {
+        out.push('…');
+    }
+    out
+}
+
 /// A number for an error message: at most 12 significant digits, exponent form when huge
 /// or tiny, so `1e300` is never printed with 300 digits.
 pub fn fmt_value(v: f64) -> String {
@@ -214,6 +241,15 @@ mod tests {
     fn products_overflow_to_none() {
         assert_eq!(product(&[1 << 32, 1 << 32]), None);
         assert_eq!(product(&[3, 4]), Some(12));
+    }
+
+    #[test]
+    fn a_fault_is_pointed_at_in_one_short_line() {
+        assert_eq!(point_at("x^2 + sinn(y)", 6, 4), "x^2 + »sinn«(y)");
+        assert_eq!(point_at("x+", 2, 1), "x+»«");
+        let long = format!("{}x{}", "(".repeat(30_000), ")".repeat(30_000));
+        let p = point_at(&long, 30_001, 1);
+        assert!(p.chars().count() < 80 && !p.contains('\n'), "{p}");
     }
 
     #[test]

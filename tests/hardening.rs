@@ -27,10 +27,12 @@ fn refused(args: &[&str], msg: &str, secs: f64) {
     let o = optlab(args);
     let took = t.elapsed().as_secs_f64();
     let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert!(err.starts_with("error: ") && err.contains(msg), "{args:?}: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: not one line: {err}");
-    assert!(took < secs, "{args:?} took {took:.1} s to be refused");
+    let shown: Vec<String> = args.iter().map(|a| optlab::limits::shorten(a, 60)).collect();
+    assert_eq!(o.status.code(), Some(2), "{shown:?}: {err}");
+    assert!(err.starts_with("error: ") && err.contains(msg), "{shown:?}: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{shown:?}: not one line: {err}");
+    assert!(err.len() < 600, "{shown:?}: the error is {} bytes long", err.len());
+    assert!(took < secs, "{shown:?} took {took:.1} s to be refused");
 }
 
 #[test]
@@ -235,4 +237,58 @@ fn ctrl_c_in_a_long_compare_keeps_what_was_made() {
     assert!(d.join("contour.png").is_file() && d.join("trajectories.csv").is_file());
     assert!(String::from_utf8_lossy(&o.stdout).contains("interrupted"));
     let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn undefined_starts_are_errors_that_say_so_not_divergence() {
+    refused(&["compare", "-f", "ln(x)", "--start", "-1,0"], "not finite at the start", 5.0);
+    refused(&["compare", "-f", "sqrt(x)+y^2", "--start", "-4,1"], "not finite at the start", 5.0);
+    refused(&["tune", "-f", "1/(x-8)", "--start", "8,0.1"], "not finite at the start", 5.0);
+    refused(&["compare", "-f", "x^2", "--start", "1e309,0"], "--start", 5.0);
+}
+
+#[test]
+fn the_plotting_domain_does_not_change_a_runs_verdict() {
+    let run = |extra: &[&str]| {
+        let d = tmp(&format!("dom{}", extra.len()));
+        let mut args = vec![
+            "compare",
+            "-f",
+            "sin-cos",
+            "-o",
+            "adam(lr=0.1)",
+            "gd(lr=0.1)",
+            "--steps",
+            "300",
+            "--out",
+            d.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = optlab(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let s: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("summary.json")).unwrap()).unwrap();
+        let _ = std::fs::remove_dir_all(&d);
+        s["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["converged_at"].clone(), r["tolerance"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(&[]), run(&["--domain", "-100,100,-100,100"]));
+}
+
+#[test]
+fn nested_and_huge_inputs_are_one_line_errors() {
+    let deep = format!("{}x{}", "(".repeat(30_000), ")".repeat(30_000));
+    refused(&["compare", "-f", &deep], "--function", 5.0);
+    let long = "x+".repeat(60_000) + "y";
+    refused(&["compare", "-f", &long], "--function", 5.0);
+    let spec = format!("adam(lr={})", "9".repeat(400));
+    let o = optlab(&["compare", "-o", &spec]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.len() < 600, "the error repeats the huge input: {} bytes", err.len());
+    let nested = format!("{}adam{}", "sgd(fallback=".repeat(8_000), ")".repeat(8_000));
+    refused(&["compare", "-o", &nested], "--optimizer", 5.0);
 }

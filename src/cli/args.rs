@@ -75,9 +75,12 @@ pub fn load_function(args: &RunArgs) -> Result<(Function, [f64; 2])> {
             let d = domain.unwrap_or([-10.0, 10.0, -10.0, 10.0]);
             let s = start.unwrap_or([8.0, 0.1]);
             Function::from_expr(&args.function, d, s).or_else(|_| objective::resolve(&args.function)).map_err(|e| {
-                // an unknown name is one line; a syntax error shows the expression and a caret
-                let text = if e.message.starts_with("unknown function") { e.message.clone() } else { e.to_string() };
-                usage(format!("--function: {text}"))
+                // one line: an unknown name as it is; a syntax error with the fault marked
+                if e.message.starts_with("unknown function") || e.expr.is_empty() {
+                    usage(format!("--function: {}", e.message))
+                } else {
+                    usage(format!("--function: {}: {}", e.message, limits::point_at(&e.expr, e.start, e.len)))
+                }
             })?
         }
     };
@@ -85,6 +88,7 @@ pub fn load_function(args: &RunArgs) -> Result<(Function, [f64; 2])> {
         f.domain = d;
     }
     let start = start.unwrap_or(f.start);
+    f.check_start(start).map_err(|e| usage(format!("--function {}: {e}", limits::shorten(&f.name, 60))))?;
     Ok((f, start))
 }
 
@@ -110,10 +114,13 @@ pub fn parse_optimizers(specs: &[String]) -> Result<Vec<OptimizerConfig>> {
     owned
         .iter()
         .map(|s| {
-            OptimizerConfig::parse(s).map_err(|e| match e.caret(s) {
-                // a long spec gets the caret under the fault; a short one stays on one line
-                Some(c) if s.len() > 40 => usage(format!("--optimizer: {e}\n{c}")),
-                _ => usage(format!("--optimizer '{s}': {e}")),
+            OptimizerConfig::parse(s).map_err(|e| {
+                // one line: a short spec is shown whole, a long one around the fault
+                if s.chars().count() <= 40 || e.span.is_empty() {
+                    usage(format!("--optimizer '{}': {e}", limits::shorten(s, 60)))
+                } else {
+                    usage(format!("--optimizer: {e}: {}", limits::point_at(s, e.span.start, e.span.len())))
+                }
             })
         })
         .collect()

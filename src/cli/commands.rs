@@ -134,6 +134,9 @@ fn cmd_compare(args: &RunArgs, steps: usize, out: Option<PathBuf>, o: CompareOpt
     say!("{} — {}, {note}", f.name, f.formula);
     say_raw!("{}", summary_table(&runs).render());
     say!("wrote {} files to {}", files.len(), dir.display());
+    if let Some(n) = f.minima_note() {
+        say!("note: {n}");
+    }
     if stopped() {
         say!("interrupted: the records hold the steps made before Ctrl-C");
     }
@@ -179,6 +182,9 @@ fn cmd_tune(args: &RunArgs, steps: usize, out: Option<PathBuf>) -> Result<()> {
             }
         }
         Err(reason) => say!("nothing to tune: {reason}"),
+    }
+    if let Some(n) = f.minima_note() {
+        say!("note: {n}");
     }
     Ok(())
 }

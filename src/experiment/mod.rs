@@ -226,8 +226,10 @@ pub fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
     (0..n).map(|i| a + (b - a) * i as f64 / (n.max(2) - 1) as f64).collect()
 }
 
-/// The convergence tolerance used for a function: 1e-3 of its domain's diagonal.
+/// The convergence tolerance used for a function: 1e-3 of the diagonal of the domain it
+/// was defined with ([`Function::home`]; a `--domain` that changes the view does not
+/// change it).
 pub fn convergence_tol(f: &Function) -> f64 {
-    let [x0, x1, y0, y1] = f.domain;
+    let [x0, x1, y0, y1] = f.home;
     1e-3 * (x1 - x0).hypot(y1 - y0)
 }

@@ -20,6 +20,9 @@ pub enum Kind {
     Expr(Arc<Expr>),
 }
 
+/// The defining domain of typed expressions (see [`Function::home`]).
+pub const EXPR_HOME: [f64; 4] = [-10.0, 10.0, -10.0, 10.0];
+
 /// A 2-D function with everything the laboratory needs to run and draw it.
 #[derive(Clone)]
 pub struct Function {
@@ -29,6 +32,10 @@ pub struct Function {
     pub formula: String,
     /// Plotting domain (x0, x1, y0, y1).
     pub domain: [f64; 4],
+    /// The domain the function was defined with (built-ins: their own; expressions:
+    /// [-10, 10]²). Convergence tolerances derive from it, so a `--domain` that only changes
+    /// the view never changes a run's verdict.
+    pub home: [f64; 4],
     /// Usual starting point.
     pub start: [f64; 2],
     /// Known local minima (global ones first), or `None` to search the domain numerically
@@ -155,6 +162,7 @@ impl Function {
             name: src.to_string(),
             formula: src.to_string(),
             domain,
+            home: EXPR_HOME,
             start,
             known_minima: None,
             found_minima: Arc::default(),
@@ -401,6 +409,7 @@ impl BuiltinInfo {
             name: self.name.to_string(),
             formula: self.formula.to_string(),
             domain: self.domain,
+            home: self.domain,
             start: self.start,
             known_minima: self.minima.map(|m| m.to_vec()),
             found_minima: Arc::default(),

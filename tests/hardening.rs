@@ -292,3 +292,44 @@ fn nested_and_huge_inputs_are_one_line_errors() {
     let nested = format!("{}adam{}", "sgd(fallback=".repeat(8_000), ")".repeat(8_000));
     refused(&["compare", "-o", &nested], "--optimizer", 5.0);
 }
+
+#[test]
+fn ctrl_c_in_a_map_keeps_the_finished_maps() {
+    if !std::path::Path::new("/bin/kill").exists() && !std::path::Path::new("/usr/bin/kill").exists() {
+        println!("skipped: no kill command to send SIGINT with");
+        return;
+    }
+    let d = tmp("mapc");
+    let child = Command::new(env!("CARGO_BIN_EXE_optlab"))
+        .args([
+            "map",
+            "-f",
+            "sin-cos",
+            "-o",
+            "gd",
+            "adam",
+            "--grid",
+            "4096",
+            "--steps",
+            "5000",
+            "--out",
+            d.to_str().unwrap(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let t = Instant::now();
+    let o = child.wait_with_output().unwrap();
+    assert!(t.elapsed().as_secs_f64() < 60.0, "took {:?} to stop", t.elapsed());
+    assert!(o.status.success(), "{:?}: {}", o.status, stderr(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("interrupted: 0 of 2 maps"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(d.join("map.json").is_file());
+    let _ = std::fs::remove_dir_all(&d);
+}

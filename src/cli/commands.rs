@@ -315,7 +315,7 @@ fn cmd_map(args: &RunArgs, grid: usize, steps: usize, out: Option<PathBuf>) -> R
     let opts = crate::experiment::map::MapOptions { grid, steps, domain: f.domain, shape };
     install_ctrlc();
     let t = std::time::Instant::now();
-    let maps = crate::experiment::map::map(&f, &named, &opts);
+    let maps = crate::experiment::map::map_until(&f, &named, &opts, Some(&STOP));
     let secs = t.elapsed().as_secs_f64();
     record::map::write(&mut out, "", &f, &maps, steps)?;
     figures::map(&mut out, "", &f, &maps, steps)?;
@@ -334,7 +334,11 @@ fn cmd_map(args: &RunArgs, grid: usize, steps: usize, out: Option<PathBuf>) -> R
         f.domain[3]
     );
     say_raw!("{}", map_table(&maps).render());
-    say!("{:.2} s for {:.0} M optimizer steps ({:.1} M steps/s)", secs, total / 1e6, total / secs / 1e6);
+    if stopped() {
+        say!("interrupted: {} of {} maps were complete and are written", maps.len(), named.len());
+    } else {
+        say!("{:.2} s for {:.0} M optimizer steps ({:.1} M steps/s)", secs, total / 1e6, total / secs / 1e6);
+    }
     say!("wrote {} files to {}", files.len(), dir.display());
     Ok(())
 }

@@ -147,19 +147,38 @@ fn run_batch(
 /// tolerance of a local minimum, and its steps are those after which it moved less than
 /// 1e-6 of the diagonal per step.
 pub fn map(f: &Function, configs: &[(String, OptimizerConfig)], o: &MapOptions) -> Vec<MapResult> {
+    map_until(f, configs, o, None)
+}
+
+/// [`map`] that Ctrl-C (`stop`) can end early: the maps of the optimizers finished before
+/// it are returned whole; the one under way and those after it are left out.
+pub fn map_until(
+    f: &Function,
+    configs: &[(String, OptimizerConfig)],
+    o: &MapOptions,
+    stop: Option<&std::sync::atomic::AtomicBool>,
+) -> Vec<MapResult> {
+    let stopped = || stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
     let [x0, x1, y0, y1] = o.domain;
     let diag = (x1 - x0).hypot(y1 - y0);
     let (tol, move_tol) = (1e-3 * diag, 1e-6 * diag);
     let g = o.grid;
     let mut raw = Vec::new();
     for (label, cfg) in configs {
-        let rows: Vec<Vec<End>> = (0..g)
+        let rows: Vec<Option<Vec<End>>> = (0..g)
             .into_par_iter()
             .map(|r| {
+                if stopped() {
+                    return None;
+                }
                 let starts: Vec<[f64; 2]> = (0..g).map(|c| cell_start(o.domain, g, r, c)).collect();
-                run_block(f, cfg, &starts, o, move_tol)
+                Some(run_block(f, cfg, &starts, o, move_tol))
             })
             .collect();
+        if stopped() || rows.iter().any(Option::is_none) {
+            break;
+        }
+        let rows: Vec<Vec<End>> = rows.into_iter().flatten().collect();
         raw.push((label.clone(), cfg.canonical(), rows.into_iter().flatten().collect::<Vec<_>>()));
     }
     // Classify the end points: each end point not within `tol` of a minimum found so far is

@@ -188,12 +188,20 @@ pub fn embedded_mnist() -> Result<Dataset> {
         include_bytes!("../../assets/mnist-subset/t10k-images-idx3-ubyte.gz"),
         include_bytes!("../../assets/mnist-subset/t10k-labels-idx1-ubyte.gz"),
     ];
+    let names = FILES.map(|f| format!("embedded {f}"));
+    let files = [0, 1, 2, 3].map(|i| (names[i].as_str(), B[i]));
+    from_bytes("mnist", files, "embedded subset (first 10,000 train / 2,000 test images of MNIST)")
+}
+
+/// A dataset from the bytes of its four IDX files (gzipped or raw), in [`FILES`] order,
+/// each with the name its errors use.
+pub fn from_bytes(name: &str, files: [(&str, &[u8]); 4], source: &str) -> Result<Dataset> {
+    let info = info(name)?;
     let mut parts = Vec::new();
-    for (i, bytes) in B.iter().enumerate() {
-        let name = format!("embedded {}", FILES[i]);
-        parts.push((idx::parse(bytes, if i.is_multiple_of(2) { 3 } else { 1 }, &name)?, name));
+    for (i, (file, bytes)) in files.into_iter().enumerate() {
+        parts.push((idx::parse(bytes, if i.is_multiple_of(2) { 3 } else { 1 }, file)?, file.to_string()));
     }
-    assemble(info("mnist")?, parts, "embedded subset (first 10,000 train / 2,000 test images of MNIST)".into())
+    assemble(info, parts, source.to_string())
 }
 
 /// How a dataset was asked for.

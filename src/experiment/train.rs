@@ -72,7 +72,7 @@ impl TrainSettings {
             let m = model.input;
             return Err(format!(
                 "the model '{}' takes inputs of {}×{}×{}, but the images of {} are {}×{} (build it for the data's shape)",
-                limits::shorten(&model.name, 40),
+                crate::nn::spec::show(&model.name, 40),
                 m.c,
                 m.h,
                 m.w,

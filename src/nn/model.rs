@@ -155,15 +155,22 @@ impl Model {
         let mut train_macs = 0u64;
         for (i, s) in specs.iter().enumerate() {
             let at = |what: &dyn std::fmt::Display| anyhow::anyhow!("layer {} ({s}): {what}", i + 1);
-            let width = |v: usize| limits::WIDTH.check(Some(v as u64), allow).map_err(|e| at(&e));
-            let kernel = |v: usize| limits::KERNEL.check(Some(v as u64), allow).map_err(|e| at(&e));
-            let params = |v: Option<u64>| limits::PARAMS.check(v, allow).map_err(|e| at(&e));
+            // the limit's message, with the value named by its key instead of the flag
+            let check = |limit: &limits::Limit, key: &str, v: Option<u64>| -> Result<u64> {
+                limit.check(v, allow).map_err(|e| {
+                    let m = e.0.strip_prefix(limit.flag).map_or(e.0.clone(), |rest| format!("{key}{rest}"));
+                    at(&m)
+                })
+            };
+            let width = |v: usize| check(&limits::WIDTH, "out", Some(v as u64));
+            let kernel = |key: &str, v: usize| check(&limits::KERNEL, key, Some(v as u64));
+            let params = |v: Option<u64>| check(&limits::PARAMS, "the model would have", v);
             let activation = |c: u64, h: u64, w: u64| -> Result<u64> {
                 mul(c, mul(h, w).unwrap_or(u64::MAX)).filter(|&v| v <= max_act).ok_or_else(|| {
                     at(&format!("its output of {c}×{h}×{w} values is larger than the memory limit allows"))
                 })
             };
-            let compute = |macs: u64| limits::MACS.check(Some(macs), allow).map_err(|e| at(&e));
+            let compute = |macs: u64| check(&limits::MACS, "the model would need", Some(macs));
             let in_len = shape.len() as u64;
             let l = match *s {
                 LayerSpec::Linear { out } => {
@@ -184,9 +191,9 @@ impl Model {
                 }
                 LayerSpec::Conv { out, k, stride, pad } => {
                     width(out)?;
-                    kernel(k)?;
-                    kernel(stride)?;
-                    kernel(pad)?;
+                    kernel("k", k)?;
+                    kernel("s", stride)?;
+                    kernel("p", pad)?;
                     if flat {
                         return Err(at(&"a conv layer needs an image, but its input is flat (put conv layers before linear and flatten ones)"));
                     }
@@ -217,7 +224,7 @@ impl Model {
                     Layer::Conv(c)
                 }
                 LayerSpec::MaxPool { k } => {
-                    kernel(k)?;
+                    kernel("k", k)?;
                     if shape.h < k || shape.w < k {
                         return Err(at(&format_args!(
                             "its {}×{} input is smaller than the {k}×{k} window (the output would be less than 1×1)",
@@ -266,8 +273,12 @@ impl Model {
             forward_macs: to_usize(macs).unwrap_or(usize::MAX),
             train_macs: to_usize(train_macs).unwrap_or(usize::MAX),
         };
-        check_bytes(&format!("the model '{}' (one sample)", limits::shorten(name, 40)), model.bytes_for(1), allow)
-            .map_err(anyhow::Error::msg)?;
+        check_bytes(
+            &format!("the model '{}' (one sample)", crate::nn::spec::show(name, 40)),
+            model.bytes_for(1),
+            allow,
+        )
+        .map_err(anyhow::Error::msg)?;
         // the conv layers' tables, counted in the bytes above, are made once the total is known
         for l in &mut model.layers {
             if let Layer::Conv(c) = l {
@@ -430,5 +441,108 @@ mod tests {
             out.push((loss.to_bits(), grad.iter().map(|g| g.to_bits()).collect::<Vec<_>>()));
         }
         assert_eq!(out[0], out[1]);
+    }
+
+    fn build(spec: &str, input: Shape, allow: Allow) -> Result<Model> {
+        let (name, specs) = crate::nn::spec::parse(spec)?;
+        Model::new(&name, &specs, input, 10, allow)
+    }
+
+    fn err(spec: &str, input: Shape, allow: Allow) -> String {
+        let t = std::time::Instant::now();
+        let e = build(spec, input, allow).unwrap_err().to_string();
+        assert!(t.elapsed().as_secs_f64() < 1.0, "{spec}: {:?}", t.elapsed());
+        assert!(!e.contains('\n') && e.len() < 400, "{e}");
+        e
+    }
+
+    const MNIST: Shape = Shape { c: 1, h: 28, w: 28 };
+
+    #[test]
+    fn the_audits_huge_layers_are_refused_before_any_allocation() {
+        let e = err("conv(4294967296,k=1),linear(10)", MNIST, Allow::DEFAULT);
+        assert!(e.starts_with("layer 1 (conv(4294967296,k=1,s=1,p=0)): ") && e.contains("units in one layer"), "{e}");
+        assert!(err("conv(4294967296,k=1),linear(10)", MNIST, Allow::LARGE).contains("units in one layer"));
+        let e = err("conv(1000,k=3,p=1000)", MNIST, Allow::DEFAULT);
+        assert!(e.contains("kernel size, stride or padding") && e.contains("--allow-large"), "{e}");
+        // with --allow-large the padding is allowed, and the model is too large
+        let e = err("conv(1000,k=3,p=1000),linear(10)", MNIST, Allow::LARGE);
+        assert!(e.contains("the limit is 4,000,000,000 parameters"), "{e}");
+        // one sample's activations over the memory limit
+        let e = err("conv(30000,k=3,p=64),maxpool(64),linear(10)", MNIST, Allow::DEFAULT);
+        assert!(e.contains("needs 5.3 GB of memory: the limit is 4.0 GB; add --allow-large"), "{e}");
+        let e = err("conv(60000,k=3,p=64),maxpool(64),linear(10)", MNIST, Allow::DEFAULT);
+        assert!(e.contains("larger than the memory limit"), "{e}");
+        assert!(err("linear(18446744073709551615)", MNIST, Allow::LARGE).contains("units in one layer"));
+        assert!(err("conv(1,k=3,p=9223372036854775807)", MNIST, Allow::LARGE).contains("kernel size"));
+        assert!(err("conv(1,k=3,s=9223372036854775807),linear(10)", MNIST, Allow::LARGE).contains("kernel size"));
+        assert!(err("maxpool(18446744073709551615),linear(10)", MNIST, Allow::LARGE).contains("kernel size"));
+    }
+
+    #[test]
+    fn a_model_over_1_gb_of_parameters_needs_allow_large() {
+        let spec = "linear(50000),linear(5000),linear(10)";
+        let e = err(spec, MNIST, Allow::DEFAULT);
+        assert!(e.contains("250,000,000 parameters") && e.contains("--allow-large"), "{e}");
+        let m = build(spec, MNIST, Allow::LARGE).unwrap();
+        assert_eq!(m.n_params, 784 * 50000 + 50000 + 50000 * 5000 + 5000 + 5000 * 10 + 10);
+        // past the hard limit even with --allow-large
+        let e = err("linear(65536),linear(65536),linear(10)", Shape { c: 1, h: 1000, w: 1000 }, Allow::LARGE);
+        assert!(e.contains("4,000,000,000 parameters"), "{e}");
+    }
+
+    #[test]
+    fn too_much_compute_per_sample_is_refused() {
+        let e = err("conv(4096,k=64,p=64),linear(10)", MNIST, Allow::DEFAULT);
+        assert!(e.contains("multiply-adds per sample"), "{e}");
+    }
+
+    #[test]
+    fn the_linear_layer_follows_the_input_shape() {
+        for (side, inp) in [(28, 588), (40, 1200), (14, 147), (3, 3)] {
+            let m = build("cnn", Shape { c: 1, h: side, w: side }, Allow::DEFAULT).unwrap();
+            assert_eq!(m.param_shapes[2].1, vec![10, inp], "{side}");
+            assert_eq!(m.input_len(), side * side);
+        }
+        let m = build("mlp", Shape { c: 1, h: 1, w: 1 }, Allow::DEFAULT).unwrap();
+        assert_eq!(m.param_shapes[0].1, vec![64, 1]);
+    }
+
+    #[test]
+    fn layers_that_shrink_below_1x1_are_errors_naming_the_layer() {
+        let one = Shape { c: 1, h: 1, w: 1 };
+        let e = err("cnn", one, Allow::DEFAULT);
+        assert!(e.starts_with("layer 3 (maxpool(2)): its 1×1 input is smaller than the 2×2 window"), "{e}");
+        let e = err("conv(3,k=5),linear(10)", Shape { c: 1, h: 4, w: 9 }, Allow::DEFAULT);
+        assert!(e.starts_with("layer 1 (conv(3,k=5,s=1,p=0)): its 4×9 input is smaller than the 5×5 kernel"), "{e}");
+        let e = err("conv(3,k=3),conv(3,k=3),linear(10)", Shape { c: 1, h: 4, w: 4 }, Allow::DEFAULT);
+        assert!(e.starts_with("layer 2 (conv(3,k=3,s=1,p=0)): its 2×2 input"), "{e}");
+        let e = err("linear(20),conv(3,k=1),linear(10)", MNIST, Allow::DEFAULT);
+        assert!(e.starts_with("layer 2 (conv") && e.contains("input is flat"), "{e}");
+        assert!(err("flatten,conv(3,k=1),linear(10)", MNIST, Allow::DEFAULT).contains("input is flat"));
+        // a conv on a 1×1 image with a 1×1 kernel is fine
+        build("conv(4,k=1),relu,linear(10)", one, Allow::DEFAULT).unwrap();
+        assert!(err("mlp", Shape { c: 1, h: 0, w: 28 }, Allow::DEFAULT).contains("at least 1"));
+        assert!(err("relu,tanh", MNIST, Allow::DEFAULT).contains("ends with 784 outputs"));
+    }
+
+    #[test]
+    fn bytes_for_counts_exactly_what_the_workspace_allocates() {
+        for spec in [
+            "mlp",
+            "cnn",
+            "conv(4,k=3,s=2,p=1),relu,maxpool(3),linear(10)",
+            "conv(2,k=5),tanh,maxpool(2),relu,flatten,linear(10)",
+        ] {
+            let m = build(spec, Shape { c: 1, h: 17, w: 23 }, Allow::DEFAULT).unwrap();
+            for cap in [1, 7] {
+                let ws = m.workspace(cap);
+                let floats: usize = ws.acts.iter().chain(&ws.dacts).map(Vec::len).sum::<usize>()
+                    + ws.scratch.iter().map(|s| s.f.len() + s.g.len() + s.idx.len()).sum::<usize>();
+                let tables: usize =
+                    m.layers.iter().map(|l| if let Layer::Conv(c) = l { c.offs.len() * 8 } else { 0 }).sum();
+                assert_eq!(m.bytes_for(cap), Some((floats * 4 + tables + m.n_params * 8) as u64), "{spec} {cap}");
+            }
+        }
     }
 }

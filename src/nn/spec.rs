@@ -9,7 +9,7 @@
 //! they are within the stated limits is checked when the model is built
 //! ([`super::Model::new`]), where the input shape is known.
 
-use crate::limits::{self, shorten};
+use crate::limits;
 use anyhow::{bail, Result};
 use std::fmt;
 
@@ -69,6 +69,20 @@ const LAYER_NAMES: &[&str] =
 /// How much of the user's text an error message echoes.
 const SHOWN: usize = 60;
 
+/// The user's text for a message: control characters escaped (so the message stays on
+/// one line), at most `max` characters.
+pub(crate) fn show(text: &str, max: usize) -> String {
+    let mut s = String::new();
+    for c in text.chars() {
+        if c.is_control() {
+            s.extend(c.escape_default());
+        } else {
+            s.push(c);
+        }
+    }
+    limits::shorten(&s, max)
+}
+
 /// One layer's text, and the parameters its arguments fill.
 struct Params {
     /// Each parameter: the names it may be given as (the first is its own), and its default
@@ -93,10 +107,10 @@ fn split_top(s: &str) -> Result<Vec<&str>> {
     for (i, c) in s.char_indices() {
         match c {
             '(' if open.is_some() => {
-                bail!("nested parentheses in '{}' (layer arguments are whole numbers)", shorten(&s[start..], SHOWN))
+                bail!("nested parentheses in '{}' (layer arguments are whole numbers)", show(&s[start..], SHOWN))
             }
             '(' => open = Some(i),
-            ')' if open.is_none() => bail!("')' without '(' in '{}'", shorten(&s[start..], SHOWN)),
+            ')' if open.is_none() => bail!("')' without '(' in '{}'", show(&s[start..], SHOWN)),
             ')' => open = None,
             ',' if open.is_none() => {
                 out.push(&s[start..i]);
@@ -106,7 +120,7 @@ fn split_top(s: &str) -> Result<Vec<&str>> {
         }
     }
     if open.is_some() {
-        bail!("layer '{}': missing ')'", shorten(s[start..].trim(), SHOWN));
+        bail!("layer '{}': missing ')'", show(s[start..].trim(), SHOWN));
     }
     out.push(&s[start..]);
     Ok(out)
@@ -115,7 +129,7 @@ fn split_top(s: &str) -> Result<Vec<&str>> {
 /// A whole number ≥ 0 written in decimal digits (no sign, no fraction, no exponent).
 fn whole(layer: &str, key: Option<&str>, v: &str) -> Result<usize> {
     let what = key.map_or_else(String::new, |k| format!("{k}="));
-    let shown = shorten(v, 24);
+    let shown = show(v, 24);
     if v.is_empty() {
         bail!("layer '{layer}': {what} needs a value");
     }
@@ -156,7 +170,7 @@ fn fill(layer: &str, kind: &str, args: &str, p: &Params) -> Result<Vec<usize>> {
                     let k = k.trim().to_ascii_lowercase();
                     let Some(slot) = p.names.iter().position(|(names, _)| names.contains(&k.as_str())) else {
                         let accepted: Vec<&str> = p.names.iter().map(|(n, _)| n[0]).collect();
-                        bail!("layer '{layer}': unknown key '{}' (accepted: {})", shorten(&k, 24), accepted.join(", "));
+                        bail!("layer '{layer}': unknown key '{}' (accepted: {})", show(&k, 24), accepted.join(", "));
                     };
                     seen_key = true;
                     (slot, Some(p.names[slot].0[0]), v.trim())
@@ -195,7 +209,7 @@ fn fill(layer: &str, kind: &str, args: &str, p: &Params) -> Result<Vec<usize>> {
 
 fn parse_layer(text: &str) -> Result<LayerSpec> {
     let t = text.trim();
-    let layer = shorten(t, SHOWN);
+    let layer = show(t, SHOWN);
     let (name, args) = match t.find('(') {
         Some(i) => {
             let Some(close) = t[i..].find(')').map(|c| i + c) else { bail!("layer '{layer}': missing ')'") };
@@ -231,7 +245,7 @@ fn parse_layer(text: &str) -> Result<LayerSpec> {
         "flatten" => no_args(LayerSpec::Flatten)?,
         "" if args.is_none() => bail!("empty layer in the model spec (two commas in a row?)"),
         "" => bail!("layer '{layer}': a layer name is missing before '('"),
-        other => bail!("unknown layer '{}' (layers: {LAYERS})", shorten(other, 24)),
+        other => bail!("unknown layer '{}' (layers: {LAYERS})", show(other, 24)),
     };
     let sizes: &[(&str, usize)] = match &l {
         LayerSpec::Linear { out } => &[("out", *out)],
@@ -250,7 +264,7 @@ pub fn parse(text: &str) -> Result<(String, Vec<LayerSpec>)> {
     if text.len() > limits::TEXT.max as usize {
         bail!(
             "the model spec '{}' is too long (the limit is {} characters)",
-            shorten(text, SHOWN),
+            show(text, SHOWN),
             limits::group(limits::TEXT.max)
         );
     }
@@ -264,7 +278,7 @@ pub fn parse(text: &str) -> Result<(String, Vec<LayerSpec>)> {
         let names: Vec<&str> = NAMED.iter().map(|n| n.0).collect();
         bail!(
             "unknown model '{}' (named models: {}; or a layer list like \"conv(8,k=3,p=1),relu,maxpool(2),linear(10)\")",
-            shorten(t, SHOWN),
+            show(t, SHOWN),
             names.join(", ")
         );
     }
@@ -357,6 +371,15 @@ mod tests {
         assert!(err(&deep).contains("too long"));
         let deep = format!("linear{}10{}", "(".repeat(4_000), ")".repeat(4_000));
         assert!(err(&deep).contains("nested parentheses"));
+    }
+
+    /// Found by fuzzing: a newline in the text was echoed into the message.
+    #[test]
+    fn control_characters_in_the_spec_stay_escaped_in_the_one_line_error() {
+        let e = err("linear(10),li\nnear");
+        assert!(e.contains("unknown layer 'li\\nnear'"), "{e}");
+        assert!(err("linear(1\r0)").contains("1\\r0"));
+        assert!(err("conv(3,q\n1=3)").contains("unknown key 'q\\n1'"));
     }
 
     #[test]

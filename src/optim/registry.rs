@@ -128,6 +128,17 @@ impl PartialEq for OptimizerConfig {
 impl OptimizerConfig {
     /// Parses and validates `method(...) | modifier(...) | ...`.
     pub fn parse(text: &str) -> Result<Self, SpecError> {
+        let max = crate::limits::TEXT.max as usize;
+        if text.len() > max {
+            return Err(SpecError::new(
+                format!(
+                    "the spec '{}' is too long (the limit is {} characters)",
+                    crate::limits::shorten(text, 40),
+                    crate::limits::group(max as u64)
+                ),
+                0..0,
+            ));
+        }
         let specs = Spec::parse_pipeline(text)?;
         let mut cfg = Self::from_spec(&specs[0])?;
         for s in &specs[1..] {
@@ -143,7 +154,7 @@ impl OptimizerConfig {
         let method = method(&spec.name).ok_or_else(|| {
             let names: Vec<&str> = METHODS.iter().map(|o| o.name).collect();
             SpecError::new(
-                format!("unknown optimizer '{}' (known: {})", spec.name, names.join(", ")),
+                format!("unknown optimizer '{}' (known: {})", crate::limits::shorten(&spec.name, 40), names.join(", ")),
                 spec.name_span.clone(),
             )
         })?;

@@ -37,11 +37,11 @@ pub(super) const METHOD: Method = Method {
     reference: "torch.optim.LBFGS",
     params: &[
         Param::new("lr", Kind::Num, "1", Check::Lr, "learning rate (the first trial step)"),
-        Param::new("max_iter", Kind::Int, "20", Check::AtLeast(1), "iterations per optimizer step"),
+        Param::new("max_iter", Kind::Int, "20", Check::Custom(max_iter_ok), "iterations per optimizer step (1 to 10,000)"),
         Param::new("max_eval", Kind::MaybeNum, "None", Check::Custom(max_eval_ok), "evaluations per step (None = max_iter·5 div 4)"),
         Param::new("tolerance_grad", Kind::Num, "1e-7", Check::NonNeg, "stop when the largest gradient entry is at most this"),
         Param::new("tolerance_change", Kind::Num, "1e-9", Check::NonNeg, "stop when the step, the loss change or gᵀd is below this"),
-        Param::new("history_size", Kind::Int, "100", Check::AtLeast(1), "number of (s, y) pairs kept"),
+        Param::new("history_size", Kind::Int, "100", Check::Custom(history_ok), "number of (s, y) pairs kept (1 to 10,000)"),
         Param::new("line_search_fn", Kind::Choice(&["None", "strong_wolfe"]), "None", Check::Any, "None (fixed step lr) or \"strong_wolfe\""),
         Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
     ],
@@ -54,11 +54,31 @@ pub(super) const METHOD: Method = Method {
     build_f32: build::<f32>,
 };
 
+/// Iterations (and evaluations) one step may make: PyTorch sets no bound, optlab does, so a
+/// step always ends (the default is 20).
+const MAX_ITER: f64 = 10_000.0;
+
+fn max_iter_ok(v: &Value) -> Result<(), String> {
+    match v {
+        Value::Num(x) if (1.0..=MAX_ITER).contains(x) && x.fract() == 0.0 => Ok(()),
+        _ => Err(format!("invalid max_iter value: max_iter={v} (use an integer from 1 to 10,000)")),
+    }
+}
+
+fn history_ok(v: &Value) -> Result<(), String> {
+    match v {
+        Value::Num(x) if (1.0..=MAX_ITER).contains(x) && x.fract() == 0.0 => Ok(()),
+        _ => Err(format!("invalid history_size value: history_size={v} (use an integer from 1 to 10,000)")),
+    }
+}
+
 fn max_eval_ok(v: &Value) -> Result<(), String> {
     match v {
         Value::None => Ok(()),
-        Value::Num(x) if *x >= 1.0 && x.fract() == 0.0 => Ok(()),
-        _ => Err(format!("invalid max_eval value: max_eval={v} (use an integer >= 1, or None for max_iter*5//4)")),
+        Value::Num(x) if (1.0..=MAX_ITER * 1.25).contains(x) && x.fract() == 0.0 => Ok(()),
+        _ => Err(format!(
+            "invalid max_eval value: max_eval={v} (use an integer from 1 to 12,500, or None for max_iter*5//4)"
+        )),
     }
 }
 

@@ -192,6 +192,27 @@ fn plausible_spec() -> impl Strategy<Value = String> {
         .prop_map(|(head, mods)| std::iter::once(head).chain(mods).collect::<Vec<_>>().join(" | "))
 }
 
+/// A plausible spec with one to three characters inserted, replaced or removed.
+fn mutated_spec() -> impl Strategy<Value = String> {
+    let chars: Vec<char> = "()[]=,|'\" \n\t\r\u{b}\u{0}\u{85}\u{2028}0.e-x_\u{e9}\u{1F600}".chars().collect();
+    (plausible_spec(), prop::collection::vec((any::<prop::sample::Index>(), prop::sample::select(chars), 0u8..3), 1..4))
+        .prop_map(|(text, edits)| {
+            let mut v: Vec<char> = text.chars().collect();
+            for (at, c, op) in edits {
+                let i = at.index(v.len() + 1);
+                match op {
+                    0 => v.insert(i, c),
+                    1 if i < v.len() => v[i] = c,
+                    _ if i < v.len() => {
+                        v.remove(i);
+                    }
+                    _ => v.push(c),
+                }
+            }
+            v.into_iter().collect()
+        })
+}
+
 fn optimizer_spec() -> impl Strategy<Value = String> {
     let all = names_and_keys();
     let methods: Vec<_> = all.iter().filter(|(n, _)| METHODS.iter().any(|m| m.name == *n)).cloned().collect();
@@ -215,13 +236,15 @@ fn optimizer_spec() -> impl Strategy<Value = String> {
             });
     let alphabet = prop::collection::vec(
         prop::sample::select(
-            "adamsgdlrbetasmomentum()[]=,|'\"0123456789.e-+ _nNoneTrueinf\u{e9}\u{1F600}".chars().collect::<Vec<_>>(),
+            "adamsgdlrbetasmomentum()[]=,|'\"0123456789.e-+ _nNoneTrueinf\u{e9}\u{1F600}\n\t\r\u{b}\u{0}"
+                .chars()
+                .collect::<Vec<_>>(),
         ),
         0..80,
     )
     .prop_map(|v| v.into_iter().collect::<String>());
     let bytes = prop::collection::vec(any::<u8>(), 0..80).prop_map(|b| String::from_utf8_lossy(&b).into_owned());
-    prop_oneof![8 => plausible_spec(), 6 => pipeline, 1 => deep, 2 => alphabet, 1 => bytes]
+    prop_oneof![6 => plausible_spec(), 4 => mutated_spec(), 5 => pipeline, 1 => deep, 2 => alphabet, 1 => bytes]
 }
 
 /// A tiny layout with a matrix, a vector and a scalar-like tensor (9 + 3 + 1 numbers).
@@ -438,7 +461,31 @@ fn model_spec() -> impl Strategy<Value = String> {
         0..60,
     )
     .prop_map(|v| v.into_iter().collect::<String>());
-    prop_oneof![8 => list, 2 => raw, 1 => named, 1 => deep, 1 => bytes, 1 => alphabet]
+    let valid = prop::sample::select(vec![
+        "linear(64),linear(10)",
+        "conv(3,k=3,p=1),relu,maxpool(2),linear(10)",
+        "conv(8, k=5, s=2, p=2), tanh, flatten, linear(32), sigmoid, linear(10)",
+        "Conv(4,3,1,1),ReLU(),MaxPool(kernel=3),Linear(out=10)",
+    ]);
+    let chars: Vec<char> = "(),= \n\t\u{0}\u{85}0123456789-.kpsx\u{e9}".chars().collect();
+    let mutated =
+        (valid, prop::collection::vec((any::<prop::sample::Index>(), prop::sample::select(chars), 0u8..3), 1..4))
+            .prop_map(|(text, edits)| {
+                let mut v: Vec<char> = text.chars().collect();
+                for (at, c, op) in edits {
+                    let i = at.index(v.len() + 1);
+                    match op {
+                        0 => v.insert(i, c),
+                        1 if i < v.len() => v[i] = c,
+                        _ if i < v.len() => {
+                            v.remove(i);
+                        }
+                        _ => v.push(c),
+                    }
+                }
+                v.into_iter().collect::<String>()
+            });
+    prop_oneof![8 => list, 2 => raw, 4 => mutated, 1 => named, 1 => deep, 1 => bytes, 1 => alphabet]
 }
 
 fn input_shape() -> impl Strategy<Value = Shape> {
@@ -499,7 +546,7 @@ fn fuzz_model_specs_build_within_limits_or_fail_in_one_line() {
     let [errors, built, ran] = run(0x1a7e_5bec, strategy, |(text, input, large)| {
         check_model_spec(&text, input, if large { Allow::LARGE } else { Allow::DEFAULT })
     });
-    assert!(ran >= 1_000 && errors >= 1_000, "ran {ran}, built {built}, errors {errors}");
+    assert!(ran >= 500 && errors >= 1_000, "ran {ran}, built {built}, errors {errors}");
 }
 
 #[test]

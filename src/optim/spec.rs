@@ -103,6 +103,24 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
+/// The user's text for a message: control characters escaped (so the message stays on one
+/// line), cut after `max` characters.
+fn shown(text: &str, max: usize) -> String {
+    let mut s = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            s.push('…');
+            break;
+        }
+        if c.is_control() {
+            s.extend(c.escape_default());
+        } else {
+            s.push(c);
+        }
+    }
+    s
+}
+
 struct Lexer<'a> {
     s: &'a str,
     pos: usize,
@@ -121,7 +139,7 @@ impl<'a> Lexer<'a> {
     }
     fn error_here(&self, msg: String) -> SpecError {
         let found = match self.s[self.pos..].chars().next() {
-            Some(c) => format!("'{c}'"),
+            Some(c) => format!("'{}'", shown(c.encode_utf8(&mut [0; 4]), 1)),
             None => "the end".to_string(),
         };
         let end = self.s[self.pos..].chars().next().map_or(self.pos + 1, |c| self.pos + c.len_utf8());
@@ -148,11 +166,7 @@ impl<'a> Lexer<'a> {
             self.pos += 1;
         }
         let text = self.s[start..self.pos].trim();
-        let shown = if text.chars().count() > 24 {
-            format!("{}…", text.chars().take(24).collect::<String>())
-        } else {
-            text.to_string()
-        };
+        let shown = shown(text, 24);
         text.parse::<f64>().map_err(|_| {
             SpecError::new(
                 format!("'{shown}' is not a number (write e.g. 0.01 or 1e-3)"),
@@ -411,6 +425,15 @@ mod tests {
         assert_eq!(e.caret("adam(lr=0.1x)").unwrap(), "adam(lr=0.1x)\n        ^^^^");
         let e = Spec::parse("a(x=\"abc)").unwrap_err();
         assert!(e.message.contains("unterminated string"), "{}", e.message);
+    }
+
+    /// Found by fuzzing: a newline inside a number was echoed into the one-line message.
+    #[test]
+    fn control_characters_stay_escaped_in_messages() {
+        let e = Spec::parse("adam(lr=0.1\n\n x)").unwrap_err();
+        assert_eq!(e.message, "'0.1\\n\\n x' is not a number (write e.g. 0.01 or 1e-3)");
+        let e = Spec::parse("adam(lr=1)\u{b}").unwrap_err();
+        assert!(e.message.contains("found '\\u{b}'"), "{}", e.message);
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub const SEEDS: Limit = Limit { what: "seeds", flag: "--seeds", min: 1, max: 10
 pub const WIDTH: Limit = Limit { what: "units in one layer", flag: "--model", min: 1, max: 65_536, large_max: 1 << 24 };
 /// Kernel size, stride and padding of a conv or pooling layer.
 pub const KERNEL: Limit =
-    Limit { what: "kernel size, stride or padding", flag: "--model", min: 0, max: 64, large_max: 1024 };
+    Limit { what: "(kernel size, stride or padding)", flag: "--model", min: 0, max: 64, large_max: 1024 };
 /// Parameters of a model: 1 GB of f32 without `--allow-large`.
 pub const PARAMS: Limit =
     Limit { what: "parameters", flag: "--model", min: 1, max: 250_000_000, large_max: 4_000_000_000 };

@@ -71,6 +71,9 @@ pub fn cell_start(domain: [f64; 4], grid: usize, row: usize, col: usize) -> [f64
     [x0 + (x1 - x0) * (col as f64 + 0.5) / grid as f64, y1 - (y1 - y0) * (row as f64 + 0.5) / grid as f64]
 }
 
+/// The most minima a map tells apart (their index is a `u16`).
+pub const MAX_MINIMA: usize = u16::MAX as usize;
+
 /// Where one start ended: final point, first bad step, last step in which it moved.
 type End = ([f64; 2], Option<u32>, u32);
 
@@ -190,7 +193,7 @@ pub fn map_until(
     let mut budget = minima::Budget::map(g.saturating_mul(g).saturating_mul(raw.len()));
     let mut results = Vec::new();
     for (label, spec, cells) in raw {
-        let mut skipped = 0usize;
+        let (mut skipped, mut beyond) = (0usize, 0usize);
         let out: Vec<Outcome> = cells
             .iter()
             .map(|&(p, bad, last)| {
@@ -205,25 +208,39 @@ pub fn map_until(
                     }
                     None => match minima::polish_in(f, p, &mut budget, false) {
                         Descent::Minimum { point, .. } if (point[0] - p[0]).hypot(point[1] - p[1]) <= tol => {
-                            Some(merger.insert(point))
+                            if merger.len() < MAX_MINIMA {
+                                Some(merger.insert(point))
+                            } else {
+                                beyond += 1;
+                                None
+                            }
                         }
                         _ => None,
                     },
                 };
                 match idx {
-                    Some(i) => Outcome::Basin { minimum: i.min(u16::MAX as usize) as u16, steps: last },
+                    Some(i) => Outcome::Basin { minimum: i as u16, steps: last },
                     None => Outcome::Stalled,
                 }
             })
             .collect();
-        let note = (skipped > 0).then(|| {
-            format!(
+        let mut notes = Vec::new();
+        if skipped > 0 {
+            notes.push(format!(
                 "classifying end points stopped {}: {} of {} end points of {label} not classified (counted as not converged)",
                 budget.describe_stop(),
                 crate::limits::group(skipped as u64),
                 crate::limits::group(cells.len() as u64)
-            )
-        });
+            ));
+        }
+        if beyond > 0 {
+            notes.push(format!(
+                "more than {} minima reached: {} end points of {label} at further minima counted as not converged",
+                crate::limits::group(MAX_MINIMA as u64),
+                crate::limits::group(beyond as u64)
+            ));
+        }
+        let note = (!notes.is_empty()).then(|| notes.join("; "));
         results.push(MapResult { label, spec, grid: g, domain: o.domain, cells: out, minima: Vec::new(), note });
     }
     let minima = merger.points().to_vec();

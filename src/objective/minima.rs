@@ -97,10 +97,12 @@ pub const SEARCH_TIME: Duration = Duration::from_millis(400);
 pub const DESCENT_WORK: u64 = 1_500_000;
 /// The time limit of one descent (safety net).
 pub const DESCENT_TIME: Duration = Duration::from_millis(50);
-/// Work units of a basin map's classification: this plus [`MAP_WORK_PER_CELL`] per start.
+/// Work units of a basin map's classification: this plus [`MAP_WORK_PER_CELL`] per start
+/// (enough to polish every end point once; end points at a minimum already found cost
+/// nothing).
 pub const MAP_WORK: u64 = 20_000_000;
-pub const MAP_WORK_PER_CELL: u64 = 400;
-/// The time limit of a basin map's classification: this plus 2 µs per start.
+pub const MAP_WORK_PER_CELL: u64 = 1_000;
+/// The time limit of a basin map's classification: this plus 5 µs per start.
 pub const MAP_TIME: Duration = Duration::from_millis(500);
 
 impl Budget {
@@ -126,7 +128,7 @@ impl Budget {
         let cells = cells as u64;
         Budget::new(
             MAP_WORK.saturating_add(MAP_WORK_PER_CELL.saturating_mul(cells)),
-            Some(MAP_TIME + Duration::from_micros(2).saturating_mul(cells.min(u32::MAX as u64) as u32)),
+            Some(MAP_TIME + Duration::from_micros(5).saturating_mul(cells.min(u32::MAX as u64) as u32)),
         )
     }
     /// A budget for one part of this one's work: at most `work` units of what is left, the
@@ -144,6 +146,20 @@ impl Budget {
             self.stop = Some(Stop::Work);
         }
         if part.stop == Some(Stop::Time) {
+            self.stop = Some(Stop::Time);
+        }
+    }
+    /// Charges `evals` evaluations of `cost` units each, made elsewhere (e.g. in parallel,
+    /// charged afterwards in a fixed order), and checks the time.
+    pub fn charge(&mut self, evals: u64, cost: u64) {
+        if self.stop.is_some() {
+            return;
+        }
+        self.evals += evals;
+        self.spent = self.spent.saturating_add(evals.saturating_mul(cost));
+        if self.spent > self.work {
+            self.stop = Some(Stop::Work);
+        } else if self.time.is_some_and(|t| self.started.elapsed() > t) {
             self.stop = Some(Stop::Time);
         }
     }

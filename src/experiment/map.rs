@@ -71,6 +71,12 @@ pub fn cell_start(domain: [f64; 4], grid: usize, row: usize, col: usize) -> [f64
     [x0 + (x1 - x0) * (col as f64 + 0.5) / grid as f64, y1 - (y1 - y0) * (row as f64 + 0.5) / grid as f64]
 }
 
+/// End points classified per block (see [`map`]).
+const CLASSIFY_BLOCK: usize = 4096;
+
+/// The most minima a map tells apart (their index is a `u16`).
+pub const MAX_MINIMA: usize = u16::MAX as usize;
+
 /// Where one start ended: final point, first bad step, last step in which it moved.
 type End = ([f64; 2], Option<u32>, u32);
 
@@ -185,17 +191,36 @@ pub fn map_until(
     // polished to the minimum it is at. Minima are looked up in a spatial hash, and the
     // polishing is bounded by a budget (weighted evaluations, and time as a safety net);
     // past it, end points that match no known minimum count as not converged, and the
-    // map's note says how many.
+    // map's note says how many. The end points are taken in blocks: those of a block that
+    // match no minimum yet are polished in parallel (polishing is a pure function of the
+    // point), then the block is classified in order, as one pass would, charging the
+    // budget in order: the result does not depend on the number of threads.
     let mut merger = minima::Merger::new(tol);
     let mut budget = minima::Budget::map(g.saturating_mul(g).saturating_mul(raw.len()));
+    let cost = minima::eval_cost(f);
     let mut results = Vec::new();
     for (label, spec, cells) in raw {
-        let mut skipped = 0usize;
-        let out: Vec<Outcome> = cells
-            .iter()
-            .map(|&(p, bad, last)| {
+        let (mut skipped, mut beyond) = (0usize, 0usize);
+        let mut out: Vec<Outcome> = Vec::with_capacity(cells.len());
+        for block in cells.chunks(CLASSIFY_BLOCK) {
+            let todo: Vec<[f64; 2]> =
+                block.iter().filter(|c| c.1.is_none() && merger.find(c.0).is_none()).map(|c| c.0).collect();
+            let polished: Vec<(Descent, u64)> = if budget.exhausted() {
+                Vec::new()
+            } else {
+                todo.par_iter()
+                    .map(|&p| {
+                        let mut b = minima::Budget::unlimited();
+                        let d = minima::polish_in(f, p, &mut b, false);
+                        (d, b.evals())
+                    })
+                    .collect()
+            };
+            let mut next = 0;
+            for &(p, bad, last) in block {
                 if let Some(step) = bad {
-                    return Outcome::Diverged { step };
+                    out.push(Outcome::Diverged { step });
+                    continue;
                 }
                 let idx = match merger.find(p) {
                     Some(i) => Some(i),
@@ -203,27 +228,50 @@ pub fn map_until(
                         skipped += 1;
                         None
                     }
-                    None => match minima::polish_in(f, p, &mut budget, false) {
-                        Descent::Minimum { point, .. } if (point[0] - p[0]).hypot(point[1] - p[1]) <= tol => {
-                            Some(merger.insert(point))
+                    None => {
+                        // the first polished point of the block not used yet is this one's
+                        while todo[next] != p {
+                            next += 1;
                         }
-                        _ => None,
-                    },
+                        let (d, evals) = &polished[next];
+                        next += 1;
+                        budget.charge(*evals, cost);
+                        match *d {
+                            Descent::Minimum { point, .. } if (point[0] - p[0]).hypot(point[1] - p[1]) <= tol => {
+                                if merger.len() < MAX_MINIMA {
+                                    Some(merger.insert(point))
+                                } else {
+                                    beyond += 1;
+                                    None
+                                }
+                            }
+                            _ => None,
+                        }
+                    }
                 };
-                match idx {
-                    Some(i) => Outcome::Basin { minimum: i.min(u16::MAX as usize) as u16, steps: last },
+                out.push(match idx {
+                    Some(i) => Outcome::Basin { minimum: i as u16, steps: last },
                     None => Outcome::Stalled,
-                }
-            })
-            .collect();
-        let note = (skipped > 0).then(|| {
-            format!(
+                });
+            }
+        }
+        let mut notes = Vec::new();
+        if skipped > 0 {
+            notes.push(format!(
                 "classifying end points stopped {}: {} of {} end points of {label} not classified (counted as not converged)",
                 budget.describe_stop(),
                 crate::limits::group(skipped as u64),
                 crate::limits::group(cells.len() as u64)
-            )
-        });
+            ));
+        }
+        if beyond > 0 {
+            notes.push(format!(
+                "more than {} minima reached: {} end points of {label} at further minima counted as not converged",
+                crate::limits::group(MAX_MINIMA as u64),
+                crate::limits::group(beyond as u64)
+            ));
+        }
+        let note = (!notes.is_empty()).then(|| notes.join("; "));
         results.push(MapResult { label, spec, grid: g, domain: o.domain, cells: out, minima: Vec::new(), note });
     }
     let minima = merger.points().to_vec();

@@ -16,8 +16,8 @@ use std::fmt;
 pub const MAX_LEN: usize = limits::TEXT.max as usize;
 
 /// How deep parentheses and function calls may nest. The parser recurses once per level
-/// (signs and `^` chains are parsed in loops), so this bounds its stack use (a few hundred
-/// bytes a level) whatever the input.
+/// (signs and `^` chains are parsed in loops), so this bounds its stack use (about 1 KB a
+/// level in a release build, 200 KB in all) whatever the input.
 pub const MAX_DEPTH: usize = 200;
 
 /// A parse error: message and the byte range of the fault in the expression.
@@ -227,6 +227,8 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    #[cold]
+    #[inline(never)]
     fn err(&self, m: impl Into<String>) -> ExprError {
         let (start, len) = match self.toks.get(self.pos) {
             Some((_, s, l)) => (*s, *l),
@@ -364,12 +366,28 @@ impl Parser<'_> {
         }
         Ok(exponent.unwrap_or(a))
     }
+    #[cold]
+    #[inline(never)]
+    fn unknown_name(&self, name: &str) -> ExprError {
+        self.err(format!(
+            "unknown name '{}' (variables: x, y; constants: pi, e; functions: sin cos tan exp ln log sqrt abs tanh)",
+            quoted(name)
+        ))
+    }
+    #[cold]
+    #[inline(never)]
+    fn err_after(&self, name: &str) -> ExprError {
+        self.err(format!("expected '(' after {name}"))
+    }
+    #[cold]
+    #[inline(never)]
+    fn too_deep(&self) -> ExprError {
+        self.err(format!("the expression nests parentheses and function calls more than {MAX_DEPTH} deep"))
+    }
     /// A parenthesised sum, one level deeper.
     fn nested(&mut self) -> Result<usize, ExprError> {
         if self.depth >= MAX_DEPTH {
-            return Err(
-                self.err(format!("the expression nests parentheses and function calls more than {MAX_DEPTH} deep"))
-            );
+            return Err(self.too_deep());
         }
         self.depth += 1;
         self.pos += 1;
@@ -409,14 +427,11 @@ impl Parser<'_> {
                     return Ok(self.push(op, (s, s + l)));
                 }
                 let Some(&(_, f)) = FUNCS.iter().find(|(n, _)| *n == name) else {
-                    return Err(self.err(format!(
-                        "unknown name '{}' (variables: x, y; constants: pi, e; functions: sin cos tan exp ln log sqrt abs tanh)",
-                        quoted(&name)
-                    )));
+                    return Err(self.unknown_name(&name));
                 };
                 self.pos += 1;
                 if self.peek() != Some(&Tok::LParen) {
-                    return Err(self.err(format!("expected '(' after {name}")));
+                    return Err(self.err_after(&name));
                 }
                 let a = self.nested()?;
                 Ok(self.push(Op::F(f, a), (s, self.last_end())))
@@ -521,6 +536,10 @@ impl Expr {
     /// whose derivative is not finite ("sqrt(x) has the derivative inf"); `None` when the
     /// value and both partial derivatives are finite.
     pub fn explain_nonfinite(&self, x: f64, y: f64) -> Option<String> {
+        let (value, gx, gy) = self.eval(x, y);
+        if value.is_finite() && gx.is_finite() && gy.is_finite() {
+            return None;
+        }
         let n = self.tape.len();
         let mut v = vec![0.0; n];
         for (i, &op) in self.tape.iter().enumerate() {
@@ -529,10 +548,6 @@ impl Expr {
             if !v[i].is_finite() && finite_in {
                 return Some(format!("{} = {}", self.text(i), limits::fmt_value(v[i])));
             }
-        }
-        let (_, gx, gy) = self.eval(x, y);
-        if gx.is_finite() && gy.is_finite() {
-            return None;
         }
         // reverse sweep: the first entry with a finite adjoint that passes on a non-finite one
         let mut adj = vec![0.0f64; n];
@@ -581,6 +596,20 @@ impl Expr {
             }
         }
         Some(format!("the gradient is ({}, {})", limits::fmt_value(gx), limits::fmt_value(gy)))
+    }
+
+    /// The cost of one evaluation (value and gradient) in work units of the minima search,
+    /// about the time of one arithmetic operation: 1 per operation, 2 for the slower ones
+    /// (sine, cosine, tangent, tanh, general powers).
+    pub fn cost(&self) -> u64 {
+        self.tape
+            .iter()
+            .map(|op| match op {
+                Op::F(Func::Sin | Func::Cos | Func::Tan | Func::Tanh, _) | Op::Pow(..) => 2,
+                Op::PowC(_, c) if ![2.0, 3.0, 0.5, -1.0, -2.0, 1.0, 0.0].contains(c) => 2,
+                _ => 1,
+            })
+            .sum()
     }
 
     /// Number of tape entries (operations).
@@ -943,5 +972,94 @@ mod tests {
         assert!(e.message.contains("unexpected character '$'"));
         assert!(Expr::parse("  ").is_err());
         assert!(Expr::parse("x +").unwrap_err().message.contains("ends too early"));
+    }
+
+    /// Runs `f` on a thread with a 512 KB stack, a quarter of what a spawned thread gets by
+    /// default (a release build needs about 200 KB for the deepest expression allowed).
+    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new().stack_size(512 * 1024).spawn(f).unwrap().join().unwrap()
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = |n: usize| format!("{}x{}", "(".repeat(n), ")".repeat(n));
+        let ok = on_small_stack(move || Expr::parse(&deep(MAX_DEPTH)).map(|e| e.value(2.0, 0.0)));
+        assert_eq!(ok, Ok(2.0));
+        let e = on_small_stack(move || Expr::parse(&deep(MAX_DEPTH + 1))).unwrap_err();
+        assert!(e.message.contains("more than 200 deep"), "{}", e.message);
+        let e = Expr::parse(&format!("{}x", "sin(".repeat(2000))).unwrap_err();
+        assert!(e.message.contains("more than 200 deep"), "{}", e.message);
+        // 30,000 parentheses are over the length limit before anything else
+        let e = Expr::parse(&deep(30_000)).unwrap_err();
+        assert!(e.message.contains("60,001 characters long; the limit is 10,000"), "{}", e.message);
+        assert!(e.to_string().len() < 400, "the error echoes the input: {} bytes", e.to_string().len());
+    }
+
+    #[test]
+    fn long_chains_of_signs_powers_and_sums_parse_in_loops() {
+        let t = std::time::Instant::now();
+        let signs = format!("{}x", "-".repeat(9_999));
+        let e = on_small_stack(move || Expr::parse(&signs).map(|e| e.eval(3.0, 1.0))).unwrap();
+        assert_eq!(e, (-3.0, -1.0, 0.0));
+        let signs = format!("{}x", "-+".repeat(4_999));
+        assert_eq!(Expr::parse(&signs).unwrap().value(3.0, 1.0), -3.0);
+        // x^x^…^x: right-associative, 5,000 levels
+        let tower = format!("{}x", "x^".repeat(4_999));
+        let (v, gx, _) = on_small_stack(move || Expr::parse(&tower).map(|e| e.eval(1.0, 0.0))).unwrap();
+        assert_eq!((v, gx), (1.0, 1.0));
+        // constant exponents fold in constant time each
+        let consts = format!("x^{}1", "1^".repeat(4_990));
+        assert_eq!(Expr::parse(&consts).unwrap().len(), 2);
+        let sum = format!("{}x", "x+".repeat(4_999));
+        assert_eq!(Expr::parse(&sum).unwrap().eval(1.0, 2.0), (5000.0, 5000.0, 0.0));
+        let mixed = format!("{}y", "-x^-y*".repeat(1_600));
+        assert!(Expr::parse(&mixed).is_ok());
+        assert!(t.elapsed().as_secs_f64() < 5.0, "took {:?}", t.elapsed());
+    }
+
+    #[test]
+    fn a_leading_minus_parses() {
+        let e = Expr::parse("-exp(-x^2-y^2)").unwrap();
+        assert_eq!(e.value(0.0, 0.0), -1.0);
+        assert_eq!(Expr::parse("--x").unwrap().value(2.0, 0.0), 2.0);
+        assert_eq!(Expr::parse("-2^2").unwrap().value(0.0, 0.0), -4.0);
+        assert_eq!(Expr::parse("2^-2^2").unwrap().value(0.0, 0.0), 2f64.powf(-4.0));
+    }
+
+    #[test]
+    fn errors_shorten_long_inputs_names_and_numbers() {
+        let long = format!("{}$", "x+".repeat(3000));
+        let e = Expr::parse(&long).unwrap_err();
+        let text = e.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[1].len() < 200 && lines[1].contains("…"), "{}", lines[1]);
+        // the caret is under the '$'
+        let col = lines[2].find('^').unwrap();
+        assert_eq!(lines[1].chars().nth(col), Some('$'), "{text}");
+        let e = Expr::parse(&format!("{}(x)", "a".repeat(5000))).unwrap_err();
+        assert!(e.message.len() < 300, "{}", e.message);
+        let e = Expr::parse(&format!("1.{}.5", "1".repeat(5000))).unwrap_err();
+        assert!(e.message.len() < 100, "{}", e.message);
+        let e = Expr::parse("x * 1e400").unwrap_err();
+        assert!(e.message.contains("too large"), "{}", e.message);
+        // control characters and a fault inside a multi-byte character never break the display
+        let e = Expr::parse("x +\n\u{1b}[2J y").unwrap_err();
+        assert_eq!(e.to_string().lines().count(), 3);
+        let e = ExprError { expr: "é+x".into(), message: "m".into(), start: 1, len: 1 };
+        assert_eq!(e.to_string().lines().count(), 3);
+    }
+
+    #[test]
+    fn the_first_non_finite_operation_is_named() {
+        let e = Expr::parse("x^2 + ln(x - 9)").unwrap();
+        assert_eq!(e.explain_nonfinite(8.0, 0.1).as_deref(), Some("ln(x - 9) = NaN"));
+        let e = Expr::parse("1/0 + x").unwrap();
+        assert_eq!(e.explain_nonfinite(1.0, 1.0).as_deref(), Some("1/0 = inf"));
+        let e = Expr::parse("sqrt(x) + y").unwrap();
+        assert_eq!(e.explain_nonfinite(0.0, 1.0).as_deref(), Some("sqrt(x) has the derivative inf"));
+        let e = Expr::parse("exp(x)").unwrap();
+        assert_eq!(e.explain_nonfinite(1e3, 0.0).as_deref(), Some("exp(x) = inf"));
+        assert_eq!(e.explain_nonfinite(1.0, 0.0), None);
     }
 }

@@ -87,19 +87,22 @@ pub struct Budget {
     stop: Option<Stop>,
 }
 
-/// Work units of a minima search over the domain ([`Function::minima`]): about 0.2 s on
-/// an ordinary machine (one unit is about the cost of one operation of an expression).
-pub const SEARCH_WORK: u64 = 25_000_000;
+/// Work units of a minima search over the domain ([`Function::minima`]): about 0.1–0.2 s
+/// (one unit is about the time of one arithmetic operation of an expression, 5–10 ns).
+pub const SEARCH_WORK: u64 = 20_000_000;
 /// The time limit of a minima search (safety net).
-pub const SEARCH_TIME: Duration = Duration::from_millis(500);
-/// Work units of one descent (the nearest minimum of a start or of a run's end): about 20 ms.
-pub const DESCENT_WORK: u64 = 2_500_000;
+pub const SEARCH_TIME: Duration = Duration::from_millis(400);
+/// Work units of one descent (the nearest minimum of a start or of a run's end, and each
+/// start of a search): about 10 ms.
+pub const DESCENT_WORK: u64 = 1_500_000;
 /// The time limit of one descent (safety net).
-pub const DESCENT_TIME: Duration = Duration::from_millis(100);
-/// Work units of a basin map's classification: this plus [`MAP_WORK_PER_CELL`] per start.
+pub const DESCENT_TIME: Duration = Duration::from_millis(50);
+/// Work units of a basin map's classification: this plus [`MAP_WORK_PER_CELL`] per start
+/// (enough to polish every end point once; end points at a minimum already found cost
+/// nothing).
 pub const MAP_WORK: u64 = 20_000_000;
-pub const MAP_WORK_PER_CELL: u64 = 400;
-/// The time limit of a basin map's classification: this plus 2 µs per start.
+pub const MAP_WORK_PER_CELL: u64 = 1_000;
+/// The time limit of a basin map's classification: this plus 5 µs per start.
 pub const MAP_TIME: Duration = Duration::from_millis(500);
 
 impl Budget {
@@ -125,8 +128,40 @@ impl Budget {
         let cells = cells as u64;
         Budget::new(
             MAP_WORK.saturating_add(MAP_WORK_PER_CELL.saturating_mul(cells)),
-            Some(MAP_TIME + Duration::from_micros(2).saturating_mul(cells.min(u32::MAX as u64) as u32)),
+            Some(MAP_TIME + Duration::from_micros(5).saturating_mul(cells.min(u32::MAX as u64) as u32)),
         )
+    }
+    /// A budget for one part of this one's work: at most `work` units of what is left, the
+    /// same deadline. Charge what it spent back with [`Budget::absorb`].
+    pub fn part(&self, work: u64) -> Budget {
+        let left = self.work.saturating_sub(self.spent);
+        let time = self.time.map(|t| t.saturating_sub(self.started.elapsed()));
+        Budget::new(work.min(left), time)
+    }
+    /// Charges what a [`Budget::part`] spent; a time stop of the part stops this one too.
+    pub fn absorb(&mut self, part: &Budget) {
+        self.spent = self.spent.saturating_add(part.spent);
+        self.evals += part.evals;
+        if self.spent > self.work || (self.spent == self.work && part.stop == Some(Stop::Work)) {
+            self.stop = Some(Stop::Work);
+        }
+        if part.stop == Some(Stop::Time) {
+            self.stop = Some(Stop::Time);
+        }
+    }
+    /// Charges `evals` evaluations of `cost` units each, made elsewhere (e.g. in parallel,
+    /// charged afterwards in a fixed order), and checks the time.
+    pub fn charge(&mut self, evals: u64, cost: u64) {
+        if self.stop.is_some() {
+            return;
+        }
+        self.evals += evals;
+        self.spent = self.spent.saturating_add(evals.saturating_mul(cost));
+        if self.spent > self.work {
+            self.stop = Some(Stop::Work);
+        } else if self.time.is_some_and(|t| self.started.elapsed() > t) {
+            self.stop = Some(Stop::Time);
+        }
     }
     /// Charges one evaluation of `cost` units; false once the budget is spent.
     #[inline]
@@ -138,7 +173,7 @@ impl Budget {
         self.spent = self.spent.saturating_add(cost);
         if self.spent > self.work {
             self.stop = Some(Stop::Work);
-        } else if self.evals % 128 == 0 {
+        } else if self.evals.is_multiple_of(128) {
             if let Some(t) = self.time {
                 if self.started.elapsed() > t {
                     self.stop = Some(Stop::Time);
@@ -173,11 +208,12 @@ impl Budget {
     }
 }
 
-/// The cost of one evaluation of `f`, in work units (about 8 ns each).
+/// The cost of one evaluation of `f`, in work units: 5 for a built-in, 5 plus
+/// [`super::Expr::cost`] for an expression.
 pub fn eval_cost(f: &Function) -> u64 {
     match &f.kind {
         Kind::Builtin(_) => 5,
-        Kind::Expr(e) => 5 + e.len() as u64,
+        Kind::Expr(e) => 5 + e.cost(),
     }
 }
 
@@ -239,9 +275,19 @@ pub fn descend_within(f: &Function, start: [f64; 2], scale: f64, bounds: Option<
 }
 
 /// Iterations of the first phase before the robust one takes over.
-const PLAIN_ITERATIONS: usize = 10_000;
+const PLAIN_ITERATIONS: usize = 3_000;
 /// Iterations of the robust phase.
-const ROBUST_ITERATIONS: usize = 5_000;
+const ROBUST_ITERATIONS: usize = 500;
+/// Progress check of the first phase: the value must fall by a relative 1e-9 in every
+/// window of this many iterations.
+const PLAIN_WINDOW: usize = 250;
+/// The same check in the robust phase.
+const ROBUST_WINDOW: usize = 50;
+
+/// Whether `v` has fallen measurably below `before`.
+fn fell(before: f64, v: f64) -> bool {
+    before - v > 1e-9 * (1.0 + v.abs())
+}
 
 /// The descent, charged to `budget`.
 pub fn descend_in(f: &Function, start: [f64; 2], scale: f64, bounds: Option<[f64; 4]>, budget: &mut Budget) -> Descent {
@@ -260,7 +306,7 @@ pub fn descend_in(f: &Function, start: [f64; 2], scale: f64, bounds: Option<[f64
     let [x0, x1, y0, y1] = f.domain;
     let extent = x0.abs().max(x1.abs()).max(y0.abs()).max(y1.abs()).max(start[0].abs()).max(start[1].abs());
     let limit = 100.0 * (1.0 + extent);
-    let away = |p: [f64; 2], v: f64| !(p[0].abs().max(p[1].abs()) <= limit) || v < -1e15;
+    let away = |p: [f64; 2], v: f64| p[0].abs().max(p[1].abs()) > limit || v < -1e15;
     let left = |p: [f64; 2]| match bounds {
         Some([x0, x1, y0, y1]) => !(p[0] >= x0 && p[0] <= x1 && p[1] >= y0 && p[1] <= y1),
         None => false,
@@ -272,6 +318,7 @@ pub fn descend_in(f: &Function, start: [f64; 2], scale: f64, bounds: Option<[f64
     let mut no_gain = 0;
     let mut crawl = 0;
     let mut iterations = 0;
+    let mut window_start = v;
     let mut robust = robust_now;
     while !robust {
         if ev.out() {
@@ -332,12 +379,19 @@ pub fn descend_in(f: &Function, start: [f64; 2], scale: f64, bounds: Option<[f64
             return Descent::Left { point: p };
         }
         // no progress: steps that do not lower the value (3 in a row in steepest descent, 200
-        // of Newton's: they still refine the point below the value's rounding), or a
-        // zig-zag of 20 steepest-descent steps cut by the line search to under 1% of the
-        // cap (an ill-conditioned valley the Hessian does not see as one: a flat tail)
+        // of Newton's: they still refine the point below the value's rounding), a zig-zag
+        // of 20 steepest-descent steps cut by the line search to under 1% of the cap (an
+        // ill-conditioned valley the Hessian does not see as one: a flat tail), or a value
+        // that hardly falls over 250 iterations (a zig-zag across a kink)
         crawl = if accepted && steepest && t < scale / dn && t * dn < 1e-2 * scale { crawl + 1 } else { 0 };
         if no_gain >= if steepest { 3 } else { 200 } || crawl >= 20 || !(gx.is_finite() && gy.is_finite()) {
             robust = true;
+        }
+        if iterations % PLAIN_WINDOW == 0 {
+            if !fell(window_start, v) {
+                robust = true;
+            }
+            window_start = v;
         }
     }
     if robust {
@@ -376,9 +430,11 @@ fn eigen(h: [[f64; 2]; 2]) -> [(f64, [f64; 2]); 2] {
     [(rayleigh(u1), u1), (rayleigh(u2), u2)]
 }
 
+// `!(a > b)` on purpose in this file: a NaN must fail every test of progress.
 /// The robust phase (see the module's documentation). `Ok` with the point where no step
 /// lowers the value any more; `Err` with the outcome when it ran away, left its bounds or
 /// ran out of budget.
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 fn robust_descent(
     ev: &mut Ev<'_>,
     mut p: [f64; 2],
@@ -389,7 +445,8 @@ fn robust_descent(
 ) -> Result<[f64; 2], Descent> {
     let (_, mut gx, mut gy) = ev.eval(p);
     let mut no_gain = 0;
-    for _ in 0..ROBUST_ITERATIONS {
+    let mut window_start = v;
+    for k in 1..=ROBUST_ITERATIONS {
         if ev.out() {
             return Err(Descent::Stopped { point: p });
         }
@@ -452,6 +509,12 @@ fn robust_descent(
         if left(p) {
             return Err(Descent::Left { point: p });
         }
+        if k % ROBUST_WINDOW == 0 {
+            if !fell(window_start, v) {
+                break;
+            }
+            window_start = v;
+        }
     }
     Ok(p)
 }
@@ -474,6 +537,7 @@ pub fn polish_in(f: &Function, p: [f64; 2], budget: &mut Budget, probe: bool) ->
     polish_ev(&mut ev, p, probe)
 }
 
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 fn polish_ev(ev: &mut Ev<'_>, mut p: [f64; 2], probing: bool) -> Descent {
     for _ in 0..50 {
         let (_, gx, gy) = ev.eval(p);
@@ -505,7 +569,9 @@ fn polish_ev(ev: &mut Ev<'_>, mut p: [f64; 2], probing: bool) -> Descent {
     if !(norm(gx, gy) <= 1e-6 * scale) {
         // not stationary; with probing, a kink with higher values all around (|x| + |y|,
         // the tip of a cone) is a minimum all the same
-        if probing && v.is_finite() && matches!(probe(ev, p, v), Shape::Minimum) {
+        // (a moderate slope only: next to a pole the values are all "higher" too)
+        let moderate = norm(gx, gy) <= 1e6 * (1.0 + v.abs());
+        if probing && v.is_finite() && moderate && matches!(probe(ev, p, v), Shape::Minimum) {
             return Descent::Kink { point: p, value: v };
         }
         return Descent::NotConverged { point: p };
@@ -542,8 +608,11 @@ enum Shape {
 }
 
 /// Probes 8 directions on rings of radius 10⁻⁵, 10⁻⁴ and 10⁻³ times (1 + |p|).
+/// Values closer than 4 ulp of the larger one, or than 10⁻²⁰ of the function's scale
+/// ([`Function::value_scale`]), count as equal.
 fn probe(ev: &mut Ev<'_>, p: [f64; 2], v: f64) -> Shape {
     let base = 1.0 + p[0].abs().max(p[1].abs());
+    let floor = 1e-20 * ev.f.value_scale();
     let mut higher = false;
     for r in [1e-5, 1e-4, 1e-3] {
         for k in 0..8 {
@@ -553,7 +622,7 @@ fn probe(ev: &mut Ev<'_>, p: [f64; 2], v: f64) -> Shape {
             if !vq.is_finite() {
                 continue;
             }
-            let tol = 4.0 * f64::EPSILON * v.abs().max(vq.abs());
+            let tol = 4.0 * f64::EPSILON * v.abs().max(vq.abs()) + floor;
             if vq < v - tol {
                 return Shape::Lower;
             }
@@ -685,6 +754,9 @@ fn coarse_to_fine(n: usize) -> Vec<(usize, usize)> {
     order
 }
 
+/// The largest grid side [`search_in_domain`] takes (larger ones are clamped to it).
+pub const MAX_SIDE: usize = 1024;
+
 /// [`find_in_domain`] within `budget`, with a note when the budget ran out.
 ///
 /// The result does not depend on the order the starts are visited in: of the starts that
@@ -693,6 +765,7 @@ fn coarse_to_fine(n: usize) -> Vec<(usize, usize)> {
 /// its minima on whole lines: one row (column) of starts through the middle of the domain
 /// finds one point per line. A constant expression has no minimum to find.
 pub fn search_in_domain(f: &Function, n: usize, budget: &mut Budget) -> Search {
+    let n = n.min(MAX_SIDE);
     let [x0, x1, y0, y1] = f.domain;
     let scale = step_scale(f);
     let tol = 1e-4 * norm(x1 - x0, y1 - y0);
@@ -722,7 +795,11 @@ pub fn search_in_domain(f: &Function, n: usize, budget: &mut Budget) -> Search {
         if budget.exhausted() {
             break;
         }
-        let d = descend_in(f, s, scale, bounds, budget);
+        // one start may take at most a descent's budget: a pathological start does not
+        // starve the others
+        let mut part = budget.part(DESCENT_WORK);
+        let d = descend_in(f, s, scale, bounds, &mut part);
+        budget.absorb(&part);
         if budget.exhausted() && matches!(d, Descent::Stopped { .. }) {
             break;
         }

@@ -42,6 +42,7 @@ pub struct Function {
     /// the first time [`Function::minima`] is called.
     known_minima: Option<Vec<[f64; 2]>>,
     found_minima: Arc<OnceLock<minima::Search>>,
+    value_scale: Arc<OnceLock<f64>>,
     /// Whether the function is bounded below on the plane (the saddles and the seminar's
     /// sin–cos functions are not).
     pub bounded_below: bool,
@@ -93,6 +94,28 @@ impl Function {
             Some(m) => m,
             None => &self.search().minima,
         }
+    }
+
+    /// The size of the function's values: the largest finite |f| on a 9×9 grid over the
+    /// domain (1 if there is none). Differences a 10²⁰th of it count as flat.
+    pub fn value_scale(&self) -> f64 {
+        *self.value_scale.get_or_init(|| {
+            let [x0, x1, y0, y1] = self.domain;
+            let mut m = 0f64;
+            for i in 0..9 {
+                for j in 0..9 {
+                    let v = self.value(x0 + (x1 - x0) * i as f64 / 8.0, y0 + (y1 - y0) * j as f64 / 8.0);
+                    if v.is_finite() {
+                        m = m.max(v.abs());
+                    }
+                }
+            }
+            if m > 0.0 {
+                m
+            } else {
+                1.0
+            }
+        })
     }
 
     fn search(&self) -> &minima::Search {
@@ -166,6 +189,7 @@ impl Function {
             start,
             known_minima: None,
             found_minima: Arc::default(),
+            value_scale: Arc::default(),
             bounded_below: true,
             log_scale: false,
             kind: Kind::Expr(Arc::new(e)),
@@ -413,6 +437,7 @@ impl BuiltinInfo {
             start: self.start,
             known_minima: self.minima.map(|m| m.to_vec()),
             found_minima: Arc::default(),
+            value_scale: Arc::default(),
             bounded_below: self.bounded_below,
             log_scale: self.log_scale,
             kind: Kind::Builtin(self.f),

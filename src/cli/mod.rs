@@ -5,6 +5,7 @@
 mod output;
 mod args;
 mod commands;
+mod study;
 mod training;
 
 use clap::{Parser, Subcommand};
@@ -254,6 +255,12 @@ pub enum Command {
     Seminar(SeminarArgs),
     /// The playground: a local web page where you click a start, drag learning rates and
     /// watch the optimizers move (same numbers as compare), with a JSON API (see the README).
+    /// Fair optimizer benchmarks: plan a study file into numbered trials, run them here, on
+    /// a Slurm job array or a Kubernetes Indexed Job, see their status, report them.
+    Study {
+        #[command(subcommand)]
+        action: study::StudyAction,
+    },
     Serve {
         #[arg(allow_negative_numbers = true, long, default_value_t = 8080)]
         port: u16,

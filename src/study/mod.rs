@@ -995,9 +995,9 @@ target = 1e-2
         assert!(parse_err(&SMALL.replace("seeds = 2", "seeds = -2")).contains("negative"));
         assert!(parse_err(&SMALL.replace("count = 3", "count = 100000")).contains("points of the grid"));
         assert!(parse_err(&SMALL.replace("target = 1e-2", "target = { accuracy = 0.9 }")).contains("no accuracy"));
-        assert!(
-            parse_err(&SMALL.replace("function = \"rosenbrock\"", "train = \"mlp\"")).contains("steps is for function")
-        );
+        assert!(parse_err(&SMALL.replace("function = \"rosenbrock\"", "train = \"mlp\"")).contains("no epoch budget"));
+        assert!(parse_err(&SMALL.replace("function = \"rosenbrock\"", "train = \"mlp\"\nsteps = 5"))
+            .contains("steps is for function"));
     }
 
     #[test]

@@ -480,7 +480,7 @@ starts = [[-1, 1], [0, 0], [1, -1]]
             t.iter().filter(|t| t.problem == 0 && t.optimizer == 0 && t.replicate == 0).map(|t| t.lr).collect();
         assert_eq!(lrs, vec![1e-4, 1e-3, 1e-2, 0.1, 1.0]);
         assert!(t.iter().all(|x| x.hash == x.compute_hash(&s.problems[x.problem])));
-        assert!(t[0].spec.starts_with("adam(lr=0.0001, "));
+        assert!(t[0].spec.starts_with("adam(lr=1e-4, "), "{}", t[0].spec);
     }
 
     #[test]

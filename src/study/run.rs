@@ -581,7 +581,7 @@ fn run_function(
         if hit.is_none() && goal.is_some_and(|g| p.loss <= g) {
             hit = Some((p.step, p.evals, t0.elapsed().as_secs_f64()));
         }
-        if p.step % every == 0 {
+        if p.step.is_multiple_of(every) {
             curve.push((p.step, p.loss));
             last = None;
         } else {

@@ -119,7 +119,7 @@ fn the_small_study_plans_runs_and_reports_on_one_machine() {
     let mut ran = ran_lines(&out);
     ran.sort();
     assert_eq!(ran, (0..36).collect::<Vec<_>>(), "one line per trial: {out}");
-    assert!(out.contains("36/36 trials done"), "{out}");
+    assert!(out.contains("results/ holds 36 of the study's 36 results"), "{out}");
     assert!(claims_left(&p).is_empty());
 
     // a second run finds everything done
@@ -649,4 +649,91 @@ fn the_slurm_script_is_a_job_array_with_its_resources_stated() {
     let status = Command::new("bash").args(["-n", p.join("slurm.sbatch").to_str().unwrap()]).status().unwrap();
     assert!(status.success(), "bash -n");
     let _ = std::fs::remove_dir_all(&d);
+}
+
+// ---------------------------------------------------------------- hostile inputs
+
+#[test]
+fn any_edit_of_a_study_file_is_a_study_or_a_one_line_error() {
+    use optlab::limits::Allow;
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let config = Config { cases: 10_000, failure_persistence: None, ..Config::default() };
+    let mut runner = TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
+    let edits = proptest::collection::vec((0.0..1.0f64, 0usize..12, "[a-z0-9 =\\[\\]{}\",.\\-_+*/()#|\n]{0,12}"), 1..4);
+    let (mut ok, mut expanded) = (0usize, 0usize);
+    let t = Instant::now();
+    runner
+        .run(&edits, |edits| {
+            let mut text = SMALL.to_string();
+            for (at, cut, with) in edits {
+                let mut i = ((at * text.len() as f64) as usize).min(text.len());
+                while !text.is_char_boundary(i) {
+                    i -= 1;
+                }
+                let mut j = (i + cut).min(text.len());
+                while !text.is_char_boundary(j) {
+                    j += 1;
+                }
+                text.replace_range(i..j, &with);
+            }
+            match optlab::study::parse(&text, "s.toml", Allow::DEFAULT) {
+                Ok(s) => {
+                    ok += 1;
+                    // expand one valid study in eight (expansion validates every point)
+                    if ok % 8 == 0 {
+                        expanded += 1;
+                        if let Err(e) = optlab::study::plan::expand(&s, Allow::DEFAULT) {
+                            proptest::prop_assert!(!e.0.contains('\n'), "{}", e.0);
+                        }
+                    }
+                }
+                Err(e) => {
+                    proptest::prop_assert!(!e.0.contains('\n') && e.0.chars().count() < 1200, "{}", e.0);
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(ok > 100 && expanded > 10, "the edits kept too few studies valid ({ok})");
+    assert!(t.elapsed() < Duration::from_secs(60), "10,000 cases took {:?}", t.elapsed());
+}
+
+#[test]
+fn a_result_cut_at_any_byte_is_never_taken_for_a_result() {
+    let d = tmp("cut");
+    let p = plan(&d, SMALL, &[]);
+    assert!(run(&["study", "run", p.to_str().unwrap()]).status.success());
+    let sd = optlab::study::run::StudyDir::open(&p).unwrap();
+    for id in [0, 12, 24] {
+        let path = sd.result_path(id);
+        let whole = std::fs::read(&path).unwrap();
+        let probe = d.join("probe.json");
+        for cut in 0..whole.len() {
+            std::fs::write(&probe, &whole[..cut]).unwrap();
+            let r = optlab::study::run::read_result(&probe, &sd.trials[id]);
+            // the file ends with a newline after the closing brace: only that may go
+            let complete = cut + 1 >= whole.len();
+            assert_eq!(matches!(r, Ok(Some(_))), complete, "trial {id} cut at {cut} of {}", whole.len());
+        }
+        std::fs::write(&probe, &whole).unwrap();
+        assert!(matches!(optlab::study::run::read_result(&probe, &sd.trials[id]), Ok(Some(_))));
+        // and a whole result is not taken for another trial's
+        assert!(optlab::study::run::read_result(&probe, &sd.trials[id + 1]).is_err());
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn the_shipped_example_study_plans_to_the_readme_example() {
+    let text = include_str!("../examples/study.toml");
+    let s = optlab::study::parse(text, "examples/study.toml", optlab::limits::Allow::DEFAULT).unwrap();
+    let labels: Vec<&str> = s.optimizers.iter().map(|o| o.label.as_str()).collect();
+    assert_eq!(labels, ["adam", "adagrad", "adadelta", "sgd"]);
+    let t = optlab::study::plan::expand(&s, optlab::limits::Allow::DEFAULT).unwrap();
+    assert_eq!(t.len(), 4 * 8 * 5);
+    // the lr grid replaces each optimizer's own lr
+    let mut lrs: Vec<f64> = t.iter().filter(|t| t.optimizer == 3).map(|t| t.lr).collect();
+    lrs.dedup();
+    assert_eq!(lrs.len(), 8);
+    assert!(lrs.contains(&1e-4) && lrs.contains(&1.0) && !lrs.contains(&0.01));
 }

@@ -27,6 +27,10 @@ pub struct Bands<'a> {
     pub log_y: bool,
     pub lines: &'a [BandLine],
     pub size: (u32, u32),
+    /// Whether larger values are better: the crosses of diverged runs go to the bottom.
+    pub higher_is_better: bool,
+    /// Whether x takes whole values only (epochs): ticks at whole numbers.
+    pub integer_x: bool,
 }
 
 fn finite_range(vals: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
@@ -63,16 +67,26 @@ impl Figure for Bands<'_> {
             (lo, hi) = (lo - d, hi + d);
         }
         let title = if log_y { format!("{} (log scale)", self.title) } else { self.title.clone() };
+        // the legend stands in a column of its own, right of the axes, so it hides nothing
+        let room = 0.0;
+        let widest = self.lines.iter().map(|l| l.label.chars().count()).max().unwrap_or(0);
+        let legend_w = (widest as u32 * 8 + 44).clamp(110, 320).min(self.size.0 / 3);
+        let (plot_area, legend_area) = area.split_horizontally(self.size.0.saturating_sub(legend_w));
+        let area = &plot_area;
+        legend_column(&legend_area, self.lines.iter().map(|l| l.label.as_str()), 50)?;
         let mut b = ChartBuilder::on(area);
         b.caption(&title, (FONT_FAMILY, 18)).margin(12).x_label_area_size(40).y_label_area_size(70);
         macro_rules! body {
-            ($chart:expr, $top:expr, $floor:expr) => {{
+            ($chart:expr, $top:expr, $floor:expr, $edge:expr) => {{
                 let mut chart = $chart;
+                let whole = |v: &f64| if v.fract() == 0.0 { format!("{v:.0}") } else { String::new() };
+                let n_x = if self.integer_x { ((x1 - x0) as usize + 1).clamp(2, 11) } else { 10 };
                 chart
                     .configure_mesh()
                     .x_desc(self.x_desc.as_str())
                     .y_desc(self.y_desc.as_str())
-                    .x_label_formatter(&|v| tick(*v))
+                    .x_labels(n_x)
+                    .x_label_formatter(&|v| if self.integer_x { whole(v) } else { tick(*v) })
                     .y_label_formatter(&|v| tick(*v))
                     .label_style((FONT_FAMILY, 13))
                     .axis_desc_style((FONT_FAMILY, 14))
@@ -89,48 +103,70 @@ impl Figure for Bands<'_> {
                         poly.extend(pts.iter().rev().map(|p| (p.0, (p.1 - p.2).max($floor))));
                         chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.16).filled()))).map_err(perr)?;
                     }
-                    let s = chart
+                    chart
                         .draw_series(
                             LineSeries::new(pts.iter().map(|p| (p.0, p.1)), c.stroke_width(2))
                                 .point_size(if pts.len() <= 40 { 3 } else { 0 }),
                         )
                         .map_err(perr)?;
-                    s.label(l.label.as_str())
-                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
-                    let top = $top;
+                    let edge = $edge;
                     chart
-                        .draw_series(l.diverged.iter().map(|&x| Cross::new((x, top), 6, c.stroke_width(2))))
+                        .draw_series(l.diverged.iter().map(|&x| Cross::new((x, edge), 6, c.stroke_width(2))))
                         .map_err(perr)?;
                 }
-                super::legend(&mut chart, SeriesLabelPosition::UpperRight, 0.9, 13)?;
             }};
         }
+        let hb = self.higher_is_better;
         match (self.log_x, log_y) {
             (true, true) => {
-                let (a, z) = (lo * 0.8, hi * 1.6);
+                let (a, z) = (lo * 0.8, hi * 1.6 * (hi / lo).powf(room));
+                let edge = if hb { a * 1.15 } else { hi * 1.3 };
                 body!(
                     b.build_cartesian_2d((x0 * 0.8..x1 * 1.25).log_scale(), (a..z).log_scale()).map_err(perr)?,
-                    z / 1.15,
-                    a
+                    z,
+                    a,
+                    edge
                 )
             }
             (true, false) => {
                 let pad = 0.08 * (hi - lo);
-                let (a, z) = (lo - pad, hi + 2.0 * pad);
-                body!(b.build_cartesian_2d((x0 * 0.8..x1 * 1.25).log_scale(), a..z).map_err(perr)?, z - 0.5 * pad, a)
+                let (a, z) = (lo - pad, hi + pad + room * (hi - lo));
+                let edge = if hb { a + 0.5 * pad } else { hi + 0.5 * pad };
+                body!(b.build_cartesian_2d((x0 * 0.8..x1 * 1.25).log_scale(), a..z).map_err(perr)?, z, a, edge)
             }
             (false, true) => {
-                let (a, z) = (lo * 0.8, hi * 1.6);
-                body!(b.build_cartesian_2d(x0..x1, (a..z).log_scale()).map_err(perr)?, z / 1.15, a)
+                let (a, z) = (lo * 0.8, hi * 1.6 * (hi / lo).powf(room));
+                let edge = if hb { a * 1.15 } else { hi * 1.3 };
+                body!(b.build_cartesian_2d(x0..x1, (a..z).log_scale()).map_err(perr)?, z, a, edge)
             }
             (false, false) => {
                 let pad = 0.08 * (hi - lo);
-                let (a, z) = (lo - pad, hi + 2.0 * pad);
-                body!(b.build_cartesian_2d(x0..x1, a..z).map_err(perr)?, z - 0.5 * pad, a)
+                let (a, z) = (lo - pad, hi + pad + room * (hi - lo));
+                let edge = if hb { a + 0.5 * pad } else { hi + 0.5 * pad };
+                body!(b.build_cartesian_2d(x0..x1, a..z).map_err(perr)?, z, a, edge)
             }
         }
         Ok(())
     }
+}
+
+/// A legend in its own column: a coloured line and the label of each series, from `top`.
+fn legend_column<'s, DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    labels: impl Iterator<Item = &'s str>,
+    top: i32,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let style = TextStyle::from((FONT_FAMILY, 13).into_font()).color(&BLACK);
+    for (i, label) in labels.enumerate() {
+        let y = top + 22 * i as i32;
+        let c = line_color(i);
+        area.draw(&PathElement::new(vec![(6, y), (30, y)], c.stroke_width(3))).map_err(perr)?;
+        area.draw(&Text::new(label.to_string(), (36, y - 7), style.clone())).map_err(perr)?;
+    }
+    Ok(())
 }
 
 /// Performance profiles: for each optimizer, the fraction of problems on which its time to
@@ -170,7 +206,7 @@ impl Figure for Profiles<'_> {
             .map_err(perr)?;
         chart
             .configure_mesh()
-            .x_desc("τ: within this factor of the fastest optimizer's steps to target")
+            .x_desc("τ: within this factor of the fastest optimizer's steps (2-D) or epochs (training) to target")
             .y_desc("fraction of problems")
             .x_label_formatter(&|v| tick(*v))
             .y_label_formatter(&|v| tick(*v))
@@ -228,6 +264,8 @@ mod tests {
             log_y: true,
             lines: &lines,
             size: (300, 200),
+            higher_is_better: false,
+            integer_x: false,
         };
         assert!(crate::plot::render_svg(&f).is_ok());
         let p = Profiles { title: "p".into(), lines: &[("a".into(), vec![f64::INFINITY])], tau_max: 4.0 };

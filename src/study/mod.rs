@@ -348,7 +348,12 @@ fn line_col(text: &str, at: usize) -> (usize, usize) {
 pub fn parse(text: &str, file: &str, allow: Allow) -> Result<Study, StudyError> {
     let raw: File = toml::from_str(text).map_err(|e| {
         let msg = e.message().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
-        let msg = limits::shorten(&msg, 240);
+        let mut msg = limits::shorten(&msg, 240);
+        // a top-level key written after a [table] belongs to that table
+        let top = ["name", "description", "seeds", "search", "points", "optimizers"];
+        if top.iter().any(|k| msg.starts_with(&format!("unknown field `{k}`"))) {
+            msg.push_str(" (top-level keys go before the first [table])");
+        }
         match e.span() {
             Some(s) => {
                 let (l, c) = line_col(text, s.start);
@@ -432,6 +437,11 @@ fn validate(raw: File, file: &str, allow: Allow) -> Result<Study, StudyError> {
         .map(|spec| OptimizerFile { spec, label: None, search: None, points: None, space: None })
         .collect();
     entries.extend(raw.optimizer);
+    if entries.is_empty() && default_space.contains_key("optimizers") {
+        return err(format!(
+            "{file}: optimizers = [...] stands after [space], so it belongs to that table; move it before the first [table]"
+        ));
+    }
     if entries.is_empty() {
         return err(format!(
             "{file}: no optimizers; add optimizers = [\"adam\", \"sgd(lr=0.01)\"] or [[optimizer]] tables with spec = \"...\""

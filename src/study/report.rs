@@ -275,14 +275,14 @@ fn pm(s: Option<Stat>, digits: Option<usize>) -> String {
     match s {
         None => "-".into(),
         Some(s) => {
-            let f = |v: f64| match digits {
+            let f = |v: f64, sig: usize| match digits {
                 Some(d) => format!("{v:.d$}"),
-                None => fmt_value(crate::study::plan::round_sig(v, 4)),
+                None => fmt_value(crate::study::plan::round_sig(v, sig)),
             };
             if s.n > 1 {
-                format!("{} ± {}", f(s.mean), f(s.std))
+                format!("{} ± {}", f(s.mean, 4), f(s.std, 2))
             } else {
-                f(s.mean)
+                f(s.mean, 4)
             }
         }
     }
@@ -641,6 +641,8 @@ pub fn write(sd: &StudyDir, out: &mut OutDir) -> Result<Written> {
                 log_y: !problem.select.higher_is_better(),
                 lines: &lines,
                 size: (900, 560),
+                higher_is_better: problem.select.higher_is_better(),
+                integer_x: false,
             };
             crate::plot::save_in(&fig, out, &rel)?;
             blocks.push(Block::Figure {
@@ -662,6 +664,8 @@ pub fn write(sd: &StudyDir, out: &mut OutDir) -> Result<Written> {
                 log_y: y != "test accuracy",
                 lines: &lines,
                 size: (900, 560),
+                higher_is_better: y == "test accuracy",
+                integer_x: problem.is_train(),
             };
             crate::plot::save_in(&fig, out, &rel)?;
             blocks.push(Block::Figure {

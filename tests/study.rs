@@ -660,7 +660,7 @@ fn any_edit_of_a_study_file_is_a_study_or_a_one_line_error() {
     let config = Config { cases: 10_000, failure_persistence: None, ..Config::default() };
     let mut runner = TestRunner::new_with_rng(config, TestRng::deterministic_rng(RngAlgorithm::ChaCha));
     let edits = proptest::collection::vec((0.0..1.0f64, 0usize..12, "[a-z0-9 =\\[\\]{}\",.\\-_+*/()#|\n]{0,12}"), 1..4);
-    let (mut ok, mut expanded) = (0usize, 0usize);
+    let (ok, expanded) = (std::cell::Cell::new(0usize), std::cell::Cell::new(0usize));
     let t = Instant::now();
     runner
         .run(&edits, |edits| {
@@ -678,10 +678,10 @@ fn any_edit_of_a_study_file_is_a_study_or_a_one_line_error() {
             }
             match optlab::study::parse(&text, "s.toml", Allow::DEFAULT) {
                 Ok(s) => {
-                    ok += 1;
+                    ok.set(ok.get() + 1);
                     // expand one valid study in eight (expansion validates every point)
-                    if ok % 8 == 0 {
-                        expanded += 1;
+                    if ok.get() % 8 == 0 {
+                        expanded.set(expanded.get() + 1);
                         if let Err(e) = optlab::study::plan::expand(&s, Allow::DEFAULT) {
                             proptest::prop_assert!(!e.0.contains('\n'), "{}", e.0);
                         }
@@ -694,6 +694,7 @@ fn any_edit_of_a_study_file_is_a_study_or_a_one_line_error() {
             Ok(())
         })
         .unwrap();
+    let (ok, expanded) = (ok.get(), expanded.get());
     assert!(ok > 100 && expanded > 10, "the edits kept too few studies valid ({ok})");
     assert!(t.elapsed() < Duration::from_secs(60), "10,000 cases took {:?}", t.elapsed());
 }
@@ -707,7 +708,13 @@ fn a_result_cut_at_any_byte_is_never_taken_for_a_result() {
     for id in [0, 12, 24] {
         let path = sd.result_path(id);
         let whole = std::fs::read(&path).unwrap();
-        let probe = d.join("probe.json");
+        // in memory where there is a tmpfs: thousands of small files
+        let shm = Path::new("/dev/shm");
+        let probe = if shm.is_dir() {
+            shm.join(format!("optlab-probe-{}.json", std::process::id()))
+        } else {
+            d.join("probe.json")
+        };
         for cut in 0..whole.len() {
             std::fs::write(&probe, &whole[..cut]).unwrap();
             let r = optlab::study::run::read_result(&probe, &sd.trials[id]);
@@ -719,6 +726,7 @@ fn a_result_cut_at_any_byte_is_never_taken_for_a_result() {
         assert!(matches!(optlab::study::run::read_result(&probe, &sd.trials[id]), Ok(Some(_))));
         // and a whole result is not taken for another trial's
         assert!(optlab::study::run::read_result(&probe, &sd.trials[id + 1]).is_err());
+        let _ = std::fs::remove_file(&probe);
     }
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -340,6 +340,14 @@ fn stale_claims_are_taken_over_and_live_ones_respected() {
     claim(1, "another-host", 1, 0); // another host, fresh: live
     claim(2, "another-host", 1, 3600); // another host, not refreshed for an hour: stale
     std::fs::write(p.join("claims").join("00000003.claim"), b"").unwrap(); // unreadable, young: live
+                                                                           // what a task killed while writing leaves: an old temporary file goes, a young one stays
+    std::fs::create_dir_all(p.join("results")).unwrap();
+    let (old_tmp, young_tmp) =
+        (p.join("results/.00000005.json.tmp4000000"), p.join("results/.00000006.json.tmp4000001"));
+    std::fs::write(&old_tmp, b"{\"id\": 5, \"compl").unwrap();
+    std::fs::write(&young_tmp, b"{").unwrap();
+    let f = std::fs::OpenOptions::new().write(true).open(&old_tmp).unwrap();
+    f.set_modified(SystemTime::now() - Duration::from_secs(7200)).unwrap();
     let st = text(&run(&["study", "status", dir]));
     assert!(st.contains("running: trial 1 (another-host") && st.contains("running: trial 3"), "{st}");
     assert!(st.contains("stale claims") && st.contains("2 running"), "{st}");
@@ -350,6 +358,7 @@ fn stale_claims_are_taken_over_and_live_ones_respected() {
     assert!(ran.contains(&0) && ran.contains(&2), "stale claims taken over: {out}");
     assert!(!ran.contains(&1) && !ran.contains(&3), "live claims respected: {out}");
     assert!(out.contains("trial 1 skipped: claimed by another-host pid 1"), "{out}");
+    assert!(!old_tmp.exists() && young_tmp.exists(), "leftovers older than the lease are swept");
     // the other host's claim goes stale after the lease
     let f = std::fs::OpenOptions::new().write(true).open(p.join("claims").join("00000001.claim")).unwrap();
     f.set_modified(SystemTime::now() - Duration::from_secs(30)).unwrap();

@@ -21,7 +21,9 @@
 //!   longer than the lease (default 10 minutes, `--lease`).
 //!
 //! So a task killed by SIGKILL, a node failure or a preemption blocks its trials at most for
-//! the lease, and not at all for a rerun on the same machine. Taking over renames the stale
+//! the lease, and not at all for a rerun on the same machine. A task also removes the
+//! temporary files of writes that a killed task left (older than the lease, at least a
+//! minute: a write takes milliseconds). Taking over renames the stale
 //! claim to a unique name first (only one task can), checks that it renamed the claim it
 //! judged, and then claims with an exclusive create again.
 
@@ -779,6 +781,7 @@ pub fn run_share(
         let d = sd.dir.join(sub);
         std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
     }
+    sweep_leftovers(sd, opts.lease.max(Duration::from_secs(60)));
     let ready: Vec<OnceLock<Result<Ready, String>>> = sd.plan.problems.iter().map(|_| OnceLock::new()).collect();
     let me = my_claim(&opts.task);
     let held: Mutex<HashSet<usize>> = Mutex::new(HashSet::new());
@@ -838,6 +841,30 @@ pub fn run_share(
     s.failed.sort();
     s.replaced.sort();
     Ok(s)
+}
+
+/// Removes what killed tasks left behind: temporary files of results and failures (a write
+/// is a few milliseconds; one older than `age` belongs to a task that died writing it) and
+/// stale claims moved aside by a takeover that did not finish.
+fn sweep_leftovers(sd: &StudyDir, age: Duration) {
+    for sub in ["results", "failed", "claims"] {
+        let Ok(entries) = std::fs::read_dir(sd.dir.join(sub)) else { continue };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !(name.starts_with('.') && (name.contains(".tmp") || name.contains(".stale-"))) {
+                continue;
+            }
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|m| SystemTime::now().duration_since(m).ok())
+                .is_some_and(|a| a > age);
+            if old {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

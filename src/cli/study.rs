@@ -224,11 +224,13 @@ fn cmd_plan(
     let (results, _) = run::collect(&sd);
     let r = &p.resources;
     say!(
-        "study {}: {} trials ({} problems × {} optimizers, {} hyperparameter points in all, × replicates)",
+        "study {}: {} trials ({} problem{} × {} optimizer{}: {} hyperparameter points in all, × seeds or starts)",
         p.name,
         p.trials,
         p.problems.len(),
+        if p.problems.len() == 1 { "" } else { "s" },
         p.optimizers.len(),
+        if p.optimizers.len() == 1 { "" } else { "s" },
         p.optimizers.iter().map(|o| o.points).sum::<usize>()
     );
     say!(

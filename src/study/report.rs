@@ -595,10 +595,12 @@ pub fn write(sd: &StudyDir, out: &mut OutDir) -> Result<Written> {
     }
     let mut blocks = vec![
         Block::Para(format!(
-            "{} trials: {} problems × {} optimizers × their hyperparameter points × replicates. Each trial is one run from the same initial state for every optimizer (training: the seed's initial weights and batch order; 2-D: the start). Hyperparameters are ranked by the mean over replicates of the problem's metric, after the number of replicates that diverged or missed it.",
+            "{} trials: {} problem{} × {} optimizer{} × their hyperparameter points × replicates. Each trial is one run from the same initial state for every optimizer (training: the seed's initial weights and batch order; 2-D: the start). Hyperparameters are ranked by the mean over replicates of the problem's metric, after the number of replicates that diverged or missed it.",
             plan.trials,
             plan.problems.len(),
-            plan.optimizers.len()
+            if plan.problems.len() == 1 { "" } else { "s" },
+            plan.optimizers.len(),
+            if plan.optimizers.len() == 1 { "" } else { "s" }
         )),
         Block::Table(problems),
         Block::Table(optimizers),
@@ -648,8 +650,9 @@ pub fn write(sd: &StudyDir, out: &mut OutDir) -> Result<Written> {
             blocks.push(Block::Figure {
                 stem: out.join(&rel),
                 caption: format!(
-                    "Learning-rate sensitivity on {} (as DeepOBS draws it): at each lr the best of the other searched hyperparameters, mean ± std over replicates; crosses at the top: every replicate diverged or missed the metric.",
-                    problem.name
+                    "Learning-rate sensitivity on {} (as DeepOBS draws it): at each lr the best of the other searched hyperparameters, mean ± std over replicates; crosses at the {} edge: every replicate diverged or missed the metric.",
+                    problem.name,
+                    if problem.select.higher_is_better() { "bottom" } else { "top" }
                 ),
             });
         }
@@ -686,7 +689,7 @@ pub fn write(sd: &StudyDir, out: &mut OutDir) -> Result<Written> {
             ]);
         }
         blocks.push(Block::Para(format!(
-            "Every point ({} of the problem's metric, {}; the first 400 are listed).",
+            "Every point of the search: the mean and std over its replicates of the {} ({}); the first 400 are listed.",
             metric_desc(problem),
             if problem.select.higher_is_better() { "higher is better" } else { "lower is better" }
         )));

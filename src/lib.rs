@@ -18,3 +18,4 @@ pub mod record;
 pub mod report;
 pub mod schedule;
 pub mod serve;
+pub mod study;

@@ -5,6 +5,7 @@
 mod output;
 mod args;
 mod commands;
+mod study;
 mod training;
 
 use clap::{Parser, Subcommand};
@@ -252,6 +253,12 @@ pub enum Command {
     /// from the numbers; index.html (self-contained) and report.md with every record.
     /// This is what `optlab` runs with no command.
     Seminar(SeminarArgs),
+    /// Fair optimizer benchmarks: plan a study file into numbered trials, run them here, on
+    /// a Slurm job array or a Kubernetes Indexed Job, see their status, report them.
+    Study {
+        #[command(subcommand)]
+        action: study::StudyAction,
+    },
     /// The playground: a local web page where you click a start, drag learning rates and
     /// watch the optimizers move (same numbers as compare), with a JSON API (see the README).
     Serve {

@@ -13,6 +13,7 @@ pub mod contour;
 pub mod curves;
 pub mod lines;
 pub mod map;
+pub mod study;
 pub mod surface;
 pub mod sweep;
 pub mod theme;

@@ -127,7 +127,7 @@ fn make(magic: [u8; 3], dims: &[u32], body: Body, wrap: Wrap, fill: u8) -> Vec<u
         Wrap::BadGzip(at) => {
             let mut g = gzip(&v);
             let at = at as usize % g.len();
-            if at % 2 == 0 {
+            if at.is_multiple_of(2) {
                 g.truncate(at.max(2));
             } else {
                 g[at] ^= 0x5a;

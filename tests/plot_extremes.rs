@@ -566,7 +566,7 @@ fn map(label: &str, grid: usize, domain: [f64; 4], minima: usize, cells: Option<
             })
             .collect()
     });
-    MapResult { label: label.into(), spec: label.into(), grid, domain, cells, minima }
+    MapResult { label: label.into(), spec: label.into(), grid, domain, cells, minima, note: None }
 }
 
 #[test]

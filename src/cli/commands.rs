@@ -335,6 +335,11 @@ fn cmd_map(args: &RunArgs, grid: usize, steps: usize, out: Option<PathBuf>) -> R
         f.domain[3]
     );
     say_raw!("{}", map_table(&maps).render());
+    for m in &maps {
+        if let Some(n) = &m.note {
+            say!("note: {}: {n}", m.label);
+        }
+    }
     if stopped() {
         say!("interrupted: {} of {} maps were complete and are written", maps.len(), named.len());
     } else {

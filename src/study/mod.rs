@@ -898,7 +898,8 @@ fn train_problem(
         }
     }
     within(limits::TEXT, Some(model_spec.len() as u64), &format!("{what}: model spec length"), allow)?;
-    let model = crate::nn::build(model_spec).map_err(|e| StudyError(format!("{what}: train: {e:#}")))?;
+    let model = crate::nn::build(model_spec, crate::nn::Shape::MNIST, crate::limits::Allow::DEFAULT)
+        .map_err(|e| StudyError(format!("{what}: train: {e:#}")))?;
     within(limits::PARAMS, Some(model.n_params as u64), &format!("{what}: model parameters"), allow)?;
     let dataset = p.dataset.clone().unwrap_or_else(|| "mnist".into());
     crate::data::info(&dataset).map_err(|e| StudyError(format!("{what}: {e}")))?;

@@ -346,7 +346,9 @@ pub fn trial_cost(problem: &Problem) -> (f64, f64) {
             (*steps as f64 * per_step + if builtin { 0.01 } else { 2.0 }, 1.0 + *steps as f64 * 1e-4)
         }
         ProblemKind::Train { model, dataset, data, epochs, batch_size, limit, test_limit, .. } => {
-            let Ok(m) = crate::nn::build(model) else { return (60.0, 500.0) };
+            let Ok(m) = crate::nn::build(model, crate::nn::Shape::MNIST, crate::limits::Allow::DEFAULT) else {
+                return (60.0, 500.0);
+            };
             let (train_n, test_n) = match (data, dataset.as_str()) {
                 (super::DataSource::Subset, _) => (10_000usize, 2_000usize),
                 _ => (60_000, 10_000),

@@ -542,7 +542,6 @@ fn prepare(p: &Problem) -> Result<Ready, String> {
             Ok(Ready::Function { f, shape })
         }
         ProblemKind::Train { model, dataset, data, data_dir, .. } => {
-            let m = crate::nn::build(model).map_err(|e| format!("{e:#}"))?;
             let d = match data {
                 DataSource::Subset => crate::data::embedded_mnist(),
                 DataSource::Full => {
@@ -550,6 +549,8 @@ fn prepare(p: &Problem) -> Result<Ready, String> {
                 }
             }
             .map_err(|e| format!("{e:#}"))?;
+            let m = crate::nn::build(model, d.input_shape(), crate::limits::Allow::DEFAULT)
+                .map_err(|e| format!("{e:#}"))?;
             Ok(Ready::Train { model: m, data: d })
         }
     }

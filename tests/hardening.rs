@@ -200,6 +200,19 @@ fn a_long_compare_is_streamed_and_its_summary_is_exact() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
+/// Runs optlab with `args`, sends it SIGINT (Ctrl-C) after 1.5 s, and waits for it.
+fn interrupted(args: &[&str]) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_optlab"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run optlab");
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    child.wait_with_output().expect("wait for optlab")
+}
+
 #[test]
 fn ctrl_c_in_a_long_compare_keeps_what_was_made() {
     if !std::path::Path::new("/bin/kill").exists() && !std::path::Path::new("/usr/bin/kill").exists() {
@@ -207,29 +220,21 @@ fn ctrl_c_in_a_long_compare_keeps_what_was_made() {
         return;
     }
     let d = tmp("ctrlc");
-    let child = Command::new(env!("CARGO_BIN_EXE_optlab"))
-        .args([
-            "compare",
-            "-f",
-            "quadratic",
-            "-o",
-            "adam",
-            "--steps",
-            "5000000000",
-            "--allow-large",
-            "--record-every",
-            "1000000",
-            "--out",
-            d.to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
     let t = Instant::now();
-    let o = child.wait_with_output().unwrap();
+    let o = interrupted(&[
+        "compare",
+        "-f",
+        "quadratic",
+        "-o",
+        "adam",
+        "--steps",
+        "5000000000",
+        "--allow-large",
+        "--record-every",
+        "1000000",
+        "--out",
+        d.to_str().unwrap(),
+    ]);
     assert!(t.elapsed().as_secs_f64() < 30.0, "took {:?} to stop", t.elapsed());
     assert!(o.status.success(), "{:?}: {}", o.status, stderr(&o));
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("summary.json")).unwrap()).unwrap();
@@ -300,29 +305,21 @@ fn ctrl_c_in_a_map_keeps_the_finished_maps() {
         return;
     }
     let d = tmp("mapc");
-    let child = Command::new(env!("CARGO_BIN_EXE_optlab"))
-        .args([
-            "map",
-            "-f",
-            "sin-cos",
-            "-o",
-            "gd",
-            "adam",
-            "--grid",
-            "4096",
-            "--steps",
-            "5000",
-            "--out",
-            d.to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
-    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
     let t = Instant::now();
-    let o = child.wait_with_output().unwrap();
+    let o = interrupted(&[
+        "map",
+        "-f",
+        "sin-cos",
+        "-o",
+        "gd",
+        "adam",
+        "--grid",
+        "4096",
+        "--steps",
+        "5000",
+        "--out",
+        d.to_str().unwrap(),
+    ]);
     assert!(t.elapsed().as_secs_f64() < 60.0, "took {:?} to stop", t.elapsed());
     assert!(o.status.success(), "{:?}: {}", o.status, stderr(&o));
     assert!(

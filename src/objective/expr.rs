@@ -572,17 +572,7 @@ impl Expr {
                     [(Some(a), g * (v[b] * v[a].powf(v[b] - 1.0))), (Some(b), lb)]
                 }
                 Op::F(f, a) => {
-                    let u = v[a];
-                    let d = match f {
-                        Func::Sin => g * u.cos(),
-                        Func::Cos => g * -u.sin(),
-                        Func::Tan => g * (1.0 + v[i] * v[i]),
-                        Func::Exp => g * v[i],
-                        Func::Ln => g / u,
-                        Func::Sqrt => g / (2.0 * v[i]),
-                        Func::Abs => g * sgn(u),
-                        Func::Tanh => g * (1.0 - v[i] * v[i]),
-                    };
+                    let d = chain(f, g, v[a], v[i]);
                     [(Some(a), d), (None, 0.0)]
                 }
             };
@@ -706,17 +696,7 @@ impl Expr {
                     add(adj, seen, b, lb);
                 }
                 Op::F(f, a) => {
-                    let u = v[a];
-                    let d = match f {
-                        Func::Sin => g * u.cos(),
-                        Func::Cos => g * -u.sin(),
-                        Func::Tan => g * (1.0 + v[i] * v[i]),
-                        Func::Exp => g * v[i],
-                        Func::Ln => g / u,
-                        Func::Sqrt => g / (2.0 * v[i]),
-                        Func::Abs => g * sgn(u),
-                        Func::Tanh => g * (1.0 - v[i] * v[i]),
-                    };
+                    let d = chain(f, g, v[a], v[i]);
                     add(adj, seen, a, d);
                 }
             }
@@ -913,6 +893,22 @@ thread_local! {
     /// Per-thread buffers of [`Expr::value`] and [`Expr::eval`] (values, adjoints, seen).
     static SCRATCH: std::cell::RefCell<(Vec<f64>, Vec<f64>, Vec<bool>)> =
         const { std::cell::RefCell::new((Vec::new(), Vec::new(), Vec::new())) };
+}
+
+/// `g · f′(u)`, the adjoint a function node passes to its argument `u`, given the node's
+/// value `fu` = f(u) (reused where the derivative is written in terms of it). One formula
+/// for the reverse pass and for the explanation of non-finite values, so they agree.
+fn chain(f: Func, g: f64, u: f64, fu: f64) -> f64 {
+    match f {
+        Func::Sin => g * u.cos(),
+        Func::Cos => g * -u.sin(),
+        Func::Tan => g * (1.0 + fu * fu),
+        Func::Exp => g * fu,
+        Func::Ln => g / u,
+        Func::Sqrt => g / (2.0 * fu),
+        Func::Abs => g * sgn(u),
+        Func::Tanh => g * (1.0 - fu * fu),
+    }
 }
 
 fn sgn(u: f64) -> f64 {

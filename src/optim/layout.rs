@@ -1,8 +1,60 @@
 //! The layout of a flat parameter buffer: which tensors it holds, where and with what shape,
 //! in PyTorch's order. Element-wise methods ignore it; Muon, Adafactor, SOAP, LAMB, LARS and
-//! MARS work tensor by tensor and need it.
+//! MARS work tensor by tensor and need it. Each tensor carries its [`Role`] in the model
+//! (hidden matrix, embedding, head, norm gain, bias, ...), which parameter groups select on.
 
 use std::ops::Range;
+
+/// What a tensor is in its model: the selectors of parameter groups (`partition(...)`) and
+/// of nanoGPT's "weight decay on matrices only" read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A weight matrix inside the network (linear and conv weights, attention and MLP
+    /// matrices of a transformer block): what Muon is meant for.
+    Hidden,
+    /// A token or position embedding table.
+    Embedding,
+    /// The output layer's weight (the classifier, or a language model's head; a head tied to
+    /// the token embedding is the embedding's tensor and has its role).
+    Head,
+    /// The gain (weight) of a normalisation layer.
+    NormGain,
+    /// A bias (of a linear, conv or normalisation layer).
+    Bias,
+    /// Anything else: the 2-D lab's (x, y), a flat vector.
+    Other,
+}
+
+impl Role {
+    /// Every role, in the order they are listed.
+    pub const ALL: [Role; 6] = [Role::Hidden, Role::Embedding, Role::Head, Role::NormGain, Role::Bias, Role::Other];
+
+    /// The name used in specs and records (`hidden`, `embedding`, `head`, `norm`, `bias`,
+    /// `other`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Hidden => "hidden",
+            Role::Embedding => "embedding",
+            Role::Head => "head",
+            Role::NormGain => "norm",
+            Role::Bias => "bias",
+            Role::Other => "other",
+        }
+    }
+
+    /// The role a tensor gets when its model does not say: a bias by its name
+    /// (`*.bias`), a matrix (rank ≥ 2) as hidden, anything else as other.
+    pub fn guess(name: &str, shape: &[usize]) -> Role {
+        if name.ends_with("bias") {
+            Role::Bias
+        } else if shape.len() >= 2 {
+            Role::Hidden
+        } else {
+            Role::Other
+        }
+    }
+}
 
 /// One tensor inside the flat buffer.
 #[derive(Clone, Debug, PartialEq)]
@@ -12,6 +64,8 @@ pub struct TensorInfo {
     pub offset: usize,
     /// PyTorch's shape, e.g. `[64, 784]`, `[16, 1, 3, 3]`, `[64]`.
     pub shape: Vec<usize>,
+    /// What the tensor is in its model.
+    pub role: Role,
 }
 
 impl TensorInfo {
@@ -44,13 +98,21 @@ impl Layout {
         Layout::of(&[("params", vec![n])])
     }
 
-    /// Consecutive tensors with these names and shapes.
+    /// Consecutive tensors with these names and shapes, each with the role
+    /// [`Role::guess`] gives it.
     pub fn of(tensors: &[(&str, Vec<usize>)]) -> Layout {
+        let with: Vec<(&str, Vec<usize>, Role)> =
+            tensors.iter().map(|(n, s)| (*n, s.clone(), Role::guess(n, s))).collect();
+        Layout::with_roles(&with)
+    }
+
+    /// Consecutive tensors with these names, shapes and roles.
+    pub fn with_roles(tensors: &[(&str, Vec<usize>, Role)]) -> Layout {
         let mut offset = 0;
         let tensors = tensors
             .iter()
-            .map(|(name, shape)| {
-                let t = TensorInfo { name: name.to_string(), offset, shape: shape.clone() };
+            .map(|(name, shape, role)| {
+                let t = TensorInfo { name: name.to_string(), offset, shape: shape.clone(), role: *role };
                 offset += t.len();
                 t
             })
@@ -120,5 +182,7 @@ mod tests {
         assert_eq!(l.tensors[1].as_matrix(), None);
         assert_eq!(Shape2::parse("2x1").unwrap().layout().tensors[0].shape, vec![2, 1]);
         assert!(Shape2::parse("3").is_err());
+        assert_eq!(l.tensors.iter().map(|t| t.role).collect::<Vec<_>>(), [Role::Hidden, Role::Bias, Role::Hidden]);
+        assert_eq!(Layout::flat(3).tensors[0].role, Role::Other);
     }
 }

@@ -36,7 +36,7 @@ methods!(
     lbfgs, muon, lion, sf_adamw, sf_sgd, prodigy, ademamix, adabelief, adopt, adan, lamb, lars, mars, soap
 );
 
-pub use layout::{Layout, Shape2, TensorInfo};
+pub use layout::{Layout, Role, Shape2, TensorInfo};
 pub use registry::{no_rules, Group, Method, OptimizerConfig, Point};
 pub use schema::{Check, Hyper, Kind, Param};
 pub use spec::{Spec, SpecError, Value};

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the figures the README shows (run from the repository root).
+# Regenerates the figures of the README and docs/guide (run from the repository root).
 set -euo pipefail
 cargo build --release
 tmp=$(mktemp -d)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The playground screenshot in the README (run from the repository root; needs Debian's
+# The playground screenshot in docs/guide/playground.md (run from the repository root; needs Debian's
 # chromium): starts `optlab serve`, photographs a link with headless chromium, stops it.
 set -euo pipefail
 cargo build --release

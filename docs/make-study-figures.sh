@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The measured example of the README's "Scaling out" section and its figures: examples/study.toml (the
+# The measured example of docs/guide/scaling-out.md and its figures: examples/study.toml (the
 # seminar's four optimizers × 8 learning rates × 5 seeds on its MLP, 3 epochs; 160 trials)
 # planned, run on this machine under /usr/bin/time, reported, and three of the report's
 # figures copied to docs/.

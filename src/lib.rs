@@ -1,6 +1,6 @@
 //! optlab: a laboratory for gradient-based optimizers.
 //!
-//! See the README for the command line; the library is usable on its own:
+//! See the README and docs/guide for the command line; the library is usable on its own:
 //! [`optim`] (optimizers with PyTorch's update rules), [`objective`] (2-D test functions and
 //! typed expressions with exact gradients), [`experiment`] (compare and tune runs that
 //! produce records), [`record`] (CSV/JSON writers) and [`plot`] (figures).

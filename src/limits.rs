@@ -4,7 +4,7 @@
 //! parameter count, the bytes a run will hold) is checked here with checked arithmetic. A
 //! value over an ordinary limit is refused with an error that names the limit and, where
 //! going past it makes sense, how (`--allow-large`); a value over a hard limit is refused
-//! whatever the flags. The README's "Limits" section lists the same numbers.
+//! whatever the flags. docs/guide/limits.md lists the same numbers.
 
 use std::fmt;
 

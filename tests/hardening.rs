@@ -53,12 +53,33 @@ fn sizes_over_the_limits_are_refused_before_any_allocation() {
 fn negative_fractional_and_wrapping_numbers_are_errors_not_truncated() {
     refused(&["compare", "--steps", "-1"], "negative", 5.0);
     refused(&["compare", "--steps", "2.5"], "not a whole number", 5.0);
+    refused(&["compare", "--steps", "2.5e0"], "not a whole number", 5.0);
+    refused(&["compare", "--steps", "1e-3"], "not a whole number", 5.0);
+    refused(&["compare", "--steps", "1e30"], "larger than 2^64", 5.0);
+    refused(&["compare", "--steps", "1e9"], "add --allow-large", 5.0);
     refused(&["compare", "--steps", "ten"], "not a number", 5.0);
     refused(&["train", "--seed", "18446744073709551615", "--seeds", "2"], "past the largest seed", 5.0);
     refused(&["train", "--epochs", "0"], "--epochs 0", 5.0);
     refused(&["train", "--batch-size", "0"], "--batch-size 0", 5.0);
     refused(&["train", "--limit", "0"], "--limit 0", 5.0);
     refused(&["seminar", "--epochs", "0"], "--epochs 0", 5.0);
+}
+
+#[test]
+fn counts_written_in_scientific_notation_run_that_many_steps() {
+    let d = tmp("sci-steps");
+    let o = optlab(&["compare", "-f", "quadratic", "-o", "adam", "--steps", "1e2", "--out", d.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(d.join("trajectories.csv")).unwrap();
+    let last = csv.lines().last().unwrap();
+    assert_eq!(last.split(',').nth(1), Some("100"), "the last row is step 100: {last}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn misspelt_commands_and_flags_are_answered_with_the_right_spelling() {
+    refused(&["comapre"], "'compare'", 5.0);
+    refused(&["compare", "--optimiser", "adam"], "a similar argument exists: '--optimizer'", 5.0);
 }
 
 #[test]

@@ -28,23 +28,39 @@ pub fn parse() -> Cli {
         ) {
             e.exit()
         }
-        let text = e.to_string();
-        let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("bad command line");
-        let first = first.strip_prefix("error: ").unwrap_or(first);
-        let line = crate::limits::shorten(first, 300);
-        warn!("error: {line} (see --help)");
+        warn!("error: {} (see --help)", one_line(&e.to_string()));
         std::process::exit(2)
     })
 }
 
-/// A whole number for a count flag: a negative, fractional or too large value is refused
-/// with a message that says so (limits are checked by each command).
+/// Clap's message in one line: its first line, followed by its tips (a misspelt command or
+/// flag gets "a similar subcommand exists: 'compare'"), shortened.
+fn one_line(text: &str) -> String {
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("bad command line");
+    let mut line = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    for tip in text.lines().filter_map(|l| l.trim().strip_prefix("tip: ")) {
+        line.push_str("; ");
+        line.push_str(tip);
+    }
+    crate::limits::shorten(&line, 300)
+}
+
+/// A whole number for a count flag, in digits or in scientific notation with an integral
+/// value (`1e3`, `2.5e4`): a negative, fractional or too large value is refused with a
+/// message that says so (limits are checked by each command).
 fn count(s: &str) -> Result<usize, String> {
     let t = s.trim().replace('_', "");
-    if let Ok(v) = t.parse::<u64>() {
-        return usize::try_from(v).map_err(|_| format!("{s} does not fit this machine's integers"));
-    }
     let shown = crate::limits::shorten(s, 40);
+    let exact = match t.parse::<u64>() {
+        Ok(v) => Some(Ok(v)),
+        Err(_) => scientific(t.strip_prefix('+').unwrap_or(&t)),
+    };
+    match exact {
+        Some(Ok(v)) => return usize::try_from(v).map_err(|_| format!("{shown} does not fit this machine's integers")),
+        Some(Err(Scientific::TooLarge)) => return Err(format!("{shown} is larger than 2^64")),
+        Some(Err(Scientific::Fractional)) => return Err(format!("{shown} is not a whole number")),
+        None => {}
+    }
     let digits = |u: &str| !u.is_empty() && u.chars().all(|c| c.is_ascii_digit());
     if t.starts_with('-') && (digits(&t[1..]) || t[1..].parse::<f64>().is_ok()) {
         Err(format!("{shown} is negative; give a whole number of at least 0"))
@@ -55,6 +71,50 @@ fn count(s: &str) -> Result<usize, String> {
     } else {
         Err(format!("{shown} is not a number"))
     }
+}
+
+/// Why a number in scientific notation is not a count.
+#[derive(Debug, PartialEq)]
+enum Scientific {
+    Fractional,
+    TooLarge,
+}
+
+/// The exact value of `M e E` (M digits with an optional `.`, E an integer with an optional
+/// sign), computed on the digits rather than through f64, so `18446744073709551615e0` is
+/// exact; `None` when `t` is not written that way.
+fn scientific(t: &str) -> Option<Result<u64, Scientific>> {
+    let (mantissa, exponent) = t.split_once(['e', 'E'])?;
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |u: &str| u.chars().all(|c| c.is_ascii_digit());
+    let exp_digits = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+    if int.len() + frac.len() == 0 || !digits(int) || !digits(frac) || exp_digits.is_empty() || !digits(exp_digits) {
+        return None;
+    }
+    // value = all · 10^shift, with all the mantissa's digits
+    let all = format!("{int}{frac}");
+    let all = all.trim_start_matches('0');
+    if all.is_empty() {
+        return Some(Ok(0));
+    }
+    let exp: i64 = match exponent.parse() {
+        Ok(e) => e,
+        // an exponent beyond i64 is astronomically large or small
+        Err(_) => {
+            return Some(Err(if exponent.starts_with('-') { Scientific::Fractional } else { Scientific::TooLarge }))
+        }
+    };
+    let shift = exp.saturating_sub(frac.len() as i64);
+    let kept = all.len() as i64 + shift.min(0);
+    let (head, tail) = all.split_at(kept.clamp(0, all.len() as i64) as usize);
+    if kept <= 0 || tail.chars().any(|c| c != '0') {
+        return Some(Err(Scientific::Fractional));
+    }
+    if head.len() as i64 + shift.max(0) > 20 {
+        return Some(Err(Scientific::TooLarge));
+    }
+    let zeros = "0".repeat(shift.max(0) as usize);
+    Some(format!("{head}{zeros}").parse::<u64>().map_err(|_| Scientific::TooLarge))
 }
 
 /// A seed: any whole number from 0 to 2^64 − 1.
@@ -128,7 +188,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "2", value_name = "2|1x2|2x1")]
     pub shape: String,
     /// Allow runs past the ordinary limits (e.g. more than 10 million steps); see the
-    /// README's "Limits"
+    /// docs/guide/limits.md
     #[arg(long)]
     pub allow_large: bool,
 }
@@ -216,7 +276,7 @@ pub enum Command {
     List {
         #[arg(value_enum)]
         what: ListWhat,
-        /// Print a Markdown table (the README's tables are made this way)
+        /// Print a Markdown table (the guide's table of methods is made this way)
         #[arg(long)]
         markdown: bool,
     },
@@ -260,7 +320,7 @@ pub enum Command {
         action: study::StudyAction,
     },
     /// The playground: a local web page where you click a start, drag learning rates and
-    /// watch the optimizers move (same numbers as compare), with a JSON API (see the README).
+    /// watch the optimizers move (same numbers as compare), with a JSON API (see docs/guide/playground.md).
     Serve {
         #[arg(allow_negative_numbers = true, long, default_value_t = 8080)]
         port: u16,
@@ -363,7 +423,7 @@ pub struct TrainArgs {
     /// Output folder (default: out/train/<model>-<dataset>)
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
-    /// Allow models, epochs and memory past the ordinary limits (see the README's "Limits")
+    /// Allow models, epochs and memory past the ordinary limits (see docs/guide/limits.md)
     #[arg(long)]
     pub allow_large: bool,
 }
@@ -392,4 +452,48 @@ pub enum ListWhat {
     /// Learning-rate schedulers and gradient clipping (the modifiers after `|` in a spec)
     Schedulers,
     Functions,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_in_scientific_notation_are_read_exactly_when_integral() {
+        assert_eq!(count("1e3"), Ok(1000));
+        assert_eq!(count("2.5E4"), Ok(25_000));
+        assert_eq!(count("+1e+2"), Ok(100));
+        assert_eq!(count("100e-2"), Ok(1));
+        assert_eq!(count("0.05e2"), Ok(5));
+        assert_eq!(count("0e7"), Ok(0));
+        assert_eq!(count("1_000e1"), Ok(10_000));
+        // exact on the digits: f64 would round this to 2^64 and refuse it
+        assert_eq!(count("18446744073709551615e0").map(|v| v as u64), Ok(u64::MAX));
+        assert_eq!(count("1.8446744073709551615e19").map(|v| v as u64), Ok(u64::MAX));
+    }
+
+    #[test]
+    fn non_integral_negative_and_huge_scientific_counts_keep_their_messages() {
+        assert_eq!(count("1e-3").unwrap_err(), "1e-3 is not a whole number");
+        assert_eq!(count("2.5e0").unwrap_err(), "2.5e0 is not a whole number");
+        assert_eq!(count("2.5").unwrap_err(), "2.5 is not a whole number");
+        assert_eq!(count("1e-99999999999999999999").unwrap_err(), "1e-99999999999999999999 is not a whole number");
+        assert_eq!(count("-1e3").unwrap_err(), "-1e3 is negative; give a whole number of at least 0");
+        assert_eq!(count("1e20").unwrap_err(), "1e20 is larger than 2^64");
+        assert_eq!(count("1.8446744073709551616e19").unwrap_err(), "1.8446744073709551616e19 is larger than 2^64");
+        assert_eq!(count("1e99999999999999999999").unwrap_err(), "1e99999999999999999999 is larger than 2^64");
+        assert_eq!(count("e3").unwrap_err(), "e3 is not a number");
+        assert_eq!(count("1e").unwrap_err(), "1e is not a number");
+        assert_eq!(count("inf").unwrap_err(), "inf is not a whole number");
+    }
+
+    #[test]
+    fn a_misspelt_command_or_flag_keeps_clap_s_suggestion_in_the_one_line() {
+        use clap::CommandFactory;
+        let msg = |args: &[&str]| one_line(&Cli::command().try_get_matches_from(args).unwrap_err().to_string());
+        let m = msg(&["optlab", "comapre"]);
+        assert!(m.contains("'comapre'") && m.contains("'compare'") && !m.contains('\n'), "{m}");
+        let m = msg(&["optlab", "compare", "--optimiser", "adam"]);
+        assert!(m.contains("'--optimiser'") && m.contains("'--optimizer'") && !m.contains('\n'), "{m}");
+    }
 }

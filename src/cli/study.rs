@@ -56,7 +56,7 @@ pub enum StudyAction {
         /// Where the pods mount the study folder
         #[arg(long, default_value = "/study")]
         mount: String,
-        /// Allow studies past the ordinary limits (see the README's "Limits")
+        /// Allow studies past the ordinary limits (see docs/guide/limits.md)
         #[arg(long)]
         allow_large: bool,
     },

@@ -81,6 +81,13 @@ fn seminar_quick_writes_the_report_records_and_figures() {
     }
     assert!(html.contains("Fastest to converge") && html.contains("Lowest final training loss"));
     assert!(html.contains("Nothing to tune"));
+    // the report says which data part 2 used, and how to check it on the full set
+    assert!(
+        html.contains("Data: every number and verdict above comes from the embedded MNIST subset")
+            && html.contains("Part 2 ran on the embedded MNIST subset")
+            && html.contains("optlab seminar --full"),
+        "the report does not say that part 2 ran on the embedded subset"
+    );
 
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.starts_with("# Seminar 7"));

@@ -4,7 +4,7 @@ use super::tables::{fmt_pt, sig};
 use crate::experiment::compare::Run;
 use crate::experiment::train::{RunResult, RunStatus};
 
-fn join_and(items: &[String]) -> String {
+pub fn join_and(items: &[String]) -> String {
     match items.len() {
         0 => String::new(),
         1 => items[0].clone(),
@@ -105,7 +105,71 @@ pub fn recent_gain(r: &RunResult, k: usize) -> Option<f64> {
 pub struct Part2Findings {
     pub facts: Vec<String>,
     pub lowest: Option<String>,
-    pub most_stable: Option<String>,
+    /// The runs tied for the fewest rises of the training loss (fewest rises, then the
+    /// smallest largest rise); one label when a single run is the most stable, every run
+    /// when none rose.
+    pub most_stable: Vec<String>,
+    /// The runs that overfit: their final test loss clearly exceeds their training loss.
+    pub overfit: Vec<Overfit>,
+}
+
+/// A run whose final test loss is clearly above its training loss.
+pub struct Overfit {
+    pub label: String,
+    pub train_loss: f64,
+    pub test_loss: f64,
+    /// The epoch (1-based) and value of the lowest test loss, when it came before the last.
+    pub best_test: Option<(usize, f64)>,
+}
+
+/// "Clearly": the test loss is at least this many times the training loss ...
+pub const OVERFIT_RATIO: f64 = 1.5;
+/// ... and above it by at least this much (so tiny losses are not called overfitting).
+pub const OVERFIT_GAP: f64 = 0.05;
+
+/// A test loss that ends at least this many times its lowest value has clearly risen.
+pub const OVERFIT_RISE: f64 = 1.05;
+
+/// One sentence for the runs that overfit, e.g. "all 4 optimizers overfit: final test loss
+/// 1.9–3.3× the training loss"; `None` when none does.
+pub fn overfit_summary(overfit: &[Overfit], runs: usize) -> Option<String> {
+    let ratios: Vec<f64> = overfit.iter().map(|o| o.test_loss / o.train_loss.max(1e-12)).collect();
+    let (lo, hi) = ratios.iter().fold((f64::INFINITY, 0f64), |(a, b), &r| (a.min(r), b.max(r)));
+    let labels: Vec<String> = overfit.iter().map(|o| o.label.clone()).collect();
+    let who = match overfit.len() {
+        0 => return None,
+        n if n == runs && n > 1 => format!("all {n} optimizers overfit"),
+        1 => format!("{} overfits", labels[0]),
+        _ => format!("{} overfit", join_and(&labels)),
+    };
+    let range = if hi - lo < 0.05 { format!("{hi:.1}×") } else { format!("{lo:.1}–{hi:.1}×") };
+    Some(format!("{who}: final test loss {range} the training loss"))
+}
+
+/// Two stability keys tie when the counts agree and the largest rises agree to the 0.1% the
+/// report prints them with.
+fn same_stability(a: (usize, f64), b: (usize, f64)) -> bool {
+    a.0 == b.0 && (a.1 - b.1).abs() < 5e-4
+}
+
+/// Whether `r` overfits, from its last epoch with both losses.
+pub fn overfit(r: &RunResult) -> Option<Overfit> {
+    let last = r.epochs.last()?;
+    let (train, test) = (last.train_loss, last.test_loss?);
+    if !(train.is_finite() && test.is_finite() && test >= OVERFIT_RATIO * train && test - train >= OVERFIT_GAP) {
+        return None;
+    }
+    let best = r
+        .epochs
+        .iter()
+        .filter_map(|e| e.test_loss.filter(|v| v.is_finite()).map(|v| (e.epoch, v)))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    Some(Overfit {
+        label: r.label.clone(),
+        train_loss: train,
+        test_loss: test,
+        best_test: best.filter(|&(epoch, v)| epoch < last.epoch && test >= OVERFIT_RISE * v),
+    })
 }
 
 /// What the training runs show (one seed per optimizer is assumed; with several, the first).
@@ -129,11 +193,11 @@ pub fn part2(results: &[RunResult]) -> Part2Findings {
     if let Some(b) = runs.iter().filter(|r| acc(r).is_finite()).max_by(|a, b| acc(a).total_cmp(&acc(b))) {
         facts.push(format!("Highest final test accuracy: {} with {:.2}%.", b.label, 100.0 * acc(b)));
     }
-    let stable = runs.iter().min_by(|a, b| {
-        let (ra, rb) = (rises(a), rises(b));
-        ra.0.cmp(&rb.0).then(ra.1.total_cmp(&rb.1))
-    });
-    if let Some(s) = stable {
+    let best = runs.iter().map(|r| rises(r)).min_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    let stable: Vec<&&RunResult> =
+        best.map(|k| runs.iter().filter(|r| same_stability(rises(r), k)).collect()).unwrap_or_default();
+    if let Some(k) = best {
+        let labels: Vec<String> = stable.iter().map(|r| r.label.clone()).collect();
         let list: Vec<String> = runs
             .iter()
             .map(|r| {
@@ -145,10 +209,33 @@ pub fn part2(results: &[RunResult]) -> Part2Findings {
                 }
             })
             .collect();
+        facts.push(if k.0 == 0 && stable.len() == runs.len() && runs.len() > 1 {
+            format!(
+                "Stability epoch to epoch does not tell them apart: the mean training loss never went up for any optimizer ({}), a tie.",
+                join_and(&labels)
+            )
+        } else if stable.len() > 1 {
+            format!(
+                "Most stable epoch to epoch: a tie between {} — the mean training loss went up {}.",
+                join_and(&labels),
+                list.join(", ")
+            )
+        } else {
+            format!("Most stable epoch to epoch: {} — the mean training loss went up {}.", labels[0], list.join(", "))
+        });
+    }
+    let overfit: Vec<Overfit> = runs.iter().filter_map(|r| overfit(r)).collect();
+    for o in &overfit {
+        let best = match o.best_test {
+            Some((epoch, v)) => format!("; its test loss was lowest at epoch {epoch} ({v:.4}) and rose after"),
+            None => String::new(),
+        };
         facts.push(format!(
-            "Most stable epoch to epoch: {} — the mean training loss went up {}.",
-            s.label,
-            list.join(", ")
+            "{} overfits: final test loss {:.4} against training loss {:.4} ({:.1}×){best}.",
+            o.label,
+            o.test_loss,
+            o.train_loss,
+            o.test_loss / o.train_loss.max(1e-12)
         ));
     }
     for r in &runs {
@@ -167,5 +254,10 @@ pub fn part2(results: &[RunResult]) -> Part2Findings {
             facts.push(format!("{} diverged (NaN loss) at epoch {epoch}, step {step}.", r.label));
         }
     }
-    Part2Findings { facts, lowest: lowest.map(|r| r.label.clone()), most_stable: stable.map(|r| r.label.clone()) }
+    Part2Findings {
+        facts,
+        lowest: lowest.map(|r| r.label.clone()),
+        most_stable: stable.iter().map(|r| r.label.clone()).collect(),
+        overfit,
+    }
 }

@@ -227,13 +227,21 @@ pub fn write(s: &Seminar, out: &mut OutDir) -> Result<Outcome> {
             blocks.push(Block::Para("The seminar's conclusions, checked against this run. Note that the seminar trained its four optimizers one after another on the same model object, so every optimizer after the first started from an already trained network; its curves mix that effect into the comparison, optlab's do not.".into()));
             blocks.push(Block::List(claims.clone()));
         }
+        blocks.push(Block::Para(data_note(&s.data)));
         conclusions.extend(found.facts.iter().take(3).map(|f| format!("{model_name}: {f}")));
+        let trained = t.results.iter().filter(|r| !r.epochs.is_empty()).count();
+        if let Some(o) = observations::overfit_summary(&found.overfit, trained) {
+            conclusions.push(format!("{model_name}: {o}."));
+        }
         conclusions.extend(claims.into_iter().map(|c| format!("{model_name}: {c}")));
         report.sections.push(Section {
             level: 2,
             title: format!("2.{} {model_name}: {what} on {}", mi + 1, s.data.name),
             blocks,
         });
+    }
+    if is_subset(&s.data) {
+        conclusions.push(format!("Part 2 ran on {}, not on the full data: {}", subset_words(&s.data), FULL_HOW));
     }
     if s.modern.is_some() {
         let m = super::modern::write(s, out)?;
@@ -275,6 +283,35 @@ pub fn write(s: &Seminar, out: &mut OutDir) -> Result<Outcome> {
     Ok(Outcome { html, markdown, seconds, files: out.written() })
 }
 
+/// How to check part 2 on the full data.
+const FULL_HOW: &str = "on full MNIST a verdict that depends on the data can come out differently; `optlab data fetch mnist`, then `optlab seminar --full`, checks them on all 60,000 training and 10,000 test images.";
+
+/// Whether part 2 trained on the embedded MNIST subset.
+fn is_subset(d: &crate::experiment::seminar::DataInfo) -> bool {
+    d.source.starts_with("embedded")
+}
+
+fn subset_words(d: &crate::experiment::seminar::DataInfo) -> String {
+    let n = |v: usize| crate::limits::group(v as u64);
+    format!("the embedded MNIST subset ({} training / {} test images)", n(d.train_samples), n(d.test_samples))
+}
+
+/// Which data part 2's numbers and verdicts come from, and how to get the rest.
+fn data_note(d: &crate::experiment::seminar::DataInfo) -> String {
+    if is_subset(d) {
+        format!("Data: every number and verdict above comes from {}; {FULL_HOW}", subset_words(d))
+    } else {
+        let n = |v: usize| crate::limits::group(v as u64);
+        format!(
+            "Data: every number and verdict above comes from {} ({} training / {} test images, read from {}).",
+            d.name,
+            n(d.train_samples),
+            n(d.test_samples),
+            d.source
+        )
+    }
+}
+
 fn describe(model: &str) -> &'static str {
     match model {
         "mlp" => "The seminar's MLP, Linear(784,64) → Linear(64,10) → LogSoftmax (no activation between the layers)",
@@ -286,6 +323,40 @@ fn describe(model: &str) -> &'static str {
 /// never `adamw` or `adamax`).
 fn method_of(spec: &str) -> &str {
     spec.split(['(', ' ']).next().unwrap_or(spec)
+}
+
+/// "SGD converges unstably", judged by the number of epochs in which each optimizer's
+/// training loss rose: agrees when sgd's rose in the most epochs alone, is a tie when others
+/// rose as often, and does not agree when another rose more often or none rose at all.
+fn sgd_unstable(sgd: &RunResult, results: &[RunResult]) -> String {
+    let n = observations::rises(sgd).0;
+    let max = results.iter().map(|r| observations::rises(r).0).max().unwrap_or(0);
+    let claim = "\"SGD converges unstably\"";
+    let epochs = |k: usize| if k == 1 { "1 epoch".to_string() } else { format!("{k} epochs") };
+    if max == 0 {
+        return format!("{claim}: no optimizer's training loss rose in any epoch, sgd's included — does not agree.");
+    }
+    let most: Vec<String> = results
+        .iter()
+        .filter(|r| r.label != sgd.label && observations::rises(r).0 == max)
+        .map(|r| r.label.clone())
+        .collect();
+    if n < max {
+        format!(
+            "{claim}: sgd's training loss rose in {}, fewer than {}'s {} — does not agree.",
+            epochs(n),
+            most.join(", "),
+            epochs(max)
+        )
+    } else if most.is_empty() {
+        format!("{claim}: sgd's training loss rose in {}, the most of any optimizer — agrees.", epochs(n))
+    } else {
+        format!(
+            "{claim}: sgd's training loss rose in {}, as often as {}'s — a tie, so it neither agrees nor disagrees.",
+            epochs(n),
+            most.join(", ")
+        )
+    }
 }
 
 /// The seminar's written conclusions about part 2, each checked against this run's numbers.
@@ -301,19 +372,28 @@ fn seminar_claims(model: &str, results: &[RunResult], found: &observations::Part
         return vec![format!("The seminar's conclusions are not checked: {min_epochs} epochs{why} are too few to test claims about 20 epochs of training.")];
     }
     let run = |m: &str| results.iter().find(|r| method_of(&r.spec) == m);
-    let is = |label: &Option<String>, m: &str| {
-        label.as_ref().and_then(|l| results.iter().find(|r| &r.label == l)).is_some_and(|r| method_of(&r.spec) == m)
-    };
+    let method = |label: &str| results.iter().find(|r| r.label == label).map(|r| method_of(&r.spec));
+    let is = |label: &Option<String>, m: &str| label.as_deref().and_then(method) == Some(m);
     let last = |m: &str| run(m).and_then(|r| r.epochs.last()).map(|e| e.train_loss);
     let verdict = |ok: bool| if ok { "agrees" } else { "does not agree" };
     let mut out = Vec::new();
     let (adam, adagrad, adadelta, sgd) = (last("adam"), last("adagrad"), last("adadelta"), last("sgd"));
-    let stable = found.most_stable.clone().unwrap_or_default();
+    const TIE: &str = "a tie, so it neither agrees nor disagrees";
     if model == "mlp" {
-        out.push(format!(
-            "\"Adam trains most stably\": the most stable here is {stable} — {}.",
-            verdict(is(&found.most_stable, "adam"))
-        ));
+        let stable = &found.most_stable;
+        let with_adam = stable.iter().any(|l| method(l) == Some("adam"));
+        let others: Vec<String> = stable.iter().filter(|l| method(l) != Some("adam")).cloned().collect();
+        out.push(if results.len() > 1 && results.iter().all(|r| observations::rises(r).0 == 0) {
+            format!("\"Adam trains most stably\": no optimizer's training loss went up in any epoch, so stability does not tell them apart — {TIE}.")
+        } else if with_adam && !others.is_empty() {
+            format!("\"Adam trains most stably\": adam ties with {} for the most stable here — {TIE}.", others.join(", "))
+        } else {
+            let who = match stable.len() {
+                1 => format!("is {}", stable[0]),
+                _ => format!("are {}, tied", observations::join_and(stable)),
+            };
+            format!("\"Adam trains most stably\": the most stable here {who} — {}.", verdict(with_adam))
+        });
         if let (Some(a), Some(ag), Some(ad), Some(s)) = (adam, adagrad, adadelta, sgd) {
             let ok = ag < a.min(ad) && s < a.min(ad);
             out.push(format!(
@@ -341,12 +421,140 @@ fn seminar_claims(model: &str, results: &[RunResult], found: &observations::Part
                 verdict(is(&found.lowest, "adagrad"))
             ));
         }
-        let (n_sgd, _) = run("sgd").map(observations::rises).unwrap_or((0, 0.0));
-        let max_rises = results.iter().map(|r| observations::rises(r).0).max().unwrap_or(0);
-        out.push(format!(
-            "\"SGD converges unstably\": sgd's training loss rose in {n_sgd} epochs (the most of any optimizer: {max_rises}) — {}.",
-            verdict(n_sgd > 0 && n_sgd == max_rises)
-        ));
+        if let Some(sgd) = run("sgd") {
+            out.push(sgd_unstable(sgd, results));
+        }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::experiment::train::EpochRecord;
+
+    /// A completed run of `spec` whose epochs have these (training loss, test loss).
+    fn run(spec: &str, losses: &[(f64, f64)]) -> RunResult {
+        let label = method_of(spec).to_string();
+        let epochs = losses
+            .iter()
+            .enumerate()
+            .map(|(i, &(train, test))| EpochRecord {
+                optimizer: label.clone(),
+                seed: 0,
+                epoch: i + 1,
+                train_loss: train,
+                test_loss: Some(test),
+                test_accuracy: Some(0.9),
+                lr: 0.01,
+                seconds: 0.1,
+            })
+            .collect();
+        RunResult { label, spec: spec.into(), seed: 0, epochs, step_losses: vec![], status: RunStatus::Completed }
+    }
+
+    /// Four runs whose training losses fall steadily (never rise) for 6 epochs.
+    fn steady() -> Vec<RunResult> {
+        let fall = |a: f64| (0..6).map(|k| (a / (1.0 + k as f64), a)).collect::<Vec<_>>();
+        ["adam(lr=0.001)", "adagrad(lr=0.01)", "adadelta(lr=1)", "sgd(lr=0.01)"]
+            .iter()
+            .enumerate()
+            .map(|(i, s)| run(s, &fall(1.0 + i as f64 / 10.0)))
+            .collect()
+    }
+
+    fn claims(model: &str, results: &[RunResult]) -> Vec<String> {
+        seminar_claims(model, results, &observations::part2(results), false)
+    }
+
+    #[test]
+    fn when_no_loss_ever_rose_stability_is_reported_as_a_tie_not_a_winner() {
+        let r = steady();
+        let found = observations::part2(&r);
+        assert_eq!(found.most_stable.len(), 4, "every run is tied: {:?}", found.most_stable);
+        let fact = found.facts.iter().find(|f| f.contains("Stability")).expect("a stability fact");
+        assert!(fact.contains("a tie") && !fact.contains("Most stable"), "{fact}");
+        let adam = claims("mlp", &r).into_iter().find(|c| c.contains("Adam trains most stably")).unwrap();
+        assert!(adam.contains("a tie") && !adam.ends_with("— agrees.") && !adam.ends_with("does not agree."), "{adam}");
+    }
+
+    #[test]
+    fn sgd_unstable_is_never_stated_with_zero_rises() {
+        let r = steady();
+        let c = claims("cnn", &r).into_iter().find(|c| c.contains("SGD converges unstably")).unwrap();
+        assert!(!c.contains("0 epochs") && !c.contains("the most of any"), "{c}");
+        assert!(c.ends_with("does not agree."), "{c}");
+    }
+
+    #[test]
+    fn sgd_unstable_agrees_only_when_sgd_rose_most_and_ties_are_ties() {
+        let mut r = steady();
+        // sgd rises twice
+        r[3] = run("sgd(lr=0.01)", &[(1.0, 1.0), (1.1, 1.0), (0.9, 1.0), (1.0, 1.0), (0.8, 1.0), (0.7, 1.0)]);
+        let c = sgd_unstable(&r[3], &r);
+        assert!(c.contains("rose in 2 epochs, the most of any optimizer — agrees."), "{c}");
+        // adam rises twice too: a tie
+        r[0] = run("adam(lr=0.001)", &[(1.0, 1.0), (1.2, 1.0), (0.9, 1.0), (1.0, 1.0), (0.8, 1.0), (0.7, 1.0)]);
+        let c = sgd_unstable(&r[3], &r);
+        assert!(c.contains("as often as adam's — a tie"), "{c}");
+        // adagrad rises three times: sgd is not the least stable
+        r[1] = run("adagrad(lr=0.01)", &[(1.0, 1.0), (1.2, 1.0), (0.9, 1.0), (1.0, 1.0), (0.8, 1.0), (0.9, 1.0)]);
+        let c = sgd_unstable(&r[3], &r);
+        assert!(c.contains("fewer than adagrad's 3 epochs — does not agree."), "{c}");
+    }
+
+    #[test]
+    fn a_single_most_stable_run_is_named_and_judged() {
+        let mut r = steady();
+        for (i, s) in ["adagrad(lr=0.01)", "adadelta(lr=1)", "sgd(lr=0.01)"].iter().enumerate() {
+            r[i + 1] = run(s, &[(1.0, 1.0), (1.1, 1.0), (0.9, 1.0), (0.8, 1.0)]);
+        }
+        let found = observations::part2(&r);
+        assert_eq!(found.most_stable, vec!["adam".to_string()]);
+        let adam = claims("mlp", &r).into_iter().find(|c| c.contains("Adam trains most stably")).unwrap();
+        assert!(adam.ends_with("the most stable here is adam — agrees."), "{adam}");
+    }
+
+    #[test]
+    fn a_test_loss_clearly_above_the_training_loss_is_named_overfitting() {
+        // the subset MLP's numbers from issue 19: test 0.58 against train 0.18
+        let r = vec![
+            run("adam(lr=0.001)", &[(0.5, 0.45), (0.3, 0.40), (0.18, 0.58)]),
+            run("sgd(lr=0.01)", &[(0.5, 0.50), (0.35, 0.36), (0.30, 0.33)]),
+        ];
+        let found = observations::part2(&r);
+        let labels: Vec<&str> = found.overfit.iter().map(|o| o.label.as_str()).collect();
+        assert_eq!(labels, ["adam"], "sgd's test loss is within 10% of its training loss");
+        let fact = found.facts.iter().find(|f| f.contains("overfits")).unwrap();
+        assert!(fact.contains("0.5800 against training loss 0.1800") && fact.contains("lowest at epoch 2"), "{fact}");
+        assert_eq!(
+            observations::overfit_summary(&found.overfit, 2).as_deref(),
+            Some("adam overfits: final test loss 3.2× the training loss")
+        );
+        // tiny losses far apart in ratio but not in value are not overfitting
+        assert!(observations::overfit(&run("adam", &[(0.001, 0.01)])).is_none());
+        // a test loss 1% above its lowest has not clearly risen
+        let o = observations::overfit(&run("adam", &[(0.5, 0.40), (0.1, 0.30), (0.05, 0.303)])).unwrap();
+        assert_eq!(o.best_test, None);
+    }
+
+    #[test]
+    fn the_report_says_which_data_part_2_used_and_how_to_check_on_the_full_set() {
+        let mut d = crate::experiment::seminar::DataInfo {
+            name: "mnist".into(),
+            source: "embedded subset (first 10,000 train / 2,000 test images of MNIST)".into(),
+            train_samples: 10_000,
+            test_total: 2_000,
+            test_samples: 2_000,
+            mean: 0.1307,
+            std: 0.3081,
+        };
+        let note = data_note(&d);
+        assert!(note.contains("embedded MNIST subset (10,000 training / 2,000 test images)"), "{note}");
+        assert!(note.contains("optlab seminar --full"), "{note}");
+        d.source = "/data/mnist".into();
+        d.train_samples = 60_000;
+        let note = data_note(&d);
+        assert!(note.contains("mnist (60,000 training") && !note.contains("--full"), "{note}");
+    }
 }

@@ -386,7 +386,10 @@ fn seminar_claims(model: &str, results: &[RunResult], found: &observations::Part
         out.push(if results.len() > 1 && results.iter().all(|r| observations::rises(r).0 == 0) {
             format!("\"Adam trains most stably\": no optimizer's training loss went up in any epoch, so stability does not tell them apart — {TIE}.")
         } else if with_adam && !others.is_empty() {
-            format!("\"Adam trains most stably\": adam ties with {} for the most stable here — {TIE}.", others.join(", "))
+            format!(
+                "\"Adam trains most stably\": adam ties with {} for the most stable here — {TIE}.",
+                observations::join_and(&others)
+            )
         } else {
             let who = match stable.len() {
                 1 => format!("is {}", stable[0]),

@@ -1,10 +1,12 @@
 //! Neural networks on flat parameter and gradient buffers: the seminar's MNIST models and
 //! small sequential models from a spec, with hand-written forward and backward passes.
 
+pub mod gpt;
 mod layers;
 pub mod model;
 pub mod spec;
 
+pub use gpt::{Gpt, GptConfig, GptWork};
 pub use model::{Model, Shape, Workspace};
 
 /// The number of classes of every dataset optlab knows (digits, clothes).

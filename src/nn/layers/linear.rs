@@ -43,3 +43,54 @@ impl Linear {
         }
     }
 }
+
+/// The linear layer of a transformer: `y = x·Wᵀ (+ b)` applied to every row (token) of its
+/// input, with an optional bias, and a backward pass that *adds* into the input gradient
+/// (so residual branches and a tied head accumulate). The same kernels and summation
+/// orders as [`Linear`].
+#[derive(Clone, Debug)]
+pub(crate) struct RowLinear {
+    pub inp: usize,
+    pub out: usize,
+    pub w: usize,
+    pub b: Option<usize>,
+}
+
+impl RowLinear {
+    /// `y[r][o] = Σ_i x[r][i]·W[o][i] (+ b[o])` for `rows` rows.
+    pub fn forward(&self, k: &crate::kernels::Kernels, params: &[f32], x: &[f32], rows: usize, y: &mut [f32]) {
+        let w = &params[self.w..self.w + self.inp * self.out];
+        let init = match self.b {
+            Some(b) => Init::Bias(&params[b..b + self.out]),
+            None => Init::Zero,
+        };
+        k.dots(x, w, rows, self.inp, self.out, init, &mut y[..rows * self.out]);
+    }
+
+    /// Adds dW = dYᵀ·X (and db, the column sums of dY in row order) into `grad`, and
+    /// dX = dY·W into `dx` when given.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward(
+        &self,
+        k: &crate::kernels::Kernels,
+        params: &[f32],
+        grad: &mut [f32],
+        x: &[f32],
+        dy: &[f32],
+        rows: usize,
+        dx: Option<&mut [f32]>,
+    ) {
+        let (inp, out) = (self.inp, self.out);
+        k.gemm(out, rows, inp, dy, 1, out, x, inp, Init::Keep, &mut grad[self.w..self.w + inp * out], inp);
+        if let Some(b) = self.b {
+            let db = &mut grad[b..b + out];
+            for row in dy[..rows * out].chunks_exact(out) {
+                db.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+            }
+        }
+        if let Some(dx) = dx {
+            let w = &params[self.w..self.w + inp * out];
+            k.gemm(rows, out, inp, dy, out, 1, w, inp, Init::Keep, dx, inp);
+        }
+    }
+}

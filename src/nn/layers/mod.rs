@@ -5,13 +5,20 @@
 //! every path gives the same bits.
 
 mod activation;
+mod attention;
 mod conv;
+mod embedding;
+pub(crate) mod gelu;
+mod layer_norm;
 mod linear;
 mod pool;
 
 pub(crate) use activation::Activation;
+pub(crate) use attention::{Attention, AttnGrad};
 pub(crate) use conv::Conv;
-pub(crate) use linear::Linear;
+pub(crate) use embedding::Embedding;
+pub(crate) use layer_norm::LayerNorm;
+pub(crate) use linear::{Linear, RowLinear};
 pub(crate) use pool::MaxPool;
 
 use crate::kernels::Kernels;

@@ -1,0 +1,142 @@
+//! Causal multi-head self-attention (GPT-2's, as nanoGPT writes it without flash
+//! attention): from `qkv` rows [q | k | v] of width 3d, per sample and head
+//! `softmax(q·kᵀ / √(d/H) + causal −∞)·v`, heads concatenated in head order. The products
+//! go through the kernels (`dots` for q·kᵀ and dy·vᵀ, `gemm` for the rest), the softmax is
+//! scalar code: the same bits on every kernel path.
+
+use crate::kernels::{Init, Kernels};
+
+#[derive(Clone, Debug)]
+pub(crate) struct Attention {
+    /// Model width d (all heads), heads H, context t.
+    pub d: usize,
+    pub heads: usize,
+    pub t: usize,
+}
+
+/// One sample-and-head's buffers of the backward pass (t×hd and t×t).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AttnGrad {
+    dy: Vec<f32>,
+    dp: Vec<f32>,
+    dq: Vec<f32>,
+    dk: Vec<f32>,
+    dv: Vec<f32>,
+}
+
+impl AttnGrad {
+    pub fn new(t: usize, hd: usize) -> AttnGrad {
+        AttnGrad {
+            dy: vec![0.0; t * hd],
+            dp: vec![0.0; t * t],
+            dq: vec![0.0; t * hd],
+            dk: vec![0.0; t * hd],
+            dv: vec![0.0; t * hd],
+        }
+    }
+}
+
+impl Attention {
+    fn hd(&self) -> usize {
+        self.d / self.heads
+    }
+
+    /// `y` (n·t rows of d) from `qkv` (n·t rows of 3d); keeps q, k, v per head
+    /// ([n, H, t, hd] each, in `q`, `k`, `v`) and the probabilities ([n, H, t, t], in `p`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward(
+        &self,
+        kn: &Kernels,
+        qkv: &[f32],
+        n: usize,
+        y: &mut [f32],
+        q: &mut [f32],
+        k: &mut [f32],
+        v: &mut [f32],
+        p: &mut [f32],
+    ) {
+        let (d, t, hd) = (self.d, self.t, self.hd());
+        let scale = (hd as f32).sqrt();
+        for b in 0..n {
+            for h in 0..self.heads {
+                let bh = b * self.heads + h;
+                let (qh, kh, vh) =
+                    (&mut q[bh * t * hd..][..t * hd], &mut k[bh * t * hd..][..t * hd], &mut v[bh * t * hd..][..t * hd]);
+                for i in 0..t {
+                    let row = &qkv[(b * t + i) * 3 * d..][..3 * d];
+                    qh[i * hd..][..hd].copy_from_slice(&row[h * hd..][..hd]);
+                    kh[i * hd..][..hd].copy_from_slice(&row[d + h * hd..][..hd]);
+                    vh[i * hd..][..hd].copy_from_slice(&row[2 * d + h * hd..][..hd]);
+                }
+                let ph = &mut p[bh * t * t..][..t * t];
+                kn.dots(qh, kh, t, hd, t, Init::Zero, ph);
+                for (i, row) in ph.chunks_exact_mut(t).enumerate() {
+                    let mut m = f32::NEG_INFINITY;
+                    for s in &mut row[..=i] {
+                        *s /= scale;
+                        m = m.max(*s);
+                    }
+                    let mut sum = 0f32;
+                    for s in &mut row[..=i] {
+                        *s = (*s - m).exp();
+                        sum += *s;
+                    }
+                    for s in &mut row[..=i] {
+                        *s /= sum;
+                    }
+                    row[i + 1..].fill(0.0);
+                }
+                kn.gemm(t, t, hd, ph, t, 1, vh, hd, Init::Zero, &mut y[b * t * d + h * hd..], d);
+            }
+        }
+    }
+
+    /// Writes `dqkv` (n·t rows of 3d) from `dy` (n·t rows of d) and the saved q, k, v, p.
+    #[allow(clippy::too_many_arguments)]
+    pub fn backward(
+        &self,
+        kn: &Kernels,
+        dy: &[f32],
+        n: usize,
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        p: &[f32],
+        g: &mut AttnGrad,
+        dqkv: &mut [f32],
+    ) {
+        let (d, t, hd) = (self.d, self.t, self.hd());
+        let scale = (hd as f32).sqrt();
+        for b in 0..n {
+            for h in 0..self.heads {
+                let bh = b * self.heads + h;
+                let (qh, kh, vh) =
+                    (&q[bh * t * hd..][..t * hd], &k[bh * t * hd..][..t * hd], &v[bh * t * hd..][..t * hd]);
+                let ph = &p[bh * t * t..][..t * t];
+                for i in 0..t {
+                    g.dy[i * hd..][..hd].copy_from_slice(&dy[(b * t + i) * d + h * hd..][..hd]);
+                }
+                // dP = dY·Vᵀ, dV = Pᵀ·dY
+                kn.dots(&g.dy, vh, t, hd, t, Init::Zero, &mut g.dp);
+                kn.gemm(t, t, hd, ph, 1, t, &g.dy, hd, Init::Zero, &mut g.dv, hd);
+                // dS = P ⊙ (dP − Σ_j P·dP) / scale, zero above the diagonal
+                for (i, (dr, pr)) in g.dp.chunks_exact_mut(t).zip(ph.chunks_exact(t)).enumerate() {
+                    let dot: f32 = dr[..=i].iter().zip(&pr[..=i]).map(|(a, b)| a * b).sum();
+                    for (x, &pv) in dr[..=i].iter_mut().zip(&pr[..=i]) {
+                        *x = pv * (*x - dot) / scale;
+                    }
+                    dr[i + 1..].fill(0.0);
+                }
+                // dQ = dS·K, dK = dSᵀ·Q
+                kn.gemm(t, t, hd, &g.dp, t, 1, kh, hd, Init::Zero, &mut g.dq, hd);
+                kn.gemm(t, t, hd, &g.dp, 1, t, qh, hd, Init::Zero, &mut g.dk, hd);
+                for i in 0..t {
+                    let row = &mut dqkv[(b * t + i) * 3 * d..][..3 * d];
+                    row[h * hd..][..hd].copy_from_slice(&g.dq[i * hd..][..hd]);
+                    row[d + h * hd..][..hd].copy_from_slice(&g.dk[i * hd..][..hd]);
+                    row[2 * d + h * hd..][..hd].copy_from_slice(&g.dv[i * hd..][..hd]);
+                }
+            }
+        }
+    }
+}

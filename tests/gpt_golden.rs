@@ -1,0 +1,166 @@
+//! Fidelity of the character-level GPT against PyTorch 2.15 (`../shared/golden/gpt/`, made by
+//! `make_gpt_golden.py`): the parameter layout in `named_parameters()` order, the hidden state
+//! after the embedding and after every block, the logits, the loss and the gradient at the
+//! golden initialisation and batch, on every kernel path this CPU has (and the same bits on
+//! all of them), and the parameters after 3 clipped steps of SGD, AdamW with nanoGPT's decay
+//! groups and Muon + AdamW. Tolerance: 1e-5 of each tensor's largest |value| (Muon's hidden
+//! matrices: 1e-2 of the largest update, since torch runs its Newton–Schulz in bfloat16).
+//! The golden files are 18 MB and live only in `../shared`; without it the tests say so and
+//! skip.
+
+use optlab::kernels;
+use optlab::limits::Allow;
+use optlab::nn::{Gpt, GptConfig};
+use optlab::optim::OptimizerConfig;
+use serde_json::Value;
+use std::path::PathBuf;
+
+fn dir() -> Option<PathBuf> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/golden/gpt");
+    if p.join("manifest.json").is_file() {
+        Some(p)
+    } else {
+        println!("skipped: {} is not present (only developers' machines have ../shared)", p.display());
+        None
+    }
+}
+
+fn f32s(dir: &std::path::Path, name: &str) -> Vec<f32> {
+    let b = std::fs::read(dir.join(name)).unwrap();
+    b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+fn manifest(dir: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap()
+}
+
+/// max |a − b| relative to the largest |b|.
+fn rel_err(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0f64, |m, &v| m.max(v.abs() as f64));
+    a.iter().zip(b).map(|(&x, &y)| (x as f64 - y as f64).abs()).fold(0.0, f64::max) / scale
+}
+
+fn tokens(m: &Value, key: &str) -> Vec<u32> {
+    m[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32))
+        .collect()
+}
+
+fn model(m: &Value) -> Gpt {
+    let vocab = m["data"]["vocab"].as_str().unwrap().chars().count();
+    let cfg = GptConfig::parse("gpt", vocab).unwrap();
+    Gpt::new(cfg, Allow::DEFAULT).unwrap()
+}
+
+#[test]
+fn gpt_parameters_are_pytorchs_named_parameters_in_order() {
+    let Some(d) = dir() else { return };
+    let m = manifest(&d);
+    let g = model(&m);
+    assert_eq!(g.n_params as u64, m["n_params"].as_u64().unwrap());
+    let golden = m["params"].as_array().unwrap();
+    assert_eq!(g.tensors.len(), golden.len());
+    for (t, p) in g.tensors.iter().zip(golden) {
+        let shape: Vec<usize> = p["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        assert_eq!(t.name, p["name"].as_str().unwrap());
+        assert_eq!(t.shape, shape, "{}", t.name);
+        assert_eq!(t.offset as u64, p["offset"].as_u64().unwrap(), "{}", t.name);
+    }
+}
+
+#[test]
+fn gpt_hidden_states_logits_loss_and_gradient_match_pytorch_with_the_same_bits_on_every_kernel_path() {
+    let Some(d) = dir() else { return };
+    let m = manifest(&d);
+    let g = model(&m);
+    let (x, y) = (tokens(&m, "x"), tokens(&m, "y"));
+    let t = g.cfg.block_size;
+    let params = f32s(&d, "init.f32");
+    let mut first: Option<(Vec<f32>, f32)> = None;
+    for path in kernels::supported() {
+        let k = kernels::table(path).unwrap();
+        let mut w = g.work(12);
+        let mut grad = vec![0f32; g.n_params];
+        let loss = g.loss_and_grad(k, &params, &mut grad, &x, &y, t, &mut w);
+        // the forward pass again, for the logits (the gradient pass turns them into dlogits)
+        g.forward(k, &params, &x, t, &mut w);
+        for l in 0..=g.cfg.n_layer {
+            let e = rel_err(w.hidden(l), &f32s(&d, &format!("hidden_{l}.f32")));
+            assert!(e < 1e-5, "{path}: hidden state {l} differs by {e:e} of its scale");
+        }
+        let le = rel_err(w.logits(g.cfg.vocab), &f32s(&d, "logits.f32"));
+        let tl = m["loss"].as_f64().unwrap();
+        let ge = rel_err(&grad, &f32s(&d, "grad.f32"));
+        println!("{path}: loss {loss} vs torch {tl}; logits rel err {le:e}; gradient rel err {ge:e}");
+        assert!(le < 1e-5, "{path}: logits differ by {le:e}");
+        assert!(((loss as f64) - tl).abs() / tl < 1e-5, "{path}: loss {loss} vs {tl}");
+        assert!(ge < 1e-5, "{path}: gradient differs by {ge:e} of its scale");
+        // tensor by tensor too, so a small tensor (a bias) cannot hide in the global scale
+        let golden = f32s(&d, "grad.f32");
+        for tn in &g.tensors {
+            let r = tn.offset..tn.offset + tn.len();
+            let e = rel_err(&grad[r.clone()], &golden[r]);
+            assert!(e < 1e-4, "{path}: gradient of {} differs by {e:e} of its scale", tn.name);
+        }
+        match &first {
+            None => first = Some((grad, loss)),
+            Some((g0, l0)) => {
+                assert_eq!(l0.to_bits(), loss.to_bits(), "{path}: loss bits differ from the first path");
+                assert!(g0.iter().zip(&grad).all(|(a, b)| a.to_bits() == b.to_bits()), "{path}: gradient bits differ");
+            }
+        }
+    }
+}
+
+fn three_steps(g: &Gpt, spec: &str, params: &mut [f32], x: &[u32], y: &[u32]) -> Vec<f32> {
+    let cfg = OptimizerConfig::parse(spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
+    let mut opt = cfg.build_with::<f32>(&g.layout(), optlab::schedule::Cadence::Training);
+    let k = kernels::kernels();
+    let mut w = g.work(12);
+    let t = g.cfg.block_size;
+    let mut losses = vec![];
+    for _ in 0..3 {
+        let mut obj = |p: &[f32], gr: &mut [f32]| g.loss_and_grad(k, p, gr, x, y, t, &mut w);
+        losses.push(opt.step(params, &mut obj));
+    }
+    losses
+}
+
+fn check_case(case: &str, spec: &str) {
+    let Some(d) = dir() else { return };
+    let m = manifest(&d);
+    let g = model(&m);
+    let (x, y) = (tokens(&m, "x"), tokens(&m, "y"));
+    let mut params = f32s(&d, "init.f32");
+    let init = params.clone();
+    let losses = three_steps(&g, spec, &mut params, &x, &y);
+    let c = &m["cases"][case];
+    let want: Vec<f64> = c["losses_before_each_step"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+    for (a, b) in losses.iter().zip(&want) {
+        assert!(((*a as f64) - b).abs() / b < 1e-5, "{case}: losses {losses:?} vs torch {want:?}");
+    }
+    let golden = f32s(&d, c["file"].as_str().unwrap());
+    for tn in &g.tensors {
+        let r = tn.offset..tn.offset + tn.len();
+        let muon_matrix = case == "muon" && tn.shape.len() == 2 && tn.name.starts_with("blocks.");
+        let e = if muon_matrix {
+            let upd =
+                golden[r.clone()].iter().zip(&init[r.clone()]).fold(0f64, |a, (g, i)| a.max((g - i).abs() as f64));
+            params[r.clone()].iter().zip(&golden[r]).fold(0f64, |a, (p, g)| a.max((p - g).abs() as f64)) / upd
+        } else {
+            rel_err(&params[r.clone()], &golden[r])
+        };
+        let tol = if muon_matrix { 1e-2 } else { 1e-5 };
+        assert!(e < tol, "{case}: {} after 3 steps differs by {e:e} (tolerance {tol:e})", tn.name);
+    }
+    println!("{case}: losses {losses:?} (torch {want:?}); every tensor within tolerance");
+}
+
+#[test]
+fn gpt_three_clipped_sgd_steps_match_pytorch() {
+    check_case("sgd", "sgd(lr=0.1) | clip_grad_norm(max_norm=1.0)");
+}

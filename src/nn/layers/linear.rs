@@ -67,6 +67,43 @@ impl RowLinear {
         k.dots(x, w, rows, self.inp, self.out, init, &mut y[..rows * self.out]);
     }
 
+    /// The same product as [`RowLinear::forward`] through the GEMM kernel, from `wt`, the
+    /// weight transposed to `[inp, out]` (see [`RowLinear::transpose`]): each output starts
+    /// from its bias (or 0) and adds its `inp` terms one fused multiply-add at a time, in
+    /// input order. Vectorised across outputs, it keeps a tile of outputs in registers,
+    /// which the row-by-row dot products of `forward` cannot.
+    pub fn forward_t(
+        &self,
+        k: &crate::kernels::Kernels,
+        params: &[f32],
+        wt: &[f32],
+        x: &[f32],
+        rows: usize,
+        y: &mut [f32],
+    ) {
+        let out = self.out;
+        let y = &mut y[..rows * out];
+        match self.b {
+            Some(b) => {
+                let b = &params[b..b + out];
+                y.chunks_exact_mut(out).for_each(|r| r.copy_from_slice(b));
+                k.gemm(rows, self.inp, out, x, self.inp, 1, wt, out, Init::Keep, y, out);
+            }
+            None => k.gemm(rows, self.inp, out, x, self.inp, 1, wt, out, Init::Zero, y, out),
+        }
+    }
+
+    /// Writes the weight `[out, inp]` transposed, `[inp, out]`, into `wt`.
+    pub fn transpose(&self, params: &[f32], wt: &mut [f32]) {
+        let (inp, out) = (self.inp, self.out);
+        let w = &params[self.w..self.w + inp * out];
+        for (o, row) in w.chunks_exact(inp).enumerate() {
+            for (i, &v) in row.iter().enumerate() {
+                wt[i * out + o] = v;
+            }
+        }
+    }
+
     /// Adds dW = dYᵀ·X (and db, the column sums of dY in row order) into `grad`, and
     /// dX = dY·W into `dx` when given.
     #[allow(clippy::too_many_arguments)]

@@ -41,6 +41,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Seminar(args) => super::training::cmd_seminar(&args),
         Command::Serve { port, host, open } => crate::serve::serve(&crate::serve::ServeOptions { host, port }, open),
         Command::Train(args) => super::training::cmd_train(&args),
+        Command::Sample(args) => super::lm::cmd_sample(&args),
         Command::Study { action } => super::study::cmd_study(&action),
         Command::Data { action: super::DataAction::Fetch { name, data_dir } } => {
             super::training::cmd_fetch(&name, &data_dir)

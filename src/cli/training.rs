@@ -91,8 +91,13 @@ impl Progress {
 
 /// Builds the run list: every optimizer × every seed, in that order.
 pub fn run_specs(optimizers: &[String], seed: u64, seeds: u64) -> Result<Vec<RunSpec>> {
+    run_specs_or(optimizers, &SEMINAR_NN_OPTIMIZERS, seed, seeds)
+}
+
+/// [`run_specs`] with other default optimizers.
+pub fn run_specs_or(optimizers: &[String], defaults: &[&str], seed: u64, seeds: u64) -> Result<Vec<RunSpec>> {
     let owned: Vec<String> = if optimizers.is_empty() {
-        SEMINAR_NN_OPTIMIZERS.iter().map(|s| s.to_string()).collect()
+        defaults.iter().map(|s| s.to_string()).collect()
     } else {
         optimizers.to_vec()
     };
@@ -116,9 +121,12 @@ pub fn in_pool<T: Send>(threads: Option<usize>, f: impl FnOnce() -> T + Send) ->
 }
 
 pub fn cmd_train(a: &TrainArgs) -> Result<()> {
+    if super::lm::is_language_model(a) {
+        return super::lm::cmd_train_lm(a);
+    }
     let allow = Allow { large: a.allow_large };
     let epochs = check(limits::EPOCHS, a.epochs, allow)?;
-    let batch_size = check(limits::BATCH, a.batch_size, allow)?;
+    let batch_size = check(limits::BATCH, a.batch_size.unwrap_or(32), allow)?;
     let seeds = check(limits::SEEDS, a.seeds as usize, allow)? as u64;
     if a.seed.checked_add(seeds - 1).is_none() {
         return Err(usage(format!(
@@ -140,7 +148,7 @@ pub fn cmd_train(a: &TrainArgs) -> Result<()> {
     } else {
         Want::Auto
     };
-    let data = load_dataset(&a.dataset, a.data_dir.as_deref(), want)?;
+    let data = load_dataset(a.dataset.as_deref().unwrap_or("mnist"), a.data_dir.as_deref(), want)?;
     let model = nn::build(&a.model, data.input_shape(), allow).map_err(|e| usage(format!("--model: {e:#}")))?;
     let settings = TrainSettings { epochs, batch_size, limit_train: a.limit, ..Default::default() };
     settings.validate(&model, &data, runs.len(), allow).map_err(usage)?;

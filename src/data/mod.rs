@@ -10,6 +10,7 @@
 
 pub mod fetch;
 pub mod idx;
+pub mod text;
 
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 //! about the command line or about figures.
 
 pub mod compare;
+pub mod lm;
 pub mod map;
 pub mod presets;
 pub mod seminar;

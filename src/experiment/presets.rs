@@ -10,6 +10,22 @@ pub const PART1_FUNCTIONS: [&str; 4] = ["quadratic", "saddle", "sin-cos", "sin-c
 /// The seminar's four optimizers for part 2 (torch defaults, SGD with lr 0.01).
 pub const PART2_OPTIMIZERS: [&str; 4] = ["adam", "adagrad", "adadelta", "sgd(lr=0.01)"];
 
+/// nanoGPT's recipe for the character-level GPT (`config/train_shakespeare_char.py` at the
+/// CPU size, 2000 steps): AdamW lr 1e-3, betas (0.9, 0.99), weight decay 0.1 on matrices
+/// only, a linear warm-up over 100 steps from lr/101 (nanoGPT's `lr·(it+1)/(warmup+1)`),
+/// cosine to 1e-4 by step 2000, gradients clipped at norm 1.0.
+pub const GPT_ADAMW: &str = "partition(matrices=adamw(lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1), \
+     vectors=adamw(lr=1e-3, betas=(0.9, 0.99), weight_decay=0)) \
+     | SequentialLR(schedulers=[LinearLR(start_factor=0.0099009901, total_iters=100), \
+     CosineAnnealingLR(T_max=1900, eta_min=1e-4)], milestones=[100]) | clip_grad_norm(max_norm=1.0)";
+
+/// modded-nanogpt's split: Muon on the hidden matrices, AdamW on embeddings, head, gains
+/// and biases, with the same warm-up, cosine and clipping as [`GPT_ADAMW`].
+pub const GPT_MUON: &str = "partition(hidden=muon(lr=0.02, momentum=0.95, weight_decay=0), \
+     rest=adamw(lr=1e-3, betas=(0.9, 0.99), weight_decay=0)) \
+     | SequentialLR(schedulers=[LinearLR(start_factor=0.0099009901, total_iters=100), \
+     CosineAnnealingLR(T_max=1900, eta_min=1e-4)], milestones=[100]) | clip_grad_norm(max_norm=1.0)";
+
 /// The modern methods of the seminar's section 3 on the 2-D functions (their reference
 /// defaults; the lr is tuned).
 pub const MODERN_2D: [&str; 5] = ["lion", "sf-adamw", "muon", "prodigy", "soap"];

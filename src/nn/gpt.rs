@@ -426,14 +426,14 @@ impl Gpt {
                 finish_block(k, params, &self.blocks[l - 1], &wt[4 * l - 1], p, r, &mut s.x[..r * d]);
             }
             b.ln1.forward(params, &s.x[..r * d], &mut s.h1[..r * d], &mut s.m1, &mut s.r1);
-            b.qkv.forward_t(k, params, &wt[4 * l], &s.h1[..r * d], r, &mut s.qkv);
+            b.qkv.forward(k, params, &wt[4 * l], &s.h1[..r * d], r, &mut s.qkv);
             attn.forward(k, &s.qkv[..r * 3 * d], n, &mut s.a, &mut s.q, &mut s.k, &mut s.v, &mut s.p);
-            b.proj.forward_t(k, params, &wt[4 * l + 1], &s.a[..r * d], r, &mut s.xmid);
+            b.proj.forward(k, params, &wt[4 * l + 1], &s.a[..r * d], r, &mut s.xmid);
             for (o, &x) in s.xmid[..r * d].iter_mut().zip(&s.x[..r * d]) {
                 *o += x;
             }
             b.ln2.forward(params, &s.xmid[..r * d], &mut s.h2[..r * d], &mut s.m2, &mut s.r2);
-            b.fc.forward_t(k, params, &wt[4 * l + 2], &s.h2[..r * d], r, &mut s.f);
+            b.fc.forward(k, params, &wt[4 * l + 2], &s.h2[..r * d], r, &mut s.f);
             gelu::forward(&s.f[..r * 4 * d], &mut s.g[..r * 4 * d]);
         }
         match w.saved.last() {
@@ -445,7 +445,7 @@ impl Gpt {
         }
         self.ln_f.forward(params, &w.xl[..r * d], &mut w.hf[..r * d], &mut w.mf, &mut w.rf);
         let head_t = w.wt.last().expect("the head");
-        self.head.forward_t(k, params, head_t, &w.hf[..r * d], r, &mut w.logits);
+        self.head.forward(k, params, head_t, &w.hf[..r * d], r, &mut w.logits);
     }
 
     /// The mean cross-entropy of the last forward pass against `targets`; with `grad`, turns
@@ -530,7 +530,7 @@ impl Gpt {
 /// A block's output `x_mid + out(g)` into `y`.
 fn finish_block(k: &Kernels, params: &[f32], b: &Block, wt: &[f32], s: &Saved, r: usize, y: &mut [f32]) {
     let d = b.out.out;
-    b.out.forward_t(k, params, wt, &s.g[..r * 4 * d], r, y);
+    b.out.forward(k, params, wt, &s.g[..r * 4 * d], r, y);
     for (o, &x) in y.iter_mut().zip(&s.xmid[..r * d]) {
         *o += x;
     }

@@ -1,6 +1,7 @@
 //! Neural networks on flat parameter and gradient buffers: the seminar's MNIST models and
 //! small sequential models from a spec, with hand-written forward and backward passes.
 
+pub mod checkpoint;
 pub mod gpt;
 mod layers;
 pub mod model;

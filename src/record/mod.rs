@@ -3,6 +3,7 @@
 //! figures and reports are rendered from records and handed to the writer.
 
 pub mod compare;
+pub mod lm;
 pub mod map;
 pub mod sweep;
 pub mod train;

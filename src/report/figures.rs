@@ -149,3 +149,45 @@ pub fn sweep(
     }
     Ok(())
 }
+
+/// `rel/val_loss` (validation loss against steps), `rel/val_loss_seconds` (against wall
+/// seconds) and `rel/train_loss` (the loss of every step) of a language-model run, every
+/// optimizer and seed on one axis.
+pub fn lm(out: &mut OutDir, rel: &str, what: &str, results: &[crate::experiment::lm::LmResult]) -> Result<()> {
+    let label = |r: &crate::experiment::lm::LmResult| {
+        if results.iter().filter(|o| o.label == r.label).count() > 1 {
+            format!("{} seed {}", r.label, r.seed)
+        } else {
+            r.label.clone()
+        }
+    };
+    let evals: Vec<Series> = results
+        .iter()
+        .map(|r| Series {
+            label: label(r),
+            points: r.evals.iter().map(|e| (0.0, 0.0, e.val_loss)).collect(),
+            diverged_at: None,
+            _marker: std::marker::PhantomData,
+        })
+        .collect();
+    let mut fig = LossCurves::new(&evals, format!("validation loss — {what}"), (900, 560));
+    fig.y_desc = "validation loss (nats per character)";
+    fig.x = Some(("step", results.iter().map(|r| r.evals.iter().map(|e| e.step as f64).collect()).collect()));
+    plot::save_in(&fig, out, &at(rel, "val_loss"))?;
+    fig.title = format!("validation loss against time — {what}");
+    fig.x = Some(("seconds", results.iter().map(|r| r.evals.iter().map(|e| e.seconds).collect()).collect()));
+    plot::save_in(&fig, out, &at(rel, "val_loss_seconds"))?;
+    let steps: Vec<Series> = results
+        .iter()
+        .map(|r| Series {
+            label: label(r),
+            points: r.steps.iter().filter(|s| s.loss.is_finite()).map(|s| (0.0, 0.0, s.loss as f64)).collect(),
+            diverged_at: None,
+            _marker: std::marker::PhantomData,
+        })
+        .collect();
+    let mut fig = LossCurves::new(&steps, format!("training loss per step — {what}"), (900, 560));
+    fig.x = Some(("step", results.iter().map(|r| (1..=r.steps.len()).map(|k| k as f64).collect()).collect()));
+    plot::save_in(&fig, out, &at(rel, "train_loss"))?;
+    Ok(())
+}

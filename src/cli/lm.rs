@@ -1,0 +1,272 @@
+//! `train --model gpt` and `sample`: the language-model side of the command line.
+
+use super::args::{check, open_out, usage};
+use super::output::{install_ctrlc, stopped, STOP};
+use super::training::{in_pool, run_specs_or};
+use super::{SampleArgs, TrainArgs};
+use crate::data::text::TextData;
+use crate::experiment::lm::{self, LmEvent, LmSettings, LmStatus};
+use crate::experiment::presets::{slug, GPT_ADAMW};
+use crate::limits::{self, Allow};
+use crate::nn::checkpoint::{self, Meta};
+use crate::nn::{Gpt, GptConfig};
+use crate::record::{self, lm::LmContext};
+use crate::report::{figures, tables::Table};
+use anyhow::Result;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use rand_chacha::rand_core::{Rng, SeedableRng};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Whether `train` was asked for a language model (`--model gpt...`, a text dataset or `--text`).
+pub fn is_language_model(a: &TrainArgs) -> bool {
+    let m = a.model.trim_start().to_ascii_lowercase();
+    m == "gpt" || m.starts_with("gpt(") || a.text.is_some() || a.dataset.as_deref() == Some("shakespeare-char")
+}
+
+/// Progress: a bar per run with its loss and tokens/s on a terminal, one line per evaluation otherwise.
+struct Progress {
+    bars: Option<(MultiProgress, Vec<ProgressBar>)>,
+    labels: Vec<String>,
+    steps: usize,
+}
+
+impl Progress {
+    fn new(labels: Vec<String>, steps: usize) -> Progress {
+        if !std::io::stdout().is_terminal() {
+            return Progress { bars: None, labels, steps };
+        }
+        let mp = MultiProgress::new();
+        let width = labels.iter().map(|l| l.len()).max().unwrap_or(8).min(48);
+        let style = ProgressStyle::with_template(&format!(
+            "{{prefix:<{width}.{width}}} {{percent:>3}}%|{{bar:24}}| {{msg}} [{{elapsed_precise}}<{{eta_precise}}]"
+        ))
+        .expect("valid template")
+        .progress_chars("█▉▊▋▌▍▎▏ ");
+        let bars = labels
+            .iter()
+            .map(|l| {
+                let b = mp.add(ProgressBar::new(steps as u64));
+                b.set_style(style.clone());
+                b.set_prefix(l.clone());
+                b
+            })
+            .collect();
+        Progress { bars: Some((mp, bars)), labels, steps }
+    }
+
+    fn observe(&self, e: &LmEvent) {
+        match (&self.bars, e) {
+            (Some((_, bars)), LmEvent::Step { run, step, loss, tokens_per_s }) => {
+                bars[*run].set_position(*step as u64);
+                bars[*run].set_message(format!("loss {loss:.4}, {tokens_per_s:.0} tok/s"));
+            }
+            (Some((_, bars)), LmEvent::Finished { run, status }) => match status {
+                LmStatus::Completed => bars[*run].finish(),
+                LmStatus::Diverged { step } => bars[*run].abandon_with_message(format!("diverged at step {step}")),
+                LmStatus::Interrupted { step } => bars[*run].abandon_with_message(format!("interrupted at step {step}")),
+            },
+            (Some((mp, _)), LmEvent::Eval { run, record }) => {
+                let _ = mp.println(format!(
+                    "{} step {}/{}: train {:.4}, val {:.4}",
+                    self.labels[*run], record.step, self.steps, record.train_loss, record.val_loss
+                ));
+            }
+            (None, LmEvent::Eval { run, record }) => say!(
+                "{} step {}/{}: train loss {:.4}, val loss {:.4} ({:.1} s)",
+                self.labels[*run],
+                record.step,
+                self.steps,
+                record.train_loss,
+                record.val_loss,
+                record.seconds
+            ),
+            (None, LmEvent::Finished { run, status: LmStatus::Diverged { step } }) => {
+                say!("{} diverged at step {step} (loss became NaN/inf)", self.labels[*run])
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The checkpoint file of run `i` inside the output folder.
+fn checkpoint_rel(i: usize, label: &str, seed: u64) -> String {
+    format!("checkpoints/{}-{}-seed{seed}.safetensors", i + 1, slug(label))
+}
+
+pub fn cmd_train_lm(a: &TrainArgs) -> Result<()> {
+    let allow = Allow { large: a.allow_large };
+    let steps = check(limits::STEPS, a.steps, allow)?;
+    let batch_size = check(limits::BATCH, a.batch_size.unwrap_or(12), allow)?;
+    let seeds = check(limits::SEEDS, a.seeds as usize, allow)? as u64;
+    if a.seed.checked_add(seeds - 1).is_none() {
+        return Err(usage(format!("--seed {} with --seeds {seeds} runs past the largest seed, 2^64 − 1", a.seed)));
+    }
+    if let Some(t) = a.threads {
+        check(limits::THREADS, t, allow)?;
+    }
+    if a.checkpoint_every == Some(0) {
+        return Err(usage("--checkpoint-every 0: give a number of steps ≥ 1"));
+    }
+    let dataset = a.dataset.as_deref().unwrap_or("shakespeare-char");
+    if a.text.is_some() && a.dataset.is_some() {
+        return Err(usage("give either --dataset or --text, not both"));
+    }
+    let data = TextData::load(dataset, a.text.as_deref()).map_err(|e| usage(format!("{e:#}")))?;
+    let spec = if a.model.trim().eq_ignore_ascii_case("cnn") { "gpt" } else { a.model.as_str() };
+    let cfg = GptConfig::parse(spec, data.vocab.len()).map_err(|e| usage(format!("--model: {e:#}")))?;
+    let model = Gpt::new(cfg, allow).map_err(|e| usage(format!("--model: {e:#}")))?;
+    let runs = run_specs_or(&a.optimizers, &[GPT_ADAMW], a.seed, seeds)?;
+    let settings = LmSettings {
+        steps,
+        batch_size,
+        eval_every: a.eval_every,
+        eval_batches: a.eval_batches,
+        checkpoint_every: a.checkpoint_every,
+    };
+    settings.validate(&model, &data, runs.len(), allow).map_err(usage)?;
+    let mut out = open_out(a.out.as_deref(), PathBuf::from("out/train").join(format!("gpt-{}", slug(&data.name))))?;
+    let t = model.cfg.block_size;
+    say!(
+        "{}: {} parameters; {} from {} ({} training / {} validation characters, vocabulary {}); {} runs × {steps} steps of {batch_size}×{t} tokens",
+        model.cfg.canonical(),
+        model.n_params,
+        data.name,
+        data.source,
+        data.train.len(),
+        data.val.len(),
+        data.vocab.len(),
+        runs.len()
+    );
+    install_ctrlc();
+    let labels: Vec<String> = runs.iter().map(|r| format!("{} seed {}", r.label, r.seed)).collect();
+    let progress = Progress::new(labels, steps);
+    let dir = out.path().to_path_buf();
+    let save = |i: usize, step: usize, params: &[f32]| -> Result<()> {
+        let r = &runs[i];
+        let meta = Meta { vocab: data.vocab.clone(), optimizer: r.config.canonical(), seed: r.seed, step };
+        let bytes = checkpoint::to_bytes(&model, params, &meta)?;
+        let path = dir.join(checkpoint_rel(i, &r.label, r.seed));
+        if let Some(p) = path.parent() {
+            std::fs::create_dir_all(p)?;
+        }
+        record::write_atomic(&path, &bytes)
+    };
+    let t0 = Instant::now();
+    let observe = |e: LmEvent| {
+        if let LmEvent::Checkpoint { run, step, params } = &e {
+            if let Err(err) = save(*run, *step, params) {
+                say!("checkpoint of {} at step {step} not written: {err:#}", runs[*run].label);
+            }
+        }
+        progress.observe(&e);
+    };
+    let results = in_pool(a.threads, || lm::train(&model, &data, &runs, &settings, &STOP, &observe))?;
+    let seconds = t0.elapsed().as_secs_f64();
+    drop(progress);
+    let c = LmContext {
+        model: &model.cfg.canonical(),
+        parameters: model.n_params,
+        dataset: &data.name,
+        data_source: &data.source,
+        vocab_size: data.vocab.len(),
+        block_size: t,
+        train_tokens: data.train.len(),
+        val_tokens: data.val.len(),
+    };
+    record::lm::write(&mut out, "", &c, &settings, &results, seconds)?;
+    for (i, r) in results.iter().enumerate() {
+        let meta = Meta { vocab: data.vocab.clone(), optimizer: r.spec.clone(), seed: r.seed, step: r.steps.len() };
+        out.bytes(checkpoint_rel(i, &r.label, r.seed), &checkpoint::to_bytes(&model, &r.params, &meta)?)?;
+    }
+    let what = format!("{} on {}, batch {batch_size}×{t}", model.cfg.canonical(), data.name);
+    figures::lm(&mut out, "", &what, &results)?;
+    let files = out.finish()?;
+    let mut table = Table::new(&["optimizer", "seed", "steps", "train loss", "val loss", "val bits/char", "s", "tokens/s"]);
+    for r in &results {
+        let last = r.evals.last();
+        let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+        table.rows.push(vec![
+            r.label.clone(),
+            r.seed.to_string(),
+            r.steps.len().to_string(),
+            f(last.map(|e| e.train_loss)),
+            f(last.map(|e| e.val_loss)),
+            f(last.map(|e| e.val_loss / std::f64::consts::LN_2)),
+            format!("{:.1}", r.seconds),
+            format!("{:.0}", (r.steps.len() * batch_size * t) as f64 / r.seconds.max(1e-9)),
+        ]);
+    }
+    say_raw!("{}", table.render());
+    say!("{seconds:.1} s in all; wrote {} files to {}", files.len(), dir.display());
+    say!("sample from a run: optlab sample {}", dir.join(checkpoint_rel(0, &results[0].label, results[0].seed)).display());
+    if stopped() {
+        say!("interrupted: the records hold the completed evaluations, the checkpoints the last parameters");
+    }
+    Ok(())
+}
+
+/// Draws the next token from `logits` with `temperature` among the `top_k` most likely
+/// (0: all), by inverse transform of a uniform from `rng`.
+pub fn draw(logits: &[f32], temperature: f64, top_k: usize, rng: &mut impl Rng) -> usize {
+    let mut order: Vec<usize> = (0..logits.len()).collect();
+    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]).then(a.cmp(&b)));
+    let k = if top_k == 0 { logits.len() } else { top_k.min(logits.len()) };
+    let top = &order[..k];
+    let m = logits[top[0]] as f64;
+    let w: Vec<f64> = top.iter().map(|&i| ((logits[i] as f64 - m) / temperature).exp()).collect();
+    let total: f64 = w.iter().sum();
+    let u = ((rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64) * total;
+    let mut acc = 0.0;
+    for (&i, &wi) in top.iter().zip(&w) {
+        acc += wi;
+        if u < acc {
+            return i;
+        }
+    }
+    top[k - 1]
+}
+
+pub fn cmd_sample(a: &SampleArgs) -> Result<()> {
+    if !(a.temperature > 0.0 && a.temperature.is_finite()) {
+        return Err(usage(format!("--temperature {}: must be a number > 0", a.temperature)));
+    }
+    let chars = check(limits::STEPS, a.chars, Allow::DEFAULT)?;
+    let (model, params, meta) = checkpoint::load(&a.checkpoint, Allow::DEFAULT).map_err(|e| usage(format!("{e:#}")))?;
+    let data = TextData { name: String::new(), source: String::new(), vocab: meta.vocab.clone(), train: vec![], val: vec![] };
+    let mut tokens = data.encode(&a.prompt).map_err(|c| {
+        usage(format!("--prompt: the character {c:?} is not in the model's vocabulary ({} characters)", data.vocab.len()))
+    })?;
+    if tokens.is_empty() {
+        return Err(usage("--prompt is empty: give at least one character (the default is a newline)"));
+    }
+    let text = sample(&model, &params, &mut tokens, chars, a.temperature, a.top_k, a.seed);
+    let out: String = format!("{}{}", a.prompt, data.decode(&text));
+    if let Some(p) = &a.out {
+        record::write_atomic(p, out.as_bytes()).map_err(|e| usage(format!("--out {}: {e:#}", p.display())))?;
+    }
+    say!("{out}");
+    Ok(())
+}
+
+/// `chars` new tokens after `context`, each from the logits of the last position of the
+/// last `block_size` tokens.
+pub fn sample(model: &Gpt, params: &[f32], context: &mut Vec<u32>, chars: usize, temperature: f64, top_k: usize, seed: u64) -> Vec<u32> {
+    let k = crate::kernels::kernels();
+    let mut w = model.work(1);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let (bs, v) = (model.cfg.block_size, model.cfg.vocab);
+    let mut new = Vec::with_capacity(chars);
+    for _ in 0..chars {
+        let start = context.len().saturating_sub(bs);
+        let window = &context[start..];
+        model.forward(k, params, window, window.len(), &mut w);
+        let logits = w.logits(v);
+        let last = &logits[(window.len() - 1) * v..];
+        let next = draw(last, temperature, top_k, &mut rng) as u32;
+        context.push(next);
+        new.push(next);
+    }
+    new
+}

@@ -106,7 +106,8 @@ pub struct GroupHyper<'a> {
 pub trait Optimizer<T: Real>: Send {
     fn step(&mut self, params: &mut [T], objective: &mut dyn Objective<T>) -> T;
 
-    /// How many parameter groups the optimizer has (Muon with its fallback has two).
+    /// How many parameter groups the optimizer has (Muon with its fallback has two;
+    /// `partition` has those of its sub-optimizers, in selector order).
     fn group_count(&self) -> usize {
         1
     }

@@ -383,6 +383,14 @@ mod tests {
     }
 
     #[test]
+    fn muon_with_a_fallback_is_partition_of_matrices_to_muon_and_rest_to_the_fallback() {
+        let l = model();
+        let a = run("muon(lr=0.02, fallback=sgd(lr=0.1, momentum=0.9))", &l, 10);
+        let b = run("partition(matrices=muon(lr=0.02), rest=sgd(lr=0.1, momentum=0.9))", &l, 10);
+        assert_eq!(a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), b.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn a_tensor_goes_to_the_first_matching_selector_roles_then_shapes_then_rest() {
         let l = model();
         // hidden beats matrices, whatever the order written; the head is a matrix; bias and

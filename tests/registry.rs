@@ -62,6 +62,7 @@ fn candidates(kind: Kind, default: &Value) -> Vec<String> {
             .filter(|s| *s != default.to_string())
             .collect(),
         Kind::Optimizer => vec!["sgd(lr=0.01)".into(), "adam(lr=0.01)".into()],
+        Kind::MaybeOptimizer => vec!["sgd(lr=0.01)".into(), "adam(lr=0.01)".into(), "None".into()],
         Kind::SchedulerList => vec![],
     }
 }

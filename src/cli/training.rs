@@ -152,6 +152,7 @@ pub fn cmd_train(a: &TrainArgs) -> Result<()> {
     let model = nn::build(&a.model, data.input_shape(), allow).map_err(|e| usage(format!("--model: {e:#}")))?;
     let settings = TrainSettings { epochs, batch_size, limit_train: a.limit, ..Default::default() };
     settings.validate(&model, &data, runs.len(), allow).map_err(usage)?;
+    train::check_optimizers(&model, &runs).map_err(usage)?;
     let n_train = a.limit.map_or(data.train.len(), |l| l.min(data.train.len()));
     let mut out =
         open_out(a.out.as_deref(), PathBuf::from("out/train").join(format!("{}-{}", slug(&model.name), data.name)))?;

@@ -128,6 +128,16 @@ pub struct RunSpec {
     pub seed: u64,
 }
 
+/// Checks, before any work, that every run's optimizer accepts the model's tensors (a
+/// `partition` must cover every tensor); the error is one line, naming the run.
+pub fn check_optimizers(model: &Model, runs: &[RunSpec]) -> Result<(), String> {
+    let layout = model.layout();
+    for r in runs {
+        r.config.check_layout(&layout).map_err(|e| format!("{}: {e}", r.label))?;
+    }
+    Ok(())
+}
+
 /// One epoch of one run (a row of `history.csv`).
 #[derive(Clone, Debug, Serialize)]
 pub struct EpochRecord {

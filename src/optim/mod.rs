@@ -33,7 +33,7 @@ macro_rules! methods {
 
 methods!(
     gd, momentum, nag, sgd, adagrad, adadelta, adam, adamw, rmsprop, nadam, radam, adamax, rprop, asgd, adafactor,
-    lbfgs, muon, lion, sf_adamw, sf_sgd, prodigy, ademamix, adabelief, adopt, adan, lamb, lars, mars, soap
+    lbfgs, muon, lion, sf_adamw, sf_sgd, prodigy, ademamix, adabelief, adopt, adan, lamb, lars, mars, soap, partition
 );
 
 pub use layout::{Layout, Role, Shape2, TensorInfo};
@@ -106,7 +106,8 @@ pub struct GroupHyper<'a> {
 pub trait Optimizer<T: Real>: Send {
     fn step(&mut self, params: &mut [T], objective: &mut dyn Objective<T>) -> T;
 
-    /// How many parameter groups the optimizer has (Muon with its fallback has two).
+    /// How many parameter groups the optimizer has (Muon with its fallback has two;
+    /// `partition` has those of its sub-optimizers, in selector order).
     fn group_count(&self) -> usize {
         1
     }

@@ -33,6 +33,11 @@
 //! matrix [o, i·kh·kw], whose dims also set γ'), and runs every other tensor (biases) through
 //! the `fallback` optimizer, an element-wise method given as a spec (default
 //! `adamw(lr=1e-3)`), as a second parameter group: [`Optimizer::group`] 1 is the fallback's.
+//! This is the mechanism of [`super::partition`] with two fixed groups: `muon(lr=γ,
+//! fallback=F)` is `partition(matrices=muon(lr=γ), rest=F)`, and
+//! `partition(hidden=muon(...), rest=...)` is the general form (groups by role, e.g. the
+//! embedding and head left to AdamW as in modded-nanogpt, and any first-order method for the
+//! rest).
 
 use super::{
     ensure_len, ops, Check, Group, GroupHyper, Hyper, Kind, Layout, Method, Objective, Optimizer, OptimizerConfig, Param, Point, Real, Value,

@@ -159,19 +159,34 @@ impl OptimizerConfig {
             )
         })?;
         let hyper = Hyper::from_spec(method.name, method.params, spec)?;
-        // nested optimizers (Muon's fallback) are validated like any spec
+        // nested optimizers (Muon's fallback, partition's selectors) are validated like any
+        // spec; they run on gathered copies of their tensors given the gradient already taken,
+        // so they must take exactly one gradient, at their parameters
         for (p, v) in method.params.iter().zip(hyper.iter().map(|(_, v)| v)) {
-            if let (super::Kind::Optimizer, Value::Call(inner)) = (p.kind, v) {
-                let sub = Self::from_spec(inner)?;
-                if sub.method.closure || !sub.method.elementwise || sub.method.point != Point::Current {
+            let Value::Call(inner) = v else { continue };
+            let sub = Self::from_spec(inner)?;
+            let first_order = !sub.method.closure && sub.method.point == Point::Current;
+            let span = || spec.get(p.key).map_or(0..0, |a| a.span.clone());
+            match p.kind {
+                super::Kind::Optimizer if !first_order || !sub.method.elementwise => {
                     return Err(SpecError::new(
                         format!(
                             "{} of {} must be an element-wise first-order method that takes its gradient at its parameters (e.g. adamw)",
                             p.key, method.name
                         ),
-                        spec.get(p.key).map_or(0..0, |a| a.span.clone()),
+                        span(),
                     ));
                 }
+                super::Kind::MaybeOptimizer if !first_order => {
+                    return Err(SpecError::new(
+                        format!(
+                            "{} of {} must be a first-order method that takes one gradient at its parameters (e.g. adamw, muon; not {})",
+                            p.key, method.name, sub.method.name
+                        ),
+                        span(),
+                    ));
+                }
+                _ => {}
             }
         }
         (method.rules)(&hyper)
@@ -189,9 +204,31 @@ impl OptimizerConfig {
         self.method.name
     }
 
-    /// The learning rate.
+    /// The learning rate. A `partition` without an `lr` of its own reports the learning rate
+    /// of its first selector given (in schema order).
     pub fn lr(&self) -> f64 {
-        self.hyper.num("lr")
+        match self.hyper.value("lr") {
+            Value::Num(x) => *x,
+            _ => self
+                .hyper
+                .iter()
+                .find_map(|(_, v)| match v {
+                    Value::Call(s) => Self::from_spec(s).ok().map(|c| c.lr()),
+                    _ => None,
+                })
+                .unwrap_or(f64::NAN),
+        }
+    }
+
+    /// Checks the configuration against the tensors it will run on, before anything runs:
+    /// `partition` must cover every tensor (and each of its selectors, recursively, the
+    /// tensors it takes). Every other method accepts any layout. The error is one line.
+    pub fn check_layout(&self, layout: &Layout) -> Result<(), String> {
+        if self.method.name == super::partition::METHOD.name {
+            super::partition::check_layout(&self.hyper, layout)
+        } else {
+            Ok(())
+        }
     }
 
     /// The same configuration with another learning rate (used by `tune`).

@@ -34,6 +34,8 @@ pub enum Kind {
     MaybeNums(usize),
     /// A nested optimizer spec, e.g. Muon's `fallback=adamw(lr=1e-3)`.
     Optimizer,
+    /// A nested optimizer spec or `None` (a selector of `partition` that takes no tensors).
+    MaybeOptimizer,
     /// A list of nested scheduler specs (SequentialLR, ChainedScheduler).
     SchedulerList,
 }
@@ -162,6 +164,10 @@ fn coerce(p: &Param, v: Value) -> Result<Value, String> {
         Kind::Optimizer => match v {
             Value::Call(s) => Value::Call(s),
             _ => return Err(what("an optimizer spec, like adamw(lr=1e-3)")),
+        },
+        Kind::MaybeOptimizer => match v {
+            Value::Call(_) | Value::None => v,
+            _ => return Err(what("an optimizer spec, like adamw(lr=1e-3), or None")),
         },
         Kind::SchedulerList => match v {
             Value::List(items) | Value::Tuple(items) if items.iter().all(|i| matches!(i, Value::Call(_))) => {
@@ -368,6 +374,14 @@ impl Hyper {
         }
     }
 
+    /// A nested spec, or `None` (`MaybeOptimizer` keys).
+    pub fn maybe_spec(&self, key: &str) -> Option<&Spec> {
+        match self.value(key) {
+            Value::Call(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// The nested specs of a `SchedulerList` key.
     pub fn specs(&self, key: &str) -> Vec<&Spec> {
         match self.value(key) {
@@ -384,14 +398,14 @@ impl Hyper {
         format!("{}({})", self.name, body.join(", "))
     }
 
-    /// The name with `lr` (when the schema has one) and the keys that differ from their
-    /// defaults, e.g. `sgd(lr=0.01, momentum=0.9)`.
+    /// The name with `lr` (when the schema has one and it is not `None`) and the keys that
+    /// differ from their defaults, e.g. `sgd(lr=0.01, momentum=0.9)`.
     pub fn label(&self) -> String {
         let diff: Vec<String> = self
             .params
             .iter()
             .zip(&self.values)
-            .filter(|(p, v)| p.key == "lr" || **v != p.default_value())
+            .filter(|(p, v)| (p.key == "lr" && **v != Value::None) || **v != p.default_value())
             .map(|(p, v)| format!("{}={v}", p.key))
             .collect();
         if diff.is_empty() {

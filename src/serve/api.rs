@@ -101,6 +101,7 @@ fn kind_json(k: Kind) -> Value {
         Kind::MaybeNum => json!({"type": "maybe-num"}),
         Kind::MaybeNums(n) => json!({"type": "maybe-nums", "n": n}),
         Kind::Optimizer => json!({"type": "optimizer"}),
+        Kind::MaybeOptimizer => json!({"type": "maybe-optimizer"}),
         Kind::SchedulerList => json!({"type": "scheduler-list"}),
     }
 }

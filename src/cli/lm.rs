@@ -65,7 +65,9 @@ impl Progress {
             (Some((_, bars)), LmEvent::Finished { run, status }) => match status {
                 LmStatus::Completed => bars[*run].finish(),
                 LmStatus::Diverged { step } => bars[*run].abandon_with_message(format!("diverged at step {step}")),
-                LmStatus::Interrupted { step } => bars[*run].abandon_with_message(format!("interrupted at step {step}")),
+                LmStatus::Interrupted { step } => {
+                    bars[*run].abandon_with_message(format!("interrupted at step {step}"))
+                }
             },
             (Some((mp, _)), LmEvent::Eval { run, record }) => {
                 let _ = mp.println(format!(
@@ -118,6 +120,10 @@ pub fn cmd_train_lm(a: &TrainArgs) -> Result<()> {
     let cfg = GptConfig::parse(spec, data.vocab.len()).map_err(|e| usage(format!("--model: {e:#}")))?;
     let model = Gpt::new(cfg, allow).map_err(|e| usage(format!("--model: {e:#}")))?;
     let runs = run_specs_or(&a.optimizers, &[GPT_ADAMW], a.seed, seeds)?;
+    let layout = model.layout();
+    for r in &runs {
+        r.config.check_layout(&layout).map_err(|e| usage(format!("--optimizer: {e}")))?;
+    }
     let settings = LmSettings {
         steps,
         batch_size,
@@ -183,7 +189,8 @@ pub fn cmd_train_lm(a: &TrainArgs) -> Result<()> {
     let what = format!("{} on {}, batch {batch_size}×{t}", model.cfg.canonical(), data.name);
     figures::lm(&mut out, "", &what, &results)?;
     let files = out.finish()?;
-    let mut table = Table::new(&["optimizer", "seed", "steps", "train loss", "val loss", "val bits/char", "s", "tokens/s"]);
+    let mut table =
+        Table::new(&["optimizer", "seed", "steps", "train loss", "val loss", "val bits/char", "s", "tokens/s"]);
     for r in &results {
         let last = r.evals.last();
         let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
@@ -200,7 +207,10 @@ pub fn cmd_train_lm(a: &TrainArgs) -> Result<()> {
     }
     say_raw!("{}", table.render());
     say!("{seconds:.1} s in all; wrote {} files to {}", files.len(), dir.display());
-    say!("sample from a run: optlab sample {}", dir.join(checkpoint_rel(0, &results[0].label, results[0].seed)).display());
+    say!(
+        "sample from a run: optlab sample {}",
+        dir.join(checkpoint_rel(0, &results[0].label, results[0].seed)).display()
+    );
     if stopped() {
         say!("interrupted: the records hold the completed evaluations, the checkpoints the last parameters");
     }
@@ -234,9 +244,13 @@ pub fn cmd_sample(a: &SampleArgs) -> Result<()> {
     }
     let chars = check(limits::STEPS, a.chars, Allow::DEFAULT)?;
     let (model, params, meta) = checkpoint::load(&a.checkpoint, Allow::DEFAULT).map_err(|e| usage(format!("{e:#}")))?;
-    let data = TextData { name: String::new(), source: String::new(), vocab: meta.vocab.clone(), train: vec![], val: vec![] };
+    let data =
+        TextData { name: String::new(), source: String::new(), vocab: meta.vocab.clone(), train: vec![], val: vec![] };
     let mut tokens = data.encode(&a.prompt).map_err(|c| {
-        usage(format!("--prompt: the character {c:?} is not in the model's vocabulary ({} characters)", data.vocab.len()))
+        usage(format!(
+            "--prompt: the character {c:?} is not in the model's vocabulary ({} characters)",
+            data.vocab.len()
+        ))
     })?;
     if tokens.is_empty() {
         return Err(usage("--prompt is empty: give at least one character (the default is a newline)"));
@@ -252,7 +266,15 @@ pub fn cmd_sample(a: &SampleArgs) -> Result<()> {
 
 /// `chars` new tokens after `context`, each from the logits of the last position of the
 /// last `block_size` tokens.
-pub fn sample(model: &Gpt, params: &[f32], context: &mut Vec<u32>, chars: usize, temperature: f64, top_k: usize, seed: u64) -> Vec<u32> {
+pub fn sample(
+    model: &Gpt,
+    params: &[f32],
+    context: &mut Vec<u32>,
+    chars: usize,
+    temperature: f64,
+    top_k: usize,
+    seed: u64,
+) -> Vec<u32> {
     let k = crate::kernels::kernels();
     let mut w = model.work(1);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);

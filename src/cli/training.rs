@@ -96,11 +96,8 @@ pub fn run_specs(optimizers: &[String], seed: u64, seeds: u64) -> Result<Vec<Run
 
 /// [`run_specs`] with other default optimizers.
 pub fn run_specs_or(optimizers: &[String], defaults: &[&str], seed: u64, seeds: u64) -> Result<Vec<RunSpec>> {
-    let owned: Vec<String> = if optimizers.is_empty() {
-        defaults.iter().map(|s| s.to_string()).collect()
-    } else {
-        optimizers.to_vec()
-    };
+    let owned: Vec<String> =
+        if optimizers.is_empty() { defaults.iter().map(|s| s.to_string()).collect() } else { optimizers.to_vec() };
     let configs = parse_optimizers(&owned)?;
     let labels = unique_labels(&configs);
     let mut runs = Vec::new();

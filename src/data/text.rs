@@ -49,7 +49,8 @@ impl TextData {
         if vocab.len() > MAX_VOCAB {
             bail!("{source}: {} distinct characters, more than the {MAX_VOCAB} a vocabulary may hold", vocab.len());
         }
-        let tokens: Vec<u32> = text.chars().map(|c| vocab.binary_search(&c).expect("in the vocabulary") as u32).collect();
+        let tokens: Vec<u32> =
+            text.chars().map(|c| vocab.binary_search(&c).expect("in the vocabulary") as u32).collect();
         // nanoGPT: n = len(data); train = data[:int(n*0.9)]
         let n_train = (tokens.len() as f64 * 0.9) as usize;
         let val = tokens[n_train..].to_vec();
@@ -86,8 +87,9 @@ impl TextData {
         if let Some(at) = bytes.iter().position(|&b| b == 0) {
             bail!("--text {shown}: a binary file (a NUL byte at offset {at}), not text");
         }
-        let text = String::from_utf8(bytes)
-            .map_err(|e| anyhow::anyhow!("--text {shown}: not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            anyhow::anyhow!("--text {shown}: not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to())
+        })?;
         let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "text".into());
         TextData::from_text(&name, &shown.to_string(), &text)
     }
@@ -97,7 +99,9 @@ impl TextData {
         match text {
             Some(p) => TextData::from_file(p),
             None if dataset == "shakespeare-char" => TextData::shakespeare(),
-            None => bail!("--dataset {dataset}: not a text dataset (the text dataset is shakespeare-char, or give --text FILE)"),
+            None => bail!(
+                "--dataset {dataset}: not a text dataset (the text dataset is shakespeare-char, or give --text FILE)"
+            ),
         }
     }
 
@@ -127,6 +131,7 @@ impl TextData {
     /// Writes `n` windows of `t` tokens into `x` and their next tokens into `y`, at offsets
     /// drawn uniformly from `[0, len − t − 1]` by ChaCha8 seeded from (`seed`, `stream`):
     /// the same windows for the same seed and stream on every machine.
+    #[allow(clippy::too_many_arguments)]
     pub fn batch(&self, part: Part, seed: u64, stream: u64, n: usize, t: usize, x: &mut [u32], y: &mut [u32]) {
         let s = self.split(part);
         let span = (s.len() - t) as u64; // offsets 0 ..= len − t − 1
@@ -156,7 +161,10 @@ mod tests {
     fn shakespeare_has_nanogpts_vocabulary_and_split() {
         let d = TextData::shakespeare().unwrap();
         assert_eq!(d.vocab.len(), 65);
-        assert_eq!(d.vocab.iter().collect::<String>(), "\n !$&',-.3:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+        assert_eq!(
+            d.vocab.iter().collect::<String>(),
+            "\n !$&',-.3:;?ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+        );
         assert_eq!(d.train.len(), 1_003_854);
         assert_eq!(d.val.len(), 111_540);
         assert_eq!(d.decode(&d.train[..14]), "First Citizen:");

@@ -57,7 +57,11 @@ impl LmSettings {
             return Err("no runs to make (give at least one optimizer and one seed)".into());
         }
         if model.cfg.vocab != data.vocab.len() {
-            return Err(format!("the model's vocabulary ({}) is not the data's ({})", model.cfg.vocab, data.vocab.len()));
+            return Err(format!(
+                "the model's vocabulary ({}) is not the data's ({})",
+                model.cfg.vocab,
+                data.vocab.len()
+            ));
         }
         data.check_windows(model.cfg.block_size)?;
         let bytes = self.bytes_needed(model, runs, rayon::current_num_threads());
@@ -78,7 +82,7 @@ impl LmSettings {
 
     /// The steps after which a run evaluates.
     pub fn is_eval_step(&self, step: usize) -> bool {
-        self.eval_batches > 0 && (step == self.steps || (self.eval_every > 0 && step % self.eval_every == 0))
+        self.eval_batches > 0 && (step == self.steps || (self.eval_every > 0 && step.is_multiple_of(self.eval_every)))
     }
 }
 
@@ -113,9 +117,13 @@ pub struct StepRecord {
 pub enum LmStatus {
     Completed,
     /// The loss became NaN or infinite at this step (1-based).
-    Diverged { step: usize },
+    Diverged {
+        step: usize,
+    },
     /// Stopped by the user before this step; the evaluations before it are complete.
-    Interrupted { step: usize },
+    Interrupted {
+        step: usize,
+    },
 }
 
 /// Everything one run produced.
@@ -135,15 +143,38 @@ pub struct LmResult {
 /// Progress reports (`run` indexes the run list).
 #[derive(Clone, Debug)]
 pub enum LmEvent<'a> {
-    Step { run: usize, step: usize, loss: f32, tokens_per_s: f64 },
-    Eval { run: usize, record: &'a EvalRecord },
-    Finished { run: usize, status: LmStatus },
+    Step {
+        run: usize,
+        step: usize,
+        loss: f32,
+        tokens_per_s: f64,
+    },
+    Eval {
+        run: usize,
+        record: &'a EvalRecord,
+    },
+    Finished {
+        run: usize,
+        status: LmStatus,
+    },
     /// The parameters after `step` (the point the method reports), every `checkpoint_every` steps.
-    Checkpoint { run: usize, step: usize, params: &'a [f32] },
+    Checkpoint {
+        run: usize,
+        step: usize,
+        params: &'a [f32],
+    },
 }
 
 /// The mean loss over `batches` fixed batches of `part`.
-pub fn evaluate(model: &Gpt, params: &[f32], data: &TextData, part: Part, batches: usize, n: usize, w: &mut GptWork) -> f64 {
+pub fn evaluate(
+    model: &Gpt,
+    params: &[f32],
+    data: &TextData,
+    part: Part,
+    batches: usize,
+    n: usize,
+    w: &mut GptWork,
+) -> f64 {
     let k = crate::kernels::kernels();
     let t = model.cfg.block_size;
     let (mut x, mut y) = (vec![0u32; n * t], vec![0u32; n * t]);
@@ -206,7 +237,7 @@ pub fn train_one(
             last_report = Instant::now();
             since = 0;
         }
-        if s.checkpoint_every.is_some_and(|c| step % c == 0) {
+        if s.checkpoint_every.is_some_and(|c| step.is_multiple_of(c)) {
             opt.report(&params, &mut shown);
             observe(LmEvent::Checkpoint { run: index, step, params: &shown });
         }

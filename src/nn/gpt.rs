@@ -76,7 +76,7 @@ impl GptConfig {
                     _ => bail!("gpt: bias must be true or false"),
                 },
                 "dropout" => match a.value {
-                    Value::Num(x) if x == 0.0 => {}
+                    Value::Num(0.0) => {}
                     _ => bail!(
                         "gpt: dropout must be 0 (optlab's GPT trains without dropout, as nanoGPT's small recipes do)"
                     ),
@@ -84,7 +84,7 @@ impl GptConfig {
                 other => bail!("gpt: unknown key '{other}' (the keys are {KEYS})"),
             }
         }
-        if c.n_embd % c.n_head != 0 {
+        if !c.n_embd.is_multiple_of(c.n_head) {
             bail!("gpt: n_embd={} is not a multiple of n_head={}", c.n_embd, c.n_head);
         }
         Ok(c)
@@ -403,7 +403,7 @@ impl Gpt {
     /// the logits are then in `w.logits`.
     pub fn forward(&self, k: &Kernels, params: &[f32], tokens: &[u32], t: usize, w: &mut GptWork) {
         let c = &self.cfg;
-        assert!(t >= 1 && t <= c.block_size && tokens.len() % t == 0, "gpt: windows of 1..=block_size tokens");
+        assert!(t >= 1 && t <= c.block_size && tokens.len().is_multiple_of(t), "gpt: windows of 1..=block_size tokens");
         let n = tokens.len() / t;
         assert!(n <= w.cap, "gpt: batch larger than the workspace");
         assert!(tokens.iter().all(|&x| (x as usize) < c.vocab), "gpt: token outside the vocabulary");

@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 /// `history.csv`: optimizer, seed, step, train_loss, val_loss, val_perplexity,
 /// val_bits_per_char, lr, tokens, seconds.
 pub fn history_csv(results: &[LmResult]) -> String {
-    let mut s = String::from("optimizer,seed,step,train_loss,val_loss,val_perplexity,val_bits_per_char,lr,tokens,seconds\n");
+    let mut s =
+        String::from("optimizer,seed,step,train_loss,val_loss,val_perplexity,val_bits_per_char,lr,tokens,seconds\n");
     for r in results {
         for e in &r.evals {
             let _ = writeln!(
@@ -57,7 +58,14 @@ pub struct LmContext<'a> {
 }
 
 /// Writes `rel/history.csv`, `rel/steps.csv` and `rel/summary.json`.
-pub fn write(out: &mut OutDir, rel: &str, c: &LmContext, s: &LmSettings, results: &[LmResult], seconds: f64) -> Result<()> {
+pub fn write(
+    out: &mut OutDir,
+    rel: &str,
+    c: &LmContext,
+    s: &LmSettings,
+    results: &[LmResult],
+    seconds: f64,
+) -> Result<()> {
     let at = |n: &str| super::compare::at(rel, n);
     out.bytes(at("history.csv"), history_csv(results).as_bytes())?;
     out.bytes(at("steps.csv"), steps_csv(results).as_bytes())?;

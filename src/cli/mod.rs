@@ -292,7 +292,7 @@ pub enum Command {
         #[command(subcommand)]
         action: DataAction,
     },
-    /// Measure training speed: seconds per epoch (one thread), GFLOP/s, the seminar's whole
+    /// Measure training speed: seconds per epoch (one thread), GFLOP/s, ms per GPT step, the seminar's whole
     /// part 2 on all cores, peak memory.
     Bench {
         /// Folder with full MNIST (else $OPTLAB_DATA, ./data/mnist; the embedded subset if none)

@@ -258,6 +258,7 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
     }
     say_raw!("{}", rows.render());
     say!("GFLOP/s counts the multiply-adds of the forward and backward passes (2 FLOP each); the optimizer update is not counted.");
+    bench_gpt(allow)?;
     // the ceiling of the kernel path on one core, and what its product kernel reaches on a
     // large square product
     let k = crate::kernels::kernels();
@@ -387,5 +388,47 @@ pub fn cmd_seminar(a: &SeminarArgs) -> Result<()> {
     if results.interrupted {
         say!("interrupted: the training records hold the completed epochs, and the report says so");
     }
+    Ok(())
+}
+
+/// The character-level GPT in `bench`: milliseconds per training step (batch 12×64, the
+/// nanoGPT AdamW recipe and Muon + AdamW, one thread, median of 5 after 2 warm-up steps),
+/// with the FLOPs per step and the fraction of the kernel path's peak.
+fn bench_gpt(allow: Allow) -> Result<()> {
+    use crate::experiment::presets::{GPT_ADAMW, GPT_MUON};
+    let data = crate::data::text::TextData::shakespeare()?;
+    let model = nn::Gpt::new(nn::GptConfig::default_for(data.vocab.len()), allow)?;
+    let k = crate::kernels::kernels();
+    let (n, t) = (12, model.cfg.block_size);
+    let (mut x, mut y) = (vec![0u32; n * t], vec![0u32; n * t]);
+    let flops = model.step_flops(n) as f64;
+    let peak = k.peak_gflops();
+    let mut rows = Table::new(&["model", "optimizer", "ms/step (1 thread, median of 5)", "GFLOP/step", "% of peak"]);
+    for (name, spec) in [("adamw (nanoGPT recipe)", GPT_ADAMW), ("muon + adamw", GPT_MUON)] {
+        let cfg = crate::optim::OptimizerConfig::parse(spec)?;
+        let mut opt = cfg.build_with::<f32>(&model.layout(), crate::schedule::Cadence::Training);
+        let mut params = model.init(0);
+        let mut w = model.work(n);
+        let mut times = Vec::new();
+        for step in 0..7u64 {
+            data.batch(crate::data::text::Part::Train, 0, step, n, t, &mut x, &mut y);
+            let t0 = Instant::now();
+            let mut obj = |p: &[f32], g: &mut [f32]| model.loss_and_grad(k, p, g, &x, &y, t, &mut w);
+            opt.step(&mut params, &mut obj);
+            if step >= 2 {
+                times.push(t0.elapsed().as_secs_f64());
+            }
+        }
+        let ms = median(times) * 1e3;
+        rows.rows.push(vec![
+            "gpt".into(),
+            name.into(),
+            format!("{ms:.1}"),
+            format!("{:.2}", flops / 1e9),
+            format!("{:.0}", 100.0 * flops / (ms / 1e3) / 1e9 / peak),
+        ]);
+    }
+    say_raw!("{}", rows.render());
+    say!("gpt: {}, {} parameters; FLOPs count 6 × the forward multiply-adds", model.cfg.canonical(), model.n_params);
     Ok(())
 }

@@ -149,11 +149,15 @@ pub fn cmd_train_lm(a: &TrainArgs) -> Result<()> {
     let labels: Vec<String> = runs.iter().map(|r| format!("{} seed {}", r.label, r.seed)).collect();
     let progress = Progress::new(labels, steps);
     let dir = out.path().to_path_buf();
-    let save = |i: usize, step: usize, params: &[f32]| -> Result<()> {
+    // the checkpoint of run `i` after `step`: the same file during training and at the end
+    let checkpoint_bytes = |i: usize, step: usize, params: &[f32]| -> Result<Vec<u8>> {
         let r = &runs[i];
         let meta = Meta { vocab: data.vocab.clone(), optimizer: r.config.canonical(), seed: r.seed, step };
-        let bytes = checkpoint::to_bytes(&model, params, &meta)?;
-        let path = dir.join(checkpoint_rel(i, &r.label, r.seed));
+        checkpoint::to_bytes(&model, params, &meta)
+    };
+    let save = |i: usize, step: usize, params: &[f32]| -> Result<()> {
+        let bytes = checkpoint_bytes(i, step, params)?;
+        let path = dir.join(checkpoint_rel(i, &runs[i].label, runs[i].seed));
         if let Some(p) = path.parent() {
             std::fs::create_dir_all(p)?;
         }
@@ -183,8 +187,7 @@ pub fn cmd_train_lm(a: &TrainArgs) -> Result<()> {
     };
     record::lm::write(&mut out, "", &c, &settings, &results, seconds)?;
     for (i, r) in results.iter().enumerate() {
-        let meta = Meta { vocab: data.vocab.clone(), optimizer: r.spec.clone(), seed: r.seed, step: r.steps.len() };
-        out.bytes(checkpoint_rel(i, &r.label, r.seed), &checkpoint::to_bytes(&model, &r.params, &meta)?)?;
+        out.bytes(checkpoint_rel(i, &r.label, r.seed), &checkpoint_bytes(i, r.steps.len(), &r.params)?)?;
     }
     let what = format!("{} on {}, batch {batch_size}×{t}", model.cfg.canonical(), data.name);
     figures::lm(&mut out, "", &what, &results)?;

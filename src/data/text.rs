@@ -44,8 +44,8 @@ impl TextData {
         if text.is_empty() {
             bail!("{source}: the text is empty");
         }
-        let mut vocab: Vec<char> = text.chars().collect::<std::collections::BTreeSet<char>>().into_iter().collect();
-        vocab.sort_unstable();
+        // a BTreeSet iterates in order: the vocabulary comes out sorted
+        let vocab: Vec<char> = text.chars().collect::<std::collections::BTreeSet<char>>().into_iter().collect();
         if vocab.len() > MAX_VOCAB {
             bail!("{source}: {} distinct characters, more than the {MAX_VOCAB} a vocabulary may hold", vocab.len());
         }

@@ -179,6 +179,7 @@ fn three_steps(
 ///   30% of the largest update (measured: at most 1.5× the spread), and the AdamW-stepped
 ///   tensors, whose later gradients depend on those matrices, within 3× the spread (measured:
 ///   up to 2.0× on wpe.weight); the losses within 1e-4.
+///
 /// Entries whose initial gradient is rounding noise (below 1e-4 of their tensor's largest,
 /// e.g. the key bias, whose exact gradient is 0 because softmax ignores a constant added to a
 /// row of scores) are left out of the Adam comparisons and counted (measured 8,506 = 1.05%).

@@ -16,6 +16,7 @@
 
 pub mod layout;
 pub mod linalg;
+mod newton_schulz;
 pub mod ops;
 pub mod registry;
 pub mod schema;

@@ -21,12 +21,12 @@
 //! **bfloat16.** torch runs the Newton–Schulz iteration in bfloat16: the momentum is cast to
 //! bfloat16, and the norm, the division, X Xᵀ, b·A + c·A², and a·X + B X are each rounded to
 //! bfloat16 (round to nearest even, an f64 through f32 as torch converts: [`bf16`]). The
-//! products are computed as torch's CPU kernels compute them, in f32: X Xᵀ as the vectorised
-//! bfloat16 dot product (AVX2 register layout), the two `addmm` as the generic gemm kernel
-//! (four partial sums, then β·C + α·dot with the first product fused). This reproduces
-//! torch bit for bit (checked on matrices up to 70 × 100 and on the seminar MLP given
-//! torch's gradients); a gradient that differs from torch's in the last bit can still flip a
-//! bfloat16 rounding, which the iteration then amplifies.
+//! products are summed in f32 in the orders of torch's CPU kernels (the vectorised bfloat16
+//! dot product for X Xᵀ, the generic gemm's four partial sums for the two `addmm`), which
+//! reproduces torch bit for bit (checked on matrices up to 70 × 100 and on the seminar MLP
+//! given torch's gradients); `newton_schulz.rs` computes them fast, vectorised across
+//! output entries with those orders kept. A gradient that differs from torch's in the last
+//! bit can still flip a bfloat16 rounding, which the iteration then amplifies.
 //!
 //! **Which tensors.** torch's Muon accepts 2-D parameters only and leaves the rest to another
 //! optimizer. optlab takes every tensor with ≥ 2 dims (a conv kernel [o, i, kh, kw] as the
@@ -167,162 +167,28 @@ pub fn bf16(x: f64) -> f64 {
     bf16_of_f32(x as f32) as f64
 }
 
-/// Rounds an f32 to the nearest bfloat16 (ties to even), as `c10::BFloat16` does.
-fn bf16_of_f32(f: f32) -> f32 {
-    if f.is_nan() {
-        return f;
-    }
-    let bits = f.to_bits();
-    let rounded = bits.wrapping_add(0x7FFF + ((bits >> 16) & 1)) & 0xFFFF_0000;
-    f32::from_bits(rounded)
-}
+use super::newton_schulz::{bf16_of_f32, NewtonSchulz};
 
-/// Σ x_l·y_l in f32 as ATen's vectorised bfloat16 dot product (`bf16_dot_with_fp32_arith`,
-/// AVX2): 64-element blocks accumulate into 8 registers of 8 lanes, folded pairwise
-/// (registers r and r + 4, then r + 2, then r + 1) and across lanes ((0+4)+(2+6)) +
-/// ((1+5)+(3+7)); then 16-element blocks into one register, folded the same way; then the
-/// rest one by one. Products of bfloat16 values are exact in f32, so each step rounds once.
-fn dot_vectorised(x: &[f32], y: &[f32]) -> f32 {
-    fn fold_lanes(v: [f32; 8]) -> f32 {
-        ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]))
-    }
-    let len = x.len().min(y.len());
-    let (x, y) = (&x[..len], &y[..len]);
-    let main = len & !63;
-    let mut acc = [[0f32; 8]; 8];
-    for (xb, yb) in x[..main].chunks_exact(64).zip(y[..main].chunks_exact(64)) {
-        for (r, reg) in acc.iter_mut().enumerate() {
-            let (xr, yr) = (&xb[r * 8..r * 8 + 8], &yb[r * 8..r * 8 + 8]);
-            for lane in 0..8 {
-                reg[lane] += xr[lane] * yr[lane];
+/// Orthogonalises the rows × cols matrix `m` into `ns.x` (laid out rows × cols like `m` when
+/// `rows <= cols`, else transposed: cols × rows), as torch's `_zeropower_via_newtonschulz`
+/// in bfloat16 on the CPU. Returns whether the result is transposed.
+fn orthogonalise<T: Real>(ns: &mut NewtonSchulz, m: &[T], rows: usize, cols: usize, cfg: &MuonConfig) -> bool {
+    let transposed = rows > cols;
+    let (p, q) = if transposed { (cols, rows) } else { (rows, cols) };
+    let x = ns.start(p, q);
+    for i in 0..rows {
+        for j in 0..cols {
+            let v = bf16(m[i * cols + j].f64()) as f32;
+            if transposed {
+                x[j * q + i] = v;
+            } else {
+                x[i * q + j] = v;
             }
         }
     }
-    for half in [4, 2, 1] {
-        for r in 0..half {
-            let other = acc[r + half];
-            for (a, b) in acc[r].iter_mut().zip(other) {
-                *a += b;
-            }
-        }
-    }
-    let mut sum = fold_lanes(acc[0]);
-    let vectors = len & !15;
-    let mut tail = [0f32; 8];
-    for (xb, yb) in x[main..vectors].chunks_exact(8).zip(y[main..vectors].chunks_exact(8)) {
-        for lane in 0..8 {
-            tail[lane] += xb[lane] * yb[lane];
-        }
-    }
-    sum += fold_lanes(tail);
-    for (&a, &b) in x[vectors..].iter().zip(&y[vectors..]) {
-        sum += a * b;
-    }
-    sum
-}
-
-/// Σ_l f(l) for l < n in f32 as ATen's generic gemm kernels sum: four partial sums (l mod 4)
-/// over the whole blocks of four, the rest into the first, then ((s₀ + s₁) + s₂) + s₃.
-fn dot_ilp4(n: usize, f: impl Fn(usize) -> f32) -> f32 {
-    let mut s = [0f32; 4];
-    let blocks = n & !3;
-    for l in (0..blocks).step_by(4) {
-        for (k, sk) in s.iter_mut().enumerate() {
-            *sk += f(l + k);
-        }
-    }
-    for l in blocks..n {
-        s[0] += f(l);
-    }
-    ((s[0] + s[1]) + s[2]) + s[3]
-}
-
-/// ATen's `beta·c + alpha·dot` for bfloat16 `addmm` (in f32, the first product fused), rounded
-/// to bfloat16.
-fn addmm_entry(beta: f32, c: f32, alpha: f32, dot: f32) -> f32 {
-    let ad = alpha * dot;
-    bf16_of_f32(if beta == 0.0 { ad } else { beta.mul_add(c, ad) })
-}
-
-/// Scratch matrices of the Newton–Schulz iteration (bfloat16 values held as f32).
-#[derive(Default)]
-struct NsScratch {
-    x: Vec<f32>,
-    gram: Vec<f32>,
-    poly: Vec<f32>,
-    next: Vec<f32>,
-    /// Four partial sums of a row of B X.
-    parts: Vec<f32>,
-}
-
-impl NsScratch {
-    /// Orthogonalises the rows × cols matrix `m` into `self.x` (laid out rows × cols like `m`
-    /// when `rows <= cols`, else transposed: cols × rows), as torch's
-    /// `_zeropower_via_newtonschulz` in bfloat16 on the CPU. Returns whether the result is
-    /// transposed.
-    fn run<T: Real>(&mut self, m: &[T], rows: usize, cols: usize, cfg: &MuonConfig) -> bool {
-        let transposed = rows > cols;
-        let (p, q) = if transposed { (cols, rows) } else { (rows, cols) };
-        self.x.resize(p * q, 0.0);
-        self.next.resize(p * q, 0.0);
-        self.gram.resize(p * p, 0.0);
-        self.poly.resize(p * p, 0.0);
-        self.parts.resize(4 * q, 0.0);
-        for i in 0..rows {
-            for j in 0..cols {
-                let v = bf16(m[i * cols + j].f64()) as f32;
-                if transposed {
-                    self.x[j * q + i] = v;
-                } else {
-                    self.x[i * q + j] = v;
-                }
-            }
-        }
-        // ‖X‖ (accumulated wide, rounded to bfloat16), clamped at eps, then X / ‖X‖
-        let norm = bf16(self.x.iter().fold(0.0f64, |s, &v| (v as f64).mul_add(v as f64, s)).sqrt());
-        let norm = bf16(if norm < cfg.eps { cfg.eps } else { norm }) as f32;
-        for v in self.x.iter_mut() {
-            *v = bf16_of_f32(*v / norm);
-        }
-        let (a, b, c) = (cfg.ns_coefficients.0 as f32, cfg.ns_coefficients.1 as f32, cfg.ns_coefficients.2 as f32);
-        for _ in 0..cfg.ns_steps {
-            let (x, gram, poly, next, parts) =
-                (&self.x, &mut self.gram, &mut self.poly, &mut self.next, &mut self.parts);
-            // A = X Xᵀ (symmetric: the same products in the same order)
-            for i in 0..p {
-                for k in i..p {
-                    let v = bf16_of_f32(dot_vectorised(&x[i * q..(i + 1) * q], &x[k * q..(k + 1) * q]));
-                    gram[i * p + k] = v;
-                    gram[k * p + i] = v;
-                }
-            }
-            // B = b·A + c·(A A)
-            for i in 0..p {
-                for k in 0..p {
-                    let dot = dot_ilp4(p, |l| gram[i * p + l] * gram[l * p + k]);
-                    poly[i * p + k] = addmm_entry(b, gram[i * p + k], c, dot);
-                }
-            }
-            // X = a·X + B X, row by row: the four partial sums of `dot_ilp4` for a whole row
-            let blocks = p & !3;
-            for i in 0..p {
-                parts.fill(0.0);
-                for l in 0..p {
-                    let part = if l < blocks { l % 4 } else { 0 };
-                    let w = poly[i * p + l];
-                    for (s, &xv) in parts[part * q..(part + 1) * q].iter_mut().zip(&x[l * q..(l + 1) * q]) {
-                        *s += w * xv;
-                    }
-                }
-                for j in 0..q {
-                    let dot = ((parts[j] + parts[q + j]) + parts[2 * q + j]) + parts[3 * q + j];
-                    next[i * q + j] = addmm_entry(a, x[i * q + j], 1.0, dot);
-                }
-            }
-            std::mem::swap(&mut self.x, &mut self.next);
-        }
-        transposed
-    }
+    let (a, b, c) = cfg.ns_coefficients;
+    ns.iterate(p, q, cfg.eps, (a as f32, b as f32, c as f32), cfg.ns_steps);
+    transposed
 }
 
 /// One matrix parameter: where it is and its shape as a matrix.
@@ -346,7 +212,7 @@ pub struct Muon<T: Real> {
     grad: Vec<T>,
     other_params: Vec<T>,
     other_grad: Vec<T>,
-    ns: NsScratch,
+    ns: NewtonSchulz,
 }
 
 impl<T: Real> Muon<T> {
@@ -363,7 +229,7 @@ impl<T: Real> Muon<T> {
             grad: Vec::new(),
             other_params: Vec::new(),
             other_grad: Vec::new(),
-            ns: NsScratch::default(),
+            ns: NewtonSchulz::default(),
         };
         m.plan();
         m
@@ -399,7 +265,7 @@ impl<T: Real> Muon<T> {
             *b = ops::lerp(*b, *g, w_grad);
             *g = if c.nesterov { ops::lerp(*g, *b, w_buf) } else { *b };
         }
-        let transposed = self.ns.run(g, rows, cols, c);
+        let transposed = orthogonalise(&mut self.ns, g, rows, cols, c);
         let decay = T::of(1.0 - c.lr * c.weight_decay);
         let neg_lr = T::of(-c.adjust_lr_fn.apply(c.lr, rows, cols));
         let p = &mut params[range.clone()];
@@ -505,20 +371,6 @@ mod tests {
 
     /// Sums whose order shows: 1e8 + 1 loses the 1 in f32, so a sum that meets −1e8 before
     /// adding 1 keeps it.
-    #[test]
-    fn products_are_summed_in_the_order_of_torchs_kernels() {
-        let mut x = vec![0f32; 64];
-        (x[0], x[8], x[32]) = (1e8, 1.0, -1e8); // registers 0, 1, 4 of the 64-element block
-        let ones = vec![1f32; 64];
-        assert_eq!(dot_vectorised(&x, &ones), 1.0, "registers 0 and 4 meet first");
-        assert_eq!(x.iter().fold(0f32, |s, &v| s + v), 0.0, "in order the 1 is lost");
-        let y = [1e8f32, 1.0, 0.0, 0.0, -1e8];
-        assert_eq!(dot_ilp4(5, |l| y[l]), 1.0, "the tail joins the first partial sum");
-        // the 16-element and scalar tails: 64 + 16 + 3 elements
-        let x: Vec<f32> = (0..83).map(|i| i as f32).collect();
-        assert_eq!(dot_vectorised(&x, &ones.iter().chain(&ones).copied().collect::<Vec<_>>()[..83]), 3403.0);
-    }
-
     #[test]
     fn adjusted_learning_rates_follow_torch() {
         assert_eq!(AdjustLr::Original.apply(0.1, 2, 8), 0.1);

@@ -114,8 +114,18 @@ fn seminar_quick_modern_adds_the_modern_methods_section() {
         "3.1 Modern methods on the seminar",
         "3.2 Modern methods training the mlp",
         "3.3 Modern methods training the cnn",
+        "3.4 Modern methods training a character-level GPT",
     ] {
         assert!(html.contains(section), "section {section} missing");
+    }
+    // the GPT: five runs of 4 steps (--quick), each evaluated and sampled after "ROMEO:"
+    let h = std::fs::read_to_string(out.join("modern/gpt/history.csv")).unwrap();
+    for m in ["adamw (nanoGPT)", "muon + adamw", "lion", "soap", "sf-adamw"] {
+        assert!(h.lines().any(|l| l.contains(m) && l.contains(",4,")), "{m}: no evaluation at step 4 in\n{h}");
+    }
+    assert_eq!(html.matches("<pre>ROMEO:").count(), 5, "one sample per method");
+    for f in ["val_loss.svg", "val_loss_seconds.png", "summary.json"] {
+        assert!(out.join("modern/gpt").join(f).is_file(), "modern/gpt/{f} missing");
     }
     for m in ["lion", "sf-adamw", "muon", "prodigy", "soap"] {
         assert!(html.contains(m), "{m} missing from the report");

@@ -361,9 +361,14 @@ pub struct SeminarArgs {
     #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 20)]
     pub epochs: usize,
     /// Add a section repeating the comparison with modern methods: lion, sf-adamw, muon
-    /// (AdamW on biases), prodigy and soap, on the four functions and the two networks
+    /// (AdamW on biases), prodigy and soap, on the four functions and the two networks, and a
+    /// character-level GPT on tiny Shakespeare trained with the nanoGPT AdamW recipe, Muon +
+    /// AdamW, Lion, SOAP and Schedule-Free AdamW, with a text sample from each
     #[arg(long)]
     pub modern: bool,
+    /// Steps of each GPT run of --modern (0: leave the GPT out; --quick: at most 4)
+    #[arg(value_parser = count, allow_negative_numbers = true, long, default_value_t = 200)]
+    pub gpt_steps: usize,
 }
 
 impl Default for SeminarArgs {
@@ -377,6 +382,7 @@ impl Default for SeminarArgs {
             seed: 0,
             epochs: 20,
             modern: false,
+            gpt_steps: 200,
         }
     }
 }

@@ -344,6 +344,7 @@ pub fn cmd_seminar(a: &SeminarArgs) -> Result<()> {
         seed: a.seed,
         epochs,
         modern: a.modern,
+        gpt_steps: a.gpt_steps,
     };
     install_ctrlc();
     say!("optlab seminar{} — writing {}", if a.quick { " --quick" } else { "" }, a.out.join("index.html").display());

@@ -5,6 +5,7 @@ pub mod compare;
 pub mod lm;
 pub mod map;
 pub mod presets;
+pub mod sample;
 pub mod seminar;
 pub mod sweep;
 pub mod train;

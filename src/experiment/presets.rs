@@ -40,6 +40,56 @@ pub const MODERN_NN: [&str; 5] = [
     "soap(lr=3e-3, max_precondition_dim=128)",
 ];
 
+/// nanoGPT's schedule scaled to `steps`: a linear warm-up over the first 5% of the steps
+/// (at least one) from lr/101, then cosine to `eta_min` by the last step. At 2000 steps
+/// with eta_min 1e-4 it is [`GPT_ADAMW`]'s (100 warm-up steps).
+pub fn gpt_schedule(steps: usize, eta_min: f64) -> String {
+    let warmup = (steps / 20).max(1);
+    format!(
+        "SequentialLR(schedulers=[LinearLR(start_factor=0.0099009901, total_iters={warmup}), \
+         CosineAnnealingLR(T_max={}, eta_min={eta_min:e})], milestones=[{warmup}])",
+        steps.saturating_sub(warmup).max(1)
+    )
+}
+
+/// The character-level GPT of `seminar --modern`, trained `steps` steps: the nanoGPT AdamW
+/// recipe against Muon + AdamW (modded-nanogpt's split), Lion (lr 3× below AdamW's and
+/// weight decay 3× above, as its paper advises, decay on matrices only), SOAP (its reference
+/// lr, preconditioning dimensions up to 128 as in section 3's networks) and Schedule-Free
+/// AdamW (no schedule: its warm-up only), each with its label. All clip at norm 1.0.
+pub fn modern_gpt(steps: usize) -> Vec<(&'static str, String)> {
+    let clip = "clip_grad_norm(max_norm=1.0)";
+    let warmup = (steps / 20).max(1);
+    vec![
+        (
+            "adamw (nanoGPT)",
+            format!(
+                "partition(matrices=adamw(lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1), \
+                 vectors=adamw(lr=1e-3, betas=(0.9, 0.99), weight_decay=0)) | {} | {clip}",
+                gpt_schedule(steps, 1e-4)
+            ),
+        ),
+        (
+            "muon + adamw",
+            format!(
+                "partition(hidden=muon(lr=0.02, momentum=0.95, weight_decay=0), \
+                 rest=adamw(lr=1e-3, betas=(0.9, 0.99), weight_decay=0)) | {} | {clip}",
+                gpt_schedule(steps, 1e-4)
+            ),
+        ),
+        (
+            "lion",
+            format!(
+                "partition(matrices=lion(lr=3e-4, betas=(0.9, 0.99), weight_decay=0.3), \
+                 vectors=lion(lr=3e-4, betas=(0.9, 0.99), weight_decay=0)) | {} | {clip}",
+                gpt_schedule(steps, 3e-5)
+            ),
+        ),
+        ("soap", format!("soap(lr=3e-3, max_precondition_dim=128) | {} | {clip}", gpt_schedule(steps, 1e-4))),
+        ("sf-adamw", format!("sf-adamw(lr=3e-3, betas=(0.9, 0.99), warmup_steps={warmup}, weight_decay=0) | {clip}")),
+    ]
+}
+
 /// A folder name for `name`: letters, digits and `-` kept, anything else `_`, at most 40
 /// characters. When that changes the name (typed expressions), a short hash of the full
 /// name is appended, so `x^2+y^2` and `x*2+y*2` get different folders.
@@ -59,7 +109,20 @@ pub fn slug(name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::slug;
+    use super::*;
+
+    #[test]
+    fn the_scaled_gpt_schedule_at_2000_steps_is_the_nanogpt_recipes() {
+        use crate::optim::OptimizerConfig;
+        let recipe = OptimizerConfig::parse(GPT_ADAMW).unwrap().canonical();
+        let scaled = &modern_gpt(2000)[0].1;
+        assert_eq!(OptimizerConfig::parse(scaled).unwrap().canonical(), recipe);
+        for steps in [1, 4, 200, 2000] {
+            for (name, spec) in modern_gpt(steps) {
+                OptimizerConfig::parse(&spec).unwrap_or_else(|e| panic!("{name} at {steps} steps: {e}"));
+            }
+        }
+    }
 
     #[test]
     fn default_folders_of_different_expressions_do_not_collide() {

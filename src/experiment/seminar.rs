@@ -4,12 +4,15 @@
 //! their results; `report::seminar` writes the records, figures and the report.
 
 use super::compare::{compare, unique_labels, Run};
+use super::lm::{self, LmEvent, LmResult, LmSettings};
 use super::map::{self, MapOptions, MapResult};
-use super::presets::{MODERN_2D, MODERN_NN, PART1_FUNCTIONS, PART1_OPTIMIZERS, PART2_OPTIMIZERS};
+use super::presets::{modern_gpt, MODERN_2D, MODERN_NN, PART1_FUNCTIONS, PART1_OPTIMIZERS, PART2_OPTIMIZERS};
+use super::sample::sample;
 use super::train::{self, Event, RunResult, RunSpec, TrainSettings};
 use super::tune::{self, Target, TuneOptions, Tuned};
+use crate::data::text::TextData;
 use crate::data::{self, Dataset, Want};
-use crate::nn::{self, Model};
+use crate::nn::{self, Gpt, GptConfig, Model};
 use crate::objective::{self, Function};
 use crate::optim::{OptimizerConfig, Shape2};
 use anyhow::Result;
@@ -30,6 +33,8 @@ pub struct SeminarOptions {
     pub epochs: usize,
     /// Add section 3: the comparison repeated with lion, sf-adamw, muon, prodigy and soap.
     pub modern: bool,
+    /// Steps of section 3's character-level GPT runs (0: no GPT).
+    pub gpt_steps: usize,
 }
 
 impl Default for SeminarOptions {
@@ -43,6 +48,7 @@ impl Default for SeminarOptions {
             seed: 0,
             epochs: 20,
             modern: false,
+            gpt_steps: 200,
         }
     }
 }
@@ -90,6 +96,53 @@ pub struct Modern {
     pub configs: Vec<OptimizerConfig>,
     pub part1: Vec<(Function, Result<TunedRuns, String>)>,
     pub training: Vec<Training>,
+    pub gpt: Option<GptRuns>,
+}
+
+/// Section 3's character-level GPT on tiny Shakespeare, one run per method.
+pub struct GptRuns {
+    pub model: Gpt,
+    pub data: TextData,
+    pub settings: LmSettings,
+    pub results: Vec<LmResult>,
+    /// Per run: text sampled from its final parameters after [`GPT_PROMPT`].
+    pub samples: Vec<String>,
+    pub seconds: f64,
+}
+
+/// The prompt of section 3's samples.
+pub const GPT_PROMPT: &str = "ROMEO:";
+
+/// Trains the GPT with each of `modern_gpt(steps)` and samples 300 characters from each
+/// (temperature 0.8, top 40, seed 1).
+fn train_gpt(steps: usize, seed: u64, stop: &AtomicBool, tick: &(dyn Fn(&str, u64) + Sync)) -> Result<GptRuns> {
+    let data = TextData::shakespeare()?;
+    let model = Gpt::new(GptConfig::default_for(data.vocab.len()), crate::limits::Allow::DEFAULT)?;
+    let runs: Vec<RunSpec> = modern_gpt(steps)
+        .into_iter()
+        .map(|(label, spec)| {
+            let config = OptimizerConfig::parse(&spec).map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
+            config.check_layout(&model.layout()).map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
+            Ok(RunSpec { label: label.to_string(), config, seed })
+        })
+        .collect::<Result<_>>()?;
+    let settings = LmSettings { steps, eval_every: (steps / 4).max(1), eval_batches: 10, ..LmSettings::default() };
+    let t = Instant::now();
+    let results = lm::train(&model, &data, &runs, &settings, stop, &|e| {
+        if let LmEvent::Finished { run, .. } = e {
+            tick(&format!("modern: gpt, {}", runs[run].label), 1);
+        }
+    });
+    let seconds = t.elapsed().as_secs_f64();
+    let prompt = data.encode(GPT_PROMPT).map_err(|c| anyhow::anyhow!("the prompt's {c:?} is not in the vocabulary"))?;
+    let samples = results
+        .iter()
+        .map(|r| {
+            let mut context = prompt.clone();
+            data.decode(&sample(&model, &r.params, &mut context, 300, 0.8, 40, 1))
+        })
+        .collect();
+    Ok(GptRuns { model, data, settings, results, samples, seconds })
 }
 
 /// What the data was.
@@ -184,7 +237,9 @@ pub fn run(opts: &SeminarOptions, stop: &AtomicBool, progress: &(dyn Fn(Progress
     let n_train = limit.map_or(data.train.len(), |l| l.min(data.train.len()));
     let units_part1 = 2 * PART1_FUNCTIONS.len() as u64 + 1;
     let units_per_model = (PART2_OPTIMIZERS.len() * epochs) as u64;
-    let units_modern = (PART1_FUNCTIONS.len() + 2 * MODERN_NN.len() * epochs) as u64;
+    let gpt_steps = if opts.quick { opts.gpt_steps.min(4) } else { opts.gpt_steps };
+    let gpt_runs = if gpt_steps > 0 { modern_gpt(gpt_steps).len() } else { 0 };
+    let units_modern = (PART1_FUNCTIONS.len() + 2 * MODERN_NN.len() * epochs + gpt_runs) as u64;
     let total = units_part1 + 2 * units_per_model + if opts.modern { units_modern } else { 0 } + 1;
     let done = AtomicU64::new(0);
     let tick = |what: &str, n: u64| {
@@ -251,7 +306,8 @@ pub fn run(opts: &SeminarOptions, stop: &AtomicBool, progress: &(dyn Fn(Progress
             .map(|(label, c)| RunSpec { label, config: c.clone(), seed: opts.seed })
             .collect();
         let training = train_all(&["mlp", "cnn"], &data, &runs, &settings, stop, &tick, "modern")?;
-        Some(Modern { configs, part1: p1, training })
+        let gpt = if gpt_steps > 0 { Some(train_gpt(gpt_steps, opts.seed, stop, &tick)?) } else { None };
+        Some(Modern { configs, part1: p1, training, gpt })
     } else {
         None
     };

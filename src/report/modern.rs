@@ -1,12 +1,16 @@
 //! Section 3 of the seminar report (`optlab seminar --modern`): the seminar's comparison
 //! repeated with five methods that came after it — Lion, Schedule-Free AdamW, Muon (with
 //! AdamW on what is not a matrix), Prodigy and SOAP — on its four functions (each method's
-//! lr tuned as the seminar asks) and on its two networks.
+//! lr tuned as the seminar asks) and on its two networks; then a character-level GPT on tiny
+//! Shakespeare with the nanoGPT AdamW recipe, Muon + AdamW, Lion, SOAP and Schedule-Free
+//! AdamW, with a sample of each one's text.
 
 use super::doc::{Block, Section};
+use super::tables::Table;
 use super::{figures, observations, tables};
-use crate::experiment::seminar::Seminar;
-use crate::record::{self, train::TrainContext, OutDir};
+use crate::experiment::lm::LmStatus;
+use crate::experiment::seminar::{GptRuns, Seminar, GPT_PROMPT};
+use crate::record::{self, lm::LmContext, train::TrainContext, OutDir};
 use anyhow::Result;
 
 /// What the section adds to the report.
@@ -102,5 +106,100 @@ pub fn write(s: &Seminar, out: &mut OutDir) -> Result<ModernSection> {
             ],
         });
     }
+    if let Some(g) = &m.gpt {
+        let (section, found) = gpt_section(g, out, m.training.len() + 2)?;
+        sections.push(section);
+        conclusions.extend(found);
+    }
     Ok(ModernSection { sections, conclusions })
+}
+
+/// Section 3.n: the character-level GPT, its records (`modern/gpt/`), figures, a table of the
+/// final losses and each method's sample.
+fn gpt_section(g: &GptRuns, out: &mut OutDir, n: usize) -> Result<(Section, Vec<String>)> {
+    let rel = "modern/gpt";
+    let (model, d, s) = (&g.model, &g.data, &g.settings);
+    let t = model.cfg.block_size;
+    let c = LmContext {
+        model: &model.cfg.canonical(),
+        parameters: model.n_params,
+        dataset: &d.name,
+        data_source: &d.source,
+        vocab_size: d.vocab.len(),
+        block_size: t,
+        train_tokens: d.train.len(),
+        val_tokens: d.val.len(),
+    };
+    record::lm::write(out, rel, &c, s, &g.results, g.seconds)?;
+    let what = format!("{} on {}, {} steps of {}×{t}", model.cfg.canonical(), d.name, s.steps, s.batch_size);
+    figures::lm(out, rel, &what, &g.results)?;
+    let mut table = Table::new(&["optimizer", "steps", "train loss", "val loss", "val bits/char", "s", "tokens/s"]);
+    let mut finals = Vec::new();
+    for r in &g.results {
+        let last = r.evals.last();
+        let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+        table.rows.push(vec![
+            r.label.clone(),
+            r.steps.len().to_string(),
+            f(last.map(|e| e.train_loss)),
+            f(last.map(|e| e.val_loss)),
+            f(last.map(|e| e.val_loss / std::f64::consts::LN_2)),
+            format!("{:.1}", r.seconds),
+            format!("{:.0}", (r.steps.len() * s.batch_size * t) as f64 / r.seconds.max(1e-9)),
+        ]);
+        if let Some(e) = last.filter(|_| matches!(r.status, LmStatus::Completed)) {
+            finals.push((e.val_loss, r.label.as_str()));
+        }
+    }
+    finals.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut facts = Vec::new();
+    if let (Some(best), Some(worst)) = (finals.first(), finals.last()) {
+        facts.push(format!(
+            "after {} steps the lowest validation loss is {}'s, {:.4} nats per character ({:.3} bits); the highest {}'s, {:.4}",
+            s.steps,
+            best.1,
+            best.0,
+            best.0 / std::f64::consts::LN_2,
+            worst.1,
+            worst.0
+        ));
+    }
+    for r in g.results.iter().filter(|r| !matches!(r.status, LmStatus::Completed)) {
+        facts.push(format!("{} did not complete: {:?}", r.label, r.status));
+    }
+    let mut blocks = vec![
+        Block::Para(format!(
+            "A character-level GPT, {} ({} parameters), on {} ({} training / {} validation characters, vocabulary {}), trained {} steps of {} windows of {t} characters with each method below, from the same initial weights and batches; validation loss on {} batches every {} steps. \
+             The methods' specs are written in `modern/gpt/summary.json`. Wall time {:.1} s for the {} runs side by side. \
+             Short runs rank methods by how fast they start, not where they end: `optlab train --model gpt --steps 2000 -o SPEC` trains one to the nanoGPT recipe's length.",
+            model.cfg.canonical(),
+            model.n_params,
+            d.name,
+            d.train.len(),
+            d.val.len(),
+            d.vocab.len(),
+            s.steps,
+            s.batch_size,
+            s.eval_batches,
+            s.eval_every,
+            g.seconds,
+            g.results.len()
+        )),
+        Block::Table(table),
+        Block::List(facts.clone()),
+        Block::Figure { stem: out.join(format!("{rel}/val_loss")), caption: format!("validation loss against steps — {what}") },
+        Block::Figure {
+            stem: out.join(format!("{rel}/val_loss_seconds")),
+            caption: "validation loss against wall seconds".into(),
+        },
+    ];
+    for (r, text) in g.results.iter().zip(&g.samples) {
+        blocks.push(Block::Para(format!(
+            "{}: 300 characters after \"{GPT_PROMPT}\" (temperature 0.8, top 40, seed 1):",
+            r.label
+        )));
+        blocks.push(Block::Pre(format!("{GPT_PROMPT}{text}")));
+    }
+    let section = Section { level: 2, title: format!("3.{n} Modern methods training a character-level GPT"), blocks };
+    Ok((section, facts.into_iter().take(1).map(|f| format!("modern methods, GPT: {f}")).collect()))
 }

@@ -21,8 +21,7 @@ use std::time::Instant;
 
 /// Whether `train` was asked for a language model (`--model gpt...`, a text dataset or `--text`).
 pub fn is_language_model(a: &TrainArgs) -> bool {
-    let m = a.model.trim_start().to_ascii_lowercase();
-    m == "gpt" || m.starts_with("gpt(") || a.text.is_some() || a.dataset.as_deref() == Some("shakespeare-char")
+    crate::nn::is_gpt_spec(&a.model) || a.text.is_some() || a.dataset.as_deref() == Some("shakespeare-char")
 }
 
 /// Progress: a bar per run with its loss and tokens/s on a terminal, one line per evaluation otherwise.

@@ -18,6 +18,12 @@ impl Shape {
     pub const MNIST: Shape = Shape { c: 1, h: 28, w: 28 };
 }
 
+/// Whether a model spec names the language model (`gpt` or `gpt(...)`).
+pub fn is_gpt_spec(spec: &str) -> bool {
+    let m = spec.trim_start().to_ascii_lowercase();
+    m == "gpt" || m.starts_with("gpt(")
+}
+
 /// Builds a model from a name (`mlp`, `mlp-relu`, `cnn`) or a layer list, for inputs of
 /// shape `input` (channels × height × width: a dataset's
 /// [`crate::data::Dataset::input_shape`]) and [`CLASSES`] classes. The layers follow the

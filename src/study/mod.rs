@@ -124,6 +124,10 @@ struct ProblemFile {
     batch_size: Option<i64>,
     limit: Option<i64>,
     test_limit: Option<i64>,
+    // a language model (with train = "gpt(...)", dataset, steps and batch_size)
+    text: Option<String>,
+    eval_every: Option<i64>,
+    eval_batches: Option<i64>,
     // both
     target: Option<toml::Value>,
     select: Option<String>,
@@ -168,6 +172,20 @@ pub enum ProblemKind {
         /// Only the first N test images.
         test_limit: Option<usize>,
     },
+    /// Training a character-level language model (`train = "gpt(...)"`) for a number of
+    /// steps, evaluated on the validation split.
+    LanguageModel {
+        /// The canonical model spec.
+        model: String,
+        /// The data's name: `shakespeare-char` (embedded), or the text file's.
+        dataset: String,
+        /// A UTF-8 text file every machine has (instead of the embedded dataset).
+        text: Option<String>,
+        steps: usize,
+        batch_size: usize,
+        eval_every: usize,
+        eval_batches: usize,
+    },
 }
 
 /// A target for time-to-target: reached once the loss is at most `loss` (2-D: the function
@@ -200,17 +218,20 @@ pub enum Metric {
     LowestLoss,
     /// Test loss after the last epoch.
     TestLoss,
+    /// Validation loss at the last evaluation (language models).
+    ValLoss,
     /// Test accuracy after the last epoch.
     TestAccuracy,
-    /// Steps (2-D) or epochs (training) to reach the target.
+    /// Steps (2-D, language models) or epochs (training) to reach the target.
     StepsToTarget,
 }
 
 impl Metric {
-    pub const ALL: [(&'static str, Metric); 5] = [
+    pub const ALL: [(&'static str, Metric); 6] = [
         ("final_loss", Metric::FinalLoss),
         ("lowest_loss", Metric::LowestLoss),
         ("test_loss", Metric::TestLoss),
+        ("val_loss", Metric::ValLoss),
         ("test_accuracy", Metric::TestAccuracy),
         ("steps_to_target", Metric::StepsToTarget),
     ];
@@ -242,11 +263,21 @@ impl Problem {
         matches!(self.kind, ProblemKind::Train { .. })
     }
 
+    pub fn is_language_model(&self) -> bool {
+        matches!(self.kind, ProblemKind::LanguageModel { .. })
+    }
+
+    /// Whether the replicates are seeds (training of either kind) rather than starts.
+    pub fn replicates_by_seed(&self) -> bool {
+        !matches!(self.kind, ProblemKind::Function { .. })
+    }
+
     /// The budget in words: `500 steps` / `3 epochs`.
     pub fn budget(&self) -> String {
         match &self.kind {
             ProblemKind::Function { steps, .. } => format!("{steps} steps"),
             ProblemKind::Train { epochs, .. } => format!("{epochs} epochs"),
+            ProblemKind::LanguageModel { steps, .. } => format!("{steps} steps"),
         }
     }
 }
@@ -742,6 +773,7 @@ fn problem(
             err(format!("{what}: give function = \"rosenbrock\" (a 2-D function) or train = \"mlp\" (a model)"))
         }
         (Some(f), None) => function_problem(&p, f, budget, seeds, target, select, what, allow),
+        (None, Some(m)) if crate::nn::is_gpt_spec(m) => lm_problem(&p, m, budget, target, select, what, allow),
         (None, Some(m)) => train_problem(&p, m, budget, target, select, what, allow),
     }
 }
@@ -789,6 +821,9 @@ fn function_problem(
         (p.batch_size.is_some(), "batch_size"),
         (p.limit.is_some(), "limit"),
         (p.test_limit.is_some(), "test_limit"),
+        (p.text.is_some(), "text"),
+        (p.eval_every.is_some(), "eval_every"),
+        (p.eval_batches.is_some(), "eval_batches"),
     ] {
         if set {
             return err(format!(
@@ -809,7 +844,7 @@ fn function_problem(
         return err(format!("{what}: a function has no accuracy; give target = {{ loss = X }}"));
     }
     let select = select.unwrap_or(Metric::FinalLoss);
-    if matches!(select, Metric::TestLoss | Metric::TestAccuracy) {
+    if matches!(select, Metric::TestLoss | Metric::TestAccuracy | Metric::ValLoss) {
         return err(format!(
             "{what}: select = \"{}\" is for train problems; use final_loss, lowest_loss or steps_to_target",
             select.name()
@@ -890,10 +925,13 @@ fn train_problem(
         (p.domain.is_some(), "domain"),
         (p.steps.is_some(), "steps"),
         (p.shape.is_some(), "shape"),
+        (p.text.is_some(), "text"),
+        (p.eval_every.is_some(), "eval_every"),
+        (p.eval_batches.is_some(), "eval_batches"),
     ] {
         if set {
             return err(format!(
-                "{what}: {key} is for function problems; a train problem takes dataset, data, epochs, batch_size, limit"
+                "{what}: {key} is not for this train problem; an image model takes dataset, data, epochs, batch_size, limit (steps, text, eval_every and eval_batches go with train = \"gpt\")"
             ));
         }
     }
@@ -934,6 +972,9 @@ fn train_problem(
     let limit = limit_of(p.limit, "limit")?;
     let test_limit = limit_of(p.test_limit, "test_limit")?;
     let select = select.unwrap_or(Metric::TestAccuracy);
+    if select == Metric::ValLoss {
+        return err(format!("{what}: select = \"val_loss\" is for language models; use test_loss"));
+    }
     if select == Metric::LowestLoss {
         return err(format!("{what}: select = \"lowest_loss\" is for function problems; use final_loss, test_loss, test_accuracy or steps_to_target"));
     }
@@ -951,6 +992,96 @@ fn train_problem(
         batch_size,
         limit,
         test_limit,
+    };
+    Ok((Problem { name, kind, target, select }, Replicates::Seeds))
+}
+
+/// A language-model problem: `train = "gpt(...)"` on `dataset = "shakespeare-char"` (the
+/// default) or `text = "FILE"`, for `steps` steps (or [budget] steps) of `batch_size`
+/// windows, evaluated every `eval_every` steps on `eval_batches` batches (nanoGPT's 12, 250,
+/// 20 by default); ranked by the last validation loss unless `select` says otherwise.
+#[allow(clippy::too_many_arguments)]
+fn lm_problem(
+    p: &ProblemFile,
+    model_spec: &str,
+    budget: BudgetFile,
+    target: Option<Target>,
+    select: Option<Metric>,
+    what: &str,
+    allow: Allow,
+) -> Result<(Problem, Replicates), StudyError> {
+    for (set, key) in [
+        (p.function.is_some(), "function"),
+        (p.starts.is_some(), "starts"),
+        (p.start_box.is_some(), "box"),
+        (p.domain.is_some(), "domain"),
+        (p.shape.is_some(), "shape"),
+        (p.data.is_some(), "data"),
+        (p.data_dir.is_some(), "data_dir"),
+        (p.epochs.is_some(), "epochs"),
+        (p.limit.is_some(), "limit"),
+        (p.test_limit.is_some(), "test_limit"),
+    ] {
+        if set {
+            return err(format!(
+                "{what}: {key} is not for a language model; train = \"gpt\" takes dataset or text, steps, batch_size, eval_every, eval_batches"
+            ));
+        }
+    }
+    within(limits::TEXT, Some(model_spec.len() as u64), &format!("{what}: model spec length"), allow)?;
+    if p.dataset.is_some() && p.text.is_some() {
+        return err(format!("{what}: give dataset or text, not both"));
+    }
+    let dataset = p.dataset.clone().unwrap_or_else(|| "shakespeare-char".into());
+    let data = crate::data::text::TextData::load(&dataset, p.text.as_deref().map(Path::new))
+        .map_err(|e| StudyError(format!("{what}: {e:#}")))?;
+    let cfg = crate::nn::GptConfig::parse(model_spec, data.vocab.len())
+        .map_err(|e| StudyError(format!("{what}: train: {e:#}")))?;
+    let model = crate::nn::Gpt::new(cfg, allow).map_err(|e| StudyError(format!("{what}: train: {e:#}")))?;
+    let steps = match p.steps.or(budget.steps) {
+        Some(s) => whole(s, &format!("{what}: steps"), limits::STEPS, allow)?,
+        None => return err(format!("{what}: no step budget; add steps = N to the problem or [budget] steps = N")),
+    };
+    let batch_size = whole(p.batch_size.unwrap_or(12), &format!("{what}: batch_size"), limits::BATCH, allow)?;
+    let count = |v: Option<i64>, default: i64, key: &str| -> Result<usize, StudyError> {
+        match v.unwrap_or(default) {
+            n if (0..=10_000_000).contains(&n) => Ok(n as usize),
+            n => err(format!("{what}: {key} = {n}: give a whole number from 0 to 10,000,000")),
+        }
+    };
+    let eval_every = count(p.eval_every, 250, "eval_every")?;
+    let eval_batches = count(p.eval_batches, 20, "eval_batches")?;
+    if eval_batches == 0 {
+        return err(format!("{what}: eval_batches = 0 leaves nothing to rank the runs by; give at least 1"));
+    }
+    let settings =
+        crate::experiment::lm::LmSettings { steps, batch_size, eval_every, eval_batches, checkpoint_every: None };
+    settings.validate(&model, &data, 1, allow).map_err(|e| StudyError(format!("{what}: {e}")))?;
+    if matches!(target, Some(Target::Accuracy(_))) {
+        return err(format!(
+            "{what}: a language model has no accuracy; give target = {{ loss = X }} (a validation loss)"
+        ));
+    }
+    let select = select.unwrap_or(Metric::ValLoss);
+    if matches!(select, Metric::LowestLoss | Metric::TestLoss | Metric::TestAccuracy) {
+        return err(format!(
+            "{what}: select = \"{}\" is not for a language model; use val_loss, final_loss or steps_to_target",
+            select.name()
+        ));
+    }
+    if select == Metric::StepsToTarget && target.is_none() {
+        return err(format!("{what}: select = \"steps_to_target\" needs a target"));
+    }
+    let name = p.name.clone().unwrap_or_else(|| format!("gpt-{}", crate::experiment::presets::slug(&data.name)));
+    check_name(&name, what)?;
+    let kind = ProblemKind::LanguageModel {
+        model: model.cfg.canonical(),
+        dataset: data.name.clone(),
+        text: p.text.clone(),
+        steps,
+        batch_size,
+        eval_every,
+        eval_batches,
     };
     Ok((Problem { name, kind, target, select }, Replicates::Seeds))
 }
@@ -1008,7 +1139,7 @@ target = 1e-2
         assert!(parse_err(&SMALL.replace("target = 1e-2", "target = { accuracy = 0.9 }")).contains("no accuracy"));
         assert!(parse_err(&SMALL.replace("function = \"rosenbrock\"", "train = \"mlp\"")).contains("no epoch budget"));
         assert!(parse_err(&SMALL.replace("function = \"rosenbrock\"", "train = \"mlp\"\nsteps = 5"))
-            .contains("steps is for function"));
+            .contains("steps is not for this train problem"));
     }
 
     #[test]

@@ -363,6 +363,22 @@ pub fn trial_cost(problem: &Problem) -> (f64, f64) {
             let mb = data_mb + (m.n_params as f64 * 4.0 * 8.0 + ws as f64 * 4.0) / 1e6 + n * 8.0 / 1e6;
             (secs, mb)
         }
+        ProblemKind::LanguageModel { model, dataset, text, steps, batch_size, eval_every, eval_batches } => {
+            let vocab = if text.is_some() { 256 } else { 65 };
+            let _ = dataset;
+            let Ok(m) = crate::nn::GptConfig::parse(model, vocab)
+                .and_then(|c| crate::nn::Gpt::new(c, crate::limits::Allow::DEFAULT))
+            else {
+                return (600.0, 500.0);
+            };
+            // a conservative 5 GFLOP/s, the training steps and the evaluations' forward passes
+            let evals = if *eval_every > 0 { steps / eval_every + 1 } else { 1 };
+            let step = m.step_flops(*batch_size) as f64;
+            let secs = (*steps as f64 * step + (evals * 2 * eval_batches) as f64 * step / 3.0) / 5e9 + 1.0;
+            let work = m.work_bytes(*batch_size).unwrap_or(u64::MAX / 2) as f64;
+            let mb = (m.n_params as f64 * 4.0 * 8.0 + work) / 1e6 + if text.is_some() { 100.0 } else { 10.0 };
+            (secs, mb)
+        }
     }
 }
 

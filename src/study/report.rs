@@ -61,6 +61,7 @@ fn final_loss(r: &TrialResult) -> Option<f64> {
     match &r.outcome {
         Outcome::Function(f) => f.final_loss.filter(|_| f.diverged_at.is_none()),
         Outcome::Train(t) => t.final_train_loss.filter(|_| t.diverged_at.is_none()),
+        Outcome::LanguageModel(t) => t.final_train_loss.filter(|_| t.diverged_at.is_none()),
     }
 }
 
@@ -68,6 +69,7 @@ fn diverged(r: &TrialResult) -> bool {
     match &r.outcome {
         Outcome::Function(f) => f.diverged_at.is_some(),
         Outcome::Train(t) => t.diverged_at.is_some(),
+        Outcome::LanguageModel(t) => t.diverged_at.is_some(),
     }
 }
 
@@ -76,6 +78,7 @@ fn to_target(r: &TrialResult) -> Option<f64> {
     match &r.outcome {
         Outcome::Function(f) => f.steps_to_target.map(|s| s as f64),
         Outcome::Train(t) => t.epochs_to_target.map(|e| e as f64),
+        Outcome::LanguageModel(t) => t.steps_to_target.map(|s| s as f64),
     }
 }
 
@@ -89,6 +92,7 @@ pub fn metric(r: &TrialResult, m: Metric) -> Option<f64> {
         (Metric::LowestLoss, Outcome::Function(f)) => f.lowest_loss,
         (Metric::TestLoss, Outcome::Train(t)) => t.final_test_loss,
         (Metric::TestAccuracy, Outcome::Train(t)) => t.final_test_accuracy,
+        (Metric::ValLoss, Outcome::LanguageModel(t)) => t.final_val_loss,
         (Metric::StepsToTarget, _) => to_target(r),
         _ => None,
     }
@@ -115,6 +119,8 @@ pub struct PointStats {
     pub final_loss: Option<Stat>,
     pub test_loss: Option<Stat>,
     pub test_accuracy: Option<Stat>,
+    /// Language models: the last validation loss.
+    pub val_loss: Option<Stat>,
     /// Steps (2-D) or epochs (training) to target, over the replicates that reached it.
     pub to_target: Option<Stat>,
     pub reached: usize,
@@ -172,6 +178,7 @@ pub fn analyse(plan: &Plan, trials: &[super::plan::Trial], results: &[TrialResul
                 final_loss: None,
                 test_loss: None,
                 test_accuracy: None,
+                val_loss: None,
                 to_target: None,
                 reached: 0,
                 to_target_median: f64::INFINITY,
@@ -203,6 +210,7 @@ pub fn analyse(plan: &Plan, trials: &[super::plan::Trial], results: &[TrialResul
         p.final_loss = stat(&rs.iter().filter_map(|r| final_loss(r)).collect::<Vec<_>>());
         p.test_loss = stat(&rs.iter().filter_map(|r| metric(r, Metric::TestLoss)).collect::<Vec<_>>());
         p.test_accuracy = stat(&rs.iter().filter_map(|r| metric(r, Metric::TestAccuracy)).collect::<Vec<_>>());
+        p.val_loss = stat(&rs.iter().filter_map(|r| metric(r, Metric::ValLoss)).collect::<Vec<_>>());
         let reached: Vec<f64> = rs.iter().filter_map(|r| to_target(r)).collect();
         p.reached = reached.len();
         p.to_target = stat(&reached);
@@ -304,13 +312,17 @@ fn slug(name: &str) -> String {
 /// others are the same on every machine).
 pub fn results_csv(results: &[TrialResult]) -> String {
     let mut s = String::from(
-        "id,problem,optimizer,point,seed,start_x,start_y,lr,hyper,spec,status,final_loss,lowest_loss,test_loss,test_accuracy,best_test_accuracy,steps_to_target,epochs_to_target,diverged_at,steps_run,seconds,seconds_to_target\n",
+        "id,problem,optimizer,point,seed,start_x,start_y,lr,hyper,spec,status,final_loss,lowest_loss,test_loss,test_accuracy,best_test_accuracy,val_loss,best_val_loss,steps_to_target,epochs_to_target,diverged_at,steps_run,seconds,seconds_to_target\n",
     );
     let o = |v: Option<f64>| v.map(|v| format!("{v:?}")).unwrap_or_default();
     let u = |v: Option<usize>| v.map(|v| v.to_string()).unwrap_or_default();
     for r in results {
         let t = &r.trial;
         let hyper = t.hyper.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+        let (vl, bvl) = match &r.outcome {
+            Outcome::LanguageModel(x) => (x.final_val_loss, x.best_val_loss),
+            _ => (None, None),
+        };
         let (status, fl, ll, tl, ta, bta, stt, ett, div, run) = match &r.outcome {
             Outcome::Function(f) => (
                 f.status.clone(),
@@ -336,10 +348,22 @@ pub fn results_csv(results: &[TrialResult]) -> String {
                 x.diverged_at.map(|(e, s)| format!("epoch {e} step {s}")),
                 Some(x.epochs.len()),
             ),
+            Outcome::LanguageModel(x) => (
+                x.status.clone(),
+                x.final_train_loss,
+                None,
+                None,
+                None,
+                None,
+                x.steps_to_target,
+                None,
+                x.diverged_at.map(|d| format!("step {d}")),
+                x.evals.last().map(|e| e.step),
+            ),
         };
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{:?},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{}",
+            "{},{},{},{},{},{},{},{:?},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.4},{}",
             t.id,
             csv_field(&t.problem_name),
             csv_field(&t.optimizer_label),
@@ -356,6 +380,8 @@ pub fn results_csv(results: &[TrialResult]) -> String {
             o(tl),
             o(ta),
             o(bta),
+            o(vl),
+            o(bvl),
             u(stt),
             u(ett),
             csv_field(&div.unwrap_or_default()),
@@ -383,6 +409,8 @@ fn metric_desc(problem: &Problem) -> String {
         (Metric::LowestLoss, _) => "lowest loss".into(),
         (Metric::TestLoss, _) => "final test loss".into(),
         (Metric::TestAccuracy, _) => "final test accuracy".into(),
+        (Metric::ValLoss, _) => "final validation loss".into(),
+        (Metric::StepsToTarget, ProblemKind::LanguageModel { .. }) => "steps to target".into(),
         (Metric::StepsToTarget, ProblemKind::Function { .. }) => "steps to target".into(),
         (Metric::StepsToTarget, _) => "epochs to target".into(),
     }
@@ -519,6 +547,14 @@ fn curves(
                         }
                     }
                 }
+                Outcome::LanguageModel(t) => {
+                    y_desc = "validation loss";
+                    for e in &t.evals {
+                        if let Some(v) = e.val_loss {
+                            at.entry(e.step as u64).or_default().push(v);
+                        }
+                    }
+                }
             }
         }
         let points = at.into_iter().filter_map(|(x, v)| stat(&v).map(|s| (x as f64, s.mean, s.std))).collect();
@@ -561,9 +597,12 @@ pub fn write(sd: &StudyDir, out: &mut OutDir) -> Result<Written> {
                 },
                 limit.map(|l| format!(", first {l} images")).unwrap_or_default()
             ),
+            ProblemKind::LanguageModel { model, dataset, batch_size, eval_every, eval_batches, .. } => format!(
+                "train {model} on {dataset}, batch {batch_size}, validation on {eval_batches} batches every {eval_every} steps"
+            ),
         };
         let reps = sd.trials.iter().filter(|t| t.problem == pi && t.optimizer == 0 && t.point == 0).count();
-        let rep_kind = if p.is_train() {
+        let rep_kind = if p.replicates_by_seed() {
             "seeds"
         } else if sd.trials.iter().any(|t| t.problem == pi && t.seed.is_some()) {
             "random starts"

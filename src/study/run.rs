@@ -183,12 +183,37 @@ pub struct TrainOutcome {
     pub epochs_to_target: Option<usize>,
 }
 
+/// One evaluation of a language-model run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LmEvalOutcome {
+    pub step: usize,
+    pub train_loss: Option<f64>,
+    pub val_loss: Option<f64>,
+    pub lr: Option<f64>,
+}
+
+/// A language-model run's outcome (losses in nats per token).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LmOutcome {
+    /// `completed` or `diverged`.
+    pub status: String,
+    pub evals: Vec<LmEvalOutcome>,
+    /// The step whose loss became NaN or infinite.
+    pub diverged_at: Option<usize>,
+    pub final_train_loss: Option<f64>,
+    pub final_val_loss: Option<f64>,
+    pub best_val_loss: Option<f64>,
+    /// First evaluated step whose validation loss meets the target.
+    pub steps_to_target: Option<usize>,
+}
+
 /// What a trial produced; identical whatever machine, task or thread ran it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Outcome {
     Function(FunctionOutcome),
     Train(TrainOutcome),
+    LanguageModel(LmOutcome),
 }
 
 /// Where and how long a trial ran (differs from run to run).
@@ -263,8 +288,10 @@ pub fn read_result(path: &Path, trial: &Trial) -> Result<Option<TrialResult>, St
         return Err("not marked complete".into());
     }
     // 2-D trials have a start, training trials none
-    let kind_ok =
-        matches!((&r.outcome, trial.start.is_some()), (Outcome::Function(_), true) | (Outcome::Train(_), false));
+    let kind_ok = matches!(
+        (&r.outcome, trial.start.is_some()),
+        (Outcome::Function(_), true) | (Outcome::Train(_) | Outcome::LanguageModel(_), false)
+    );
     if !kind_ok {
         return Err("the outcome is of the wrong kind".into());
     }
@@ -532,6 +559,7 @@ pub fn share_from(
 enum Ready {
     Function { f: crate::objective::Function, shape: Shape2 },
     Train { model: crate::nn::Model, data: crate::data::Dataset },
+    LanguageModel { model: crate::nn::Gpt, data: crate::data::text::TextData },
 }
 
 fn prepare(p: &Problem) -> Result<Ready, String> {
@@ -552,6 +580,13 @@ fn prepare(p: &Problem) -> Result<Ready, String> {
             let m = crate::nn::build(model, d.input_shape(), crate::limits::Allow::DEFAULT)
                 .map_err(|e| format!("{e:#}"))?;
             Ok(Ready::Train { model: m, data: d })
+        }
+        ProblemKind::LanguageModel { model, text, .. } => {
+            let data = crate::data::text::TextData::load("shakespeare-char", text.as_deref().map(Path::new))
+                .map_err(|e| format!("{e:#}"))?;
+            let cfg = crate::nn::GptConfig::parse(model, data.vocab.len()).map_err(|e| format!("{e:#}"))?;
+            let m = crate::nn::Gpt::new(cfg, crate::limits::Allow::DEFAULT).map_err(|e| format!("{e:#}"))?;
+            Ok(Ready::LanguageModel { model: m, data })
         }
     }
 }
@@ -695,6 +730,58 @@ fn run_train(
     Some((Outcome::Train(o), hit.map(|i| secs[..=i].iter().sum()), secs))
 }
 
+/// Runs a language-model trial; `None` if Ctrl-C stopped it.
+fn run_language_model(
+    model: &crate::nn::Gpt,
+    data: &crate::data::text::TextData,
+    p: &Problem,
+    cfg: &OptimizerConfig,
+    t: &Trial,
+    stop: &AtomicBool,
+) -> Option<(Outcome, Option<f64>)> {
+    let ProblemKind::LanguageModel { steps, batch_size, eval_every, eval_batches, .. } = &p.kind else { return None };
+    let settings = crate::experiment::lm::LmSettings {
+        steps: *steps,
+        batch_size: *batch_size,
+        eval_every: *eval_every,
+        eval_batches: *eval_batches,
+        checkpoint_every: None,
+    };
+    let spec = RunSpec { label: t.optimizer_label.clone(), config: cfg.clone(), seed: t.seed.unwrap_or(0) };
+    let r = crate::experiment::lm::train_one(model, data, &spec, 0, &settings, stop, &|_| {});
+    use crate::experiment::lm::LmStatus;
+    let diverged_at = match r.status {
+        LmStatus::Interrupted { .. } => return None,
+        LmStatus::Diverged { step } => Some(step),
+        LmStatus::Completed => None,
+    };
+    let evals: Vec<LmEvalOutcome> = r
+        .evals
+        .iter()
+        .map(|e| LmEvalOutcome {
+            step: e.step,
+            train_loss: finite(e.train_loss),
+            val_loss: finite(e.val_loss),
+            lr: finite(e.lr),
+        })
+        .collect();
+    let hit = match p.target {
+        Some(Target::Loss(v)) => evals.iter().position(|e| e.val_loss.is_some_and(|l| l <= v)),
+        _ => None,
+    };
+    let last = evals.last();
+    let o = LmOutcome {
+        status: if diverged_at.is_some() { "diverged" } else { "completed" }.into(),
+        diverged_at,
+        final_train_loss: last.and_then(|e| e.train_loss),
+        final_val_loss: last.and_then(|e| e.val_loss),
+        best_val_loss: evals.iter().filter_map(|e| e.val_loss).reduce(f64::min),
+        steps_to_target: hit.map(|i| evals[i].step),
+        evals,
+    };
+    Some((Outcome::LanguageModel(o), hit.map(|i| r.evals[i].seconds)))
+}
+
 // ---------------------------------------------------------------- a task
 
 /// What happened to one trial of a task's share.
@@ -762,6 +849,14 @@ fn note(o: &Outcome, target: Option<Target>) -> String {
                 "test accuracy {}{}",
                 r.final_test_accuracy.map_or("-".into(), |a| format!("{a:.4}")),
                 t(target.and(r.epochs_to_target.map(|e| format!("epoch {e}"))))
+            ),
+        },
+        Outcome::LanguageModel(r) => match r.diverged_at {
+            Some(s) => format!("diverged at step {s}"),
+            None => format!(
+                "validation loss {}{}",
+                r.final_val_loss.map_or("-".into(), |l| format!("{l:.4}")),
+                t(target.and(r.steps_to_target.map(|s| format!("step {s}"))))
             ),
         },
     }
@@ -983,6 +1078,13 @@ fn execute(
             Some(x) => x,
             None => return Ok(None),
         },
+        (Ready::LanguageModel { model, data }, ProblemKind::LanguageModel { .. }) => {
+            cfg.check_layout(&model.layout()).map_err(|e| format!("spec {}: {e}", t.spec))?;
+            match run_language_model(model, data, p, &cfg, t, stop) {
+                Some((o, s)) => (o, s, Vec::new()),
+                None => return Ok(None),
+            }
+        }
         _ => return Err("internal: problem and preparation disagree".into()),
     };
     let info = RunInfo {

@@ -316,3 +316,38 @@ fn the_nanogpt_recipe_and_the_muon_recipe_parse_and_cover_every_gpt_tensor() {
     let e = c.check_layout(&g.layout()).unwrap_err();
     assert!(e.contains("wte.weight"), "{e}");
 }
+
+/// The loss and gradient of the default GPT (vocabulary 65, its own initialisation, a fixed
+/// batch of 12 windows) computed inside a rayon pool of `threads` threads on path `path`.
+fn loss_and_grad_on(threads: usize, path: kernels::Path) -> (f32, Vec<f32>) {
+    let g = Gpt::new(GptConfig::default_for(65), Allow::DEFAULT).unwrap();
+    let params = g.init(3);
+    let k = kernels::table(path).unwrap();
+    let t = g.cfg.block_size;
+    let x: Vec<u32> = (0..12 * t).map(|i| (i * 7 % 65) as u32).collect();
+    let y: Vec<u32> = (0..12 * t).map(|i| (i * 11 % 65) as u32).collect();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+    pool.install(|| {
+        let mut w = g.work(12);
+        let mut grad = vec![0f32; g.n_params];
+        let loss = g.loss_and_grad(k, &params, &mut grad, &x, &y, t, &mut w);
+        (loss, grad)
+    })
+}
+
+#[test]
+fn gpt_loss_and_gradient_have_the_same_bits_on_one_two_and_three_threads_on_every_path() {
+    for path in kernels::supported() {
+        let (l1, g1) = loss_and_grad_on(1, path);
+        assert!(l1.is_finite() && (l1 - 65f32.ln()).abs() < 0.1, "{path}: loss at init {l1}, not near ln 65");
+        let before = kernels::parallel_splits();
+        for threads in [2, 3] {
+            let (l, g) = loss_and_grad_on(threads, path);
+            assert_eq!(l.to_bits(), l1.to_bits(), "{path}, {threads} threads: loss {l} vs {l1} on one thread");
+            let diff = g1.iter().zip(&g).filter(|(a, b)| a.to_bits() != b.to_bits()).count();
+            assert_eq!(diff, 0, "{path}, {threads} threads: {diff} gradient entries differ from one thread's");
+        }
+        assert!(kernels::parallel_splits() > before, "{path}: no product was split over the threads");
+        println!("{path}: loss {l1} and its gradient identical on 1, 2 and 3 threads");
+    }
+}

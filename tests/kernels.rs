@@ -94,6 +94,23 @@ fn path_matches_scalar(p: Path) {
         }
     }
 
+    // the packed product: several row, column and k-blocks, tails of each, B read
+    // row-major and transposed (csb ≠ 1)
+    for (m, kd, nn) in [(100, 300, 40), (37, 260, 17), (130, 40, 65), (200, 600, 300)] {
+        let a = values(m * kd, 13);
+        let bias = values(m, 14);
+        for (rsb, csb) in [(nn, 1), (1, kd)] {
+            let b = values(kd * nn, 15);
+            for init in [Init::Zero, Init::Keep, Init::Bias(&bias)] {
+                let start = values(m * nn, 16);
+                let (mut want, mut got) = (start.clone(), start);
+                s.gemm_strided(m, kd, nn, &a, kd, 1, &b, rsb, csb, init, &mut want, nn);
+                on(p, k, |k| k.gemm_strided(m, kd, nn, &a, kd, 1, &b, rsb, csb, init, &mut got, nn));
+                same_bits(&got, &want, &format!("{p} packed gemm {m}×{kd}×{nn} B strides ({rsb}, {csb}) {init:?}"));
+            }
+        }
+    }
+
     // the convolution kernels
     for c in conv_cases() {
         let (padded, wt, bias, dy) = conv_operands(&c);
@@ -241,6 +258,76 @@ fn dots_and_gemm_compute_the_products_they_promise() {
         }
     }
     close(&c, &want, &scale, "gemm");
+}
+
+/// `init + Σ_l A(i, l)·B(l, j)` one fused multiply-add at a time in the order of l: the
+/// exact operations `gemm` promises for each element.
+#[allow(clippy::too_many_arguments)]
+fn gemm_in_order(
+    m: usize,
+    kd: usize,
+    nn: usize,
+    a: &[f32],
+    (rsa, csa): (usize, usize),
+    b: &[f32],
+    (rsb, csb): (usize, usize),
+    init: Init,
+    c: &mut [f32],
+) {
+    for i in 0..m {
+        for j in 0..nn {
+            let mut acc = match init {
+                Init::Zero => 0.0,
+                Init::Keep => c[i * nn + j],
+                Init::Bias(bias) => bias[i],
+            };
+            for l in 0..kd {
+                acc = a[i * rsa + l * csa].mul_add(b[l * rsb + j * csb], acc);
+            }
+            c[i * nn + j] = acc;
+        }
+    }
+}
+
+#[test]
+fn gemm_adds_each_elements_terms_in_the_order_of_the_sum_on_every_path() {
+    // shapes that take the packed product with several k-blocks (kd > 256), row blocks
+    // (m > 96) and column blocks (n > 256), and ones that stay direct; transposed A and B
+    let cases = [(200, 600, 300), (97, 257, 33), (64, 32, 100), (5, 3, 15), (130, 520, 65)];
+    for p in kernels::supported() {
+        let k = kernels::table(p).expect("supported");
+        for (m, kd, nn) in cases {
+            let bias = values(m, 33);
+            for (ra, rb) in [((kd, 1), (nn, 1)), ((1, m), (1, kd))] {
+                let (a, b) = (values(m * kd, 31), values(kd * nn, 32));
+                for init in [Init::Zero, Init::Keep, Init::Bias(&bias)] {
+                    let start = values(m * nn, 34);
+                    let (mut want, mut got) = (start.clone(), start);
+                    gemm_in_order(m, kd, nn, &a, ra, &b, rb, init, &mut want);
+                    on(p, k, |k| k.gemm_strided(m, kd, nn, &a, ra.0, ra.1, &b, rb.0, rb.1, init, &mut got, nn));
+                    same_bits(&got, &want, &format!("{p} gemm {m}×{kd}×{nn} A {ra:?} B {rb:?} {init:?}"));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_product_split_over_two_threads_gives_the_bits_of_one_thread() {
+    let (m, kd, nn) = (300, 200, 130);
+    let (a, b, bias) = (values(m * kd, 41), values(kd * nn, 42), values(m, 43));
+    let k = kernels::kernels();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+        let mut c = vec![0f32; m * nn];
+        pool.install(|| k.gemm_strided(m, kd, nn, &a, kd, 1, &b, 1, kd, Init::Bias(&bias), &mut c, nn));
+        c
+    };
+    let one = run(1);
+    let before = kernels::parallel_splits();
+    let two = run(2);
+    assert!(kernels::parallel_splits() > before, "the product was not split over the two threads");
+    same_bits(&two, &one, "gemm on 2 threads against 1");
 }
 
 #[derive(Clone, Copy, Debug)]

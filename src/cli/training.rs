@@ -265,10 +265,13 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
     let n = 512;
     let (a, b, mut c) = (vec![1f32; n * n], vec![1f32; n * n], vec![0f32; n * n]);
     let reps = 4;
+    let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().context("thread pool")?;
     let t = Instant::now();
-    for _ in 0..reps {
-        k.gemm(n, n, n, &a, n, 1, &b, n, crate::kernels::Init::Zero, &mut c, n);
-    }
+    one_thread.install(|| {
+        for _ in 0..reps {
+            k.gemm(n, n, n, &a, n, 1, &b, n, crate::kernels::Init::Zero, &mut c, n);
+        }
+    });
     let big = 2.0 * (n * n * n * reps) as f64 / t.elapsed().as_secs_f64() / 1e9;
     say!(
         "peak of the {} kernels on one core (fused multiply-adds only): {:.1} GFLOP/s; a 512³ product with them: {big:.1} GFLOP/s",
@@ -393,41 +396,54 @@ pub fn cmd_seminar(a: &SeminarArgs) -> Result<()> {
 }
 
 /// The character-level GPT in `bench`: milliseconds per training step (batch 12×64, the
-/// nanoGPT AdamW recipe and Muon + AdamW, one thread, median of 5 after 2 warm-up steps),
-/// with the FLOPs per step and the fraction of the kernel path's peak.
+/// nanoGPT AdamW recipe and Muon + AdamW, median of 5 after 2 warm-up steps) on one thread,
+/// and on every core when there are more (one run then splits its products, attention
+/// windows and row kernels over them, with the same bits), with the FLOPs per step and the
+/// fraction of the kernel path's peak (of one core, or of all of them).
 fn bench_gpt(allow: Allow) -> Result<()> {
     use crate::experiment::presets::{GPT_ADAMW, GPT_MUON};
     let data = crate::data::text::TextData::shakespeare()?;
     let model = nn::Gpt::new(nn::GptConfig::default_for(data.vocab.len()), allow)?;
     let k = crate::kernels::kernels();
     let (n, t) = (12, model.cfg.block_size);
-    let (mut x, mut y) = (vec![0u32; n * t], vec![0u32; n * t]);
     let flops = model.step_flops(n) as f64;
     let peak = k.peak_gflops();
-    let mut rows = Table::new(&["model", "optimizer", "ms/step (1 thread, median of 5)", "GFLOP/step", "% of peak"]);
+    let cores = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
+    let mut threads = vec![1];
+    if cores > 1 {
+        threads.push(cores);
+    }
+    let mut rows = Table::new(&["model", "optimizer", "threads", "ms/step (median of 5)", "GFLOP/step", "% of peak"]);
     for (name, spec) in [("adamw (nanoGPT recipe)", GPT_ADAMW), ("muon + adamw", GPT_MUON)] {
-        let cfg = crate::optim::OptimizerConfig::parse(spec)?;
-        let mut opt = cfg.build_with::<f32>(&model.layout(), crate::schedule::Cadence::Training);
-        let mut params = model.init(0);
-        let mut w = model.work(n);
-        let mut times = Vec::new();
-        for step in 0..7u64 {
-            data.batch(crate::data::text::Part::Train, 0, step, n, t, &mut x, &mut y);
-            let t0 = Instant::now();
-            let mut obj = |p: &[f32], g: &mut [f32]| model.loss_and_grad(k, p, g, &x, &y, t, &mut w);
-            opt.step(&mut params, &mut obj);
-            if step >= 2 {
-                times.push(t0.elapsed().as_secs_f64());
-            }
+        for &th in &threads {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(th).build().context("thread pool")?;
+            let cfg = crate::optim::OptimizerConfig::parse(spec)?;
+            let ms = pool.install(|| {
+                let mut opt = cfg.build_with::<f32>(&model.layout(), crate::schedule::Cadence::Training);
+                let mut params = model.init(0);
+                let mut w = model.work(n);
+                let (mut x, mut y) = (vec![0u32; n * t], vec![0u32; n * t]);
+                let mut times = Vec::new();
+                for step in 0..7u64 {
+                    data.batch(crate::data::text::Part::Train, 0, step, n, t, &mut x, &mut y);
+                    let t0 = Instant::now();
+                    let mut obj = |p: &[f32], g: &mut [f32]| model.loss_and_grad(k, p, g, &x, &y, t, &mut w);
+                    opt.step(&mut params, &mut obj);
+                    if step >= 2 {
+                        times.push(t0.elapsed().as_secs_f64());
+                    }
+                }
+                median(times) * 1e3
+            });
+            rows.rows.push(vec![
+                "gpt".into(),
+                name.into(),
+                th.to_string(),
+                format!("{ms:.1}"),
+                format!("{:.2}", flops / 1e9),
+                format!("{:.0}", 100.0 * flops / (ms / 1e3) / 1e9 / (peak * th as f64)),
+            ]);
         }
-        let ms = median(times) * 1e3;
-        rows.rows.push(vec![
-            "gpt".into(),
-            name.into(),
-            format!("{ms:.1}"),
-            format!("{:.2}", flops / 1e9),
-            format!("{:.0}", 100.0 * flops / (ms / 1e3) / 1e9 / peak),
-        ]);
     }
     say_raw!("{}", rows.render());
     say!("gpt: {}, {} parameters; FLOPs count 6 × the forward multiply-adds", model.cfg.canonical(), model.n_params);

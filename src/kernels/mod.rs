@@ -200,6 +200,19 @@ pub fn table(p: Path) -> Option<&'static Kernels> {
     }
 }
 
+/// Products of at least this many multiply-adds may be split over threads.
+const PAR_MIN_MACS: u64 = 1 << 20;
+/// ... into halves of at least this many rows.
+const PAR_MIN_ROWS: usize = 64;
+
+static SPLITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many times a kernel call has been split over threads in this process (lets a test
+/// check that a multi-threaded run did use more than one thread).
+pub fn parallel_splits() -> u64 {
+    SPLITS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 thread_local! {
     static CALLS: Cell<[u64; 4]> = const { Cell::new([0; 4]) };
 }
@@ -331,20 +344,69 @@ impl Kernels {
         c: &mut [f32],
         rsc: usize,
     ) {
+        self.gemm_strided(m, kd, n, a, rsa, csa, b, rsb, 1, init, c, rsc)
+    }
+
+    /// [`Kernels::gemm`] with B read through any strides: `B(l, j) = b[l·rsb + j·csb]`
+    /// (`rsb` = 1, `csb` = k reads a row-major `[n, k]` matrix transposed, as a linear
+    /// layer's weight is). The same sums in the same order whatever the strides.
+    ///
+    /// A large product is split by blocks of C's rows over the current rayon pool when it
+    /// has more than one thread (never across the summed index), so every element is the
+    /// same sequence of operations for any thread count.
+    #[allow(clippy::too_many_arguments)]
+    pub fn gemm_strided(
+        &self,
+        m: usize,
+        kd: usize,
+        n: usize,
+        a: &[f32],
+        rsa: usize,
+        csa: usize,
+        b: &[f32],
+        rsb: usize,
+        csb: usize,
+        init: Init,
+        c: &mut [f32],
+        rsc: usize,
+    ) {
         if m == 0 || n == 0 {
             return;
         }
         if kd > 0 {
             assert!((m - 1) * rsa + (kd - 1) * csa < a.len(), "gemm: A out of bounds");
-            assert!((kd - 1) * rsb + n <= b.len(), "gemm: B out of bounds");
+            assert!((kd - 1) * rsb + (n - 1) * csb < b.len(), "gemm: B out of bounds");
         }
         assert!((m - 1) * rsc + n <= c.len() && n <= rsc, "gemm: C out of bounds");
         if let Init::Bias(bias) = init {
             assert!(bias.len() >= m, "gemm: bias too short");
         }
         count(self.path);
-        let g = nn::Gemm { m, kd, n, a, rsa, csa, b, rsb, rsc };
-        // SAFETY: as in `dots`
+        let g = nn::Gemm { m, kd, n, a, rsa, csa, b, rsb, csb, rsc };
+        self.gemm_split(g, init, c);
+    }
+
+    /// Runs a checked product, halving its rows over rayon while it is large.
+    fn gemm_split(&self, g: nn::Gemm, init: Init, c: &mut [f32]) {
+        let work = g.m as u64 * g.n as u64 * g.kd as u64;
+        if work >= PAR_MIN_MACS && g.m >= 2 * PAR_MIN_ROWS && rayon::current_num_threads() > 1 {
+            // the first half's rows a multiple of 32 (whole register tiles on every path)
+            let half = (g.m / 2).div_ceil(32) * 32;
+            if half < g.m {
+                SPLITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let (c0, c1) = c.split_at_mut(half * g.rsc);
+                let top = nn::Gemm { m: half, ..g };
+                let bottom = nn::Gemm { m: g.m - half, a: &g.a[half * g.rsa..], ..g };
+                let bias1 = match init {
+                    Init::Bias(b) => Init::Bias(&b[half..]),
+                    other => other,
+                };
+                rayon::join(|| self.gemm_split(top, init, c0), || self.gemm_split(bottom, bias1, c1));
+                return;
+            }
+        }
+        // SAFETY: the table exists only for a supported path; `gemm_strided` checked every
+        // bound, and a split keeps each half inside its own rows
         unsafe { (self.gemm)(&g, init, c) }
     }
 

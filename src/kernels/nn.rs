@@ -133,8 +133,8 @@ unsafe fn dots_tile<S: F32x16, const R: usize, const J: usize>(
     }
 }
 
-/// The operands of [`gemm`]: `C[i][j] = init + Σ_l A(i, l)·B[l][j]` for i < m, j < n,
-/// l < kd, with `A(i, l) = a[i·rsa + l·csa]`, `B[l][j] = b[l·rsb + j]`, `C[i][j] =
+/// The operands of [`gemm`]: `C[i][j] = init + Σ_l A(i, l)·B(l, j)` for i < m, j < n,
+/// l < kd, with `A(i, l) = a[i·rsa + l·csa]`, `B(l, j) = b[l·rsb + j·csb]`, `C[i][j] =
 /// c[i·rsc + j]`.
 #[derive(Clone, Copy)]
 pub(super) struct Gemm<'a> {
@@ -146,14 +146,279 @@ pub(super) struct Gemm<'a> {
     pub csa: usize,
     pub b: &'a [f32],
     pub rsb: usize,
+    pub csb: usize,
     pub rsc: usize,
+}
+
+/// Depth of a k-block of the packed product: the terms l in `pc..pc + KC` of every output
+/// are added in one pass over the block, and the blocks follow each other in increasing
+/// order, each starting from the value the previous one stored in C (a store and reload of
+/// an f32 is exact, so the sum is the one unblocked code would compute).
+const KC: usize = 256;
+/// Rows of A packed at once (a multiple of every path's register rows: 4, 6 and 8).
+const MC: usize = 96;
+/// Columns of B packed at once (a multiple of every path's register width: 16 and 32).
+const NC: usize = 256;
+/// The f32s of one thread's packing buffer: a k-block of B's columns, one of A's rows, and
+/// room to align the start to 64 bytes.
+const PACK_LEN: usize = KC * NC + MC * KC + 16;
+
+thread_local! {
+    /// Each thread's packing buffer, allocated by its first packed product and kept.
+    static PACK: std::cell::Cell<Vec<f32>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Takes this thread's packing buffer (allocating it on the first call only).
+fn take_pack() -> Vec<f32> {
+    let v = PACK.take();
+    if v.len() >= PACK_LEN {
+        v
+    } else {
+        vec![0.0; PACK_LEN]
+    }
+}
+
+fn put_pack(v: Vec<f32>) {
+    PACK.set(v);
+}
+
+/// Whether packing pays for a product of this shape (it copies B once per k-block and A
+/// once per k-block and column block; with few rows that copy is not repaid). Either way
+/// every output gets the same bits.
+fn packing_pays(g: &Gemm, r: usize) -> bool {
+    g.csb != 1 || (g.m >= 4 * r && g.kd >= 16 && g.n >= 16)
 }
 
 /// `C = init + A·B`, each element's terms added one fused multiply-add at a time in the
 /// order l = 0, 1, …, starting from 0 (`Zero`), from C (`Keep`) or from `bias[i]` (`Bias`).
-/// Tiles of R rows × CW vectors of 16 columns.
+/// Register tiles of R rows × CW vectors of 16 columns; large products pack B and A into
+/// contiguous panels first, in blocks of KC terms, MC rows and NC columns (see [`KC`]).
 #[inline(always)]
 pub(super) unsafe fn gemm<S: F32x16, const R: usize, const CW: usize>(s: S, g: &Gemm, init: Init, c: &mut [f32]) {
+    if g.kd == 0 || !packing_pays(g, R) {
+        return gemm_direct::<S, R, CW>(s, g, init, c);
+    }
+    let mut buf = take_pack();
+    // align the panels to 64 bytes (the offset is below 16 f32s)
+    let off = buf.as_ptr().align_offset(64).min(16);
+    let base = buf.as_mut_ptr().add(off);
+    gemm_packed::<S, R, CW>(s, g, init, c.as_mut_ptr(), base, base.add(KC * NC));
+    put_pack(buf);
+}
+
+/// The packed product: for each block of NC columns and each k-block (in increasing
+/// order), B's block is packed into panels of 16·CW columns (kc rows × panel width,
+/// zero-padded), then for each block of MC rows A's block is packed into panels of R rows
+/// (kc × R, zero-padded), and every (row panel, column panel) pair runs [`micro`].
+#[inline(always)]
+unsafe fn gemm_packed<S: F32x16, const R: usize, const CW: usize>(
+    s: S,
+    g: &Gemm,
+    init: Init,
+    c: *mut f32,
+    bp: *mut f32,
+    ap: *mut f32,
+) {
+    let nr = 16 * CW;
+    let mut jc = 0;
+    while jc < g.n {
+        let nc = (g.n - jc).min(NC);
+        let mut pc = 0;
+        while pc < g.kd {
+            let kc = (g.kd - pc).min(KC);
+            pack_b(s, g, pc, kc, jc, nc, nr, bp);
+            let start = if pc == 0 { init } else { Init::Keep };
+            let mut ic = 0;
+            while ic < g.m {
+                let mc = (g.m - ic).min(MC);
+                pack_a::<R>(g, ic, mc, pc, kc, ap);
+                let (mut j, mut boff) = (0, 0);
+                while j < nc {
+                    let w = (nc - j).min(nr);
+                    let pw = panel_width(w, nr);
+                    let mut i = 0;
+                    while i < mc {
+                        let h = (mc - i).min(R);
+                        let cij = c.add((ic + i) * g.rsc + jc + j);
+                        let (a, b) = (ap.add(i * kc), bp.add(boff));
+                        if pw == nr {
+                            micro::<S, R, CW>(s, kc, a, b, cij, g.rsc, h, w, start, ic + i);
+                        } else {
+                            micro::<S, R, 1>(s, kc, a, b, cij, g.rsc, h, w, start, ic + i);
+                        }
+                        i += R;
+                    }
+                    boff += kc * pw;
+                    j += w;
+                }
+                ic += mc;
+            }
+            pc += kc;
+        }
+        jc += nc;
+    }
+}
+
+/// The packed width of a column panel with `w` valid columns: the full width, or 16 when
+/// the columns fit one vector (so a narrow last panel does not do a wide panel's work).
+#[inline(always)]
+fn panel_width(w: usize, nr: usize) -> usize {
+    if w <= 16 {
+        16
+    } else {
+        nr
+    }
+}
+
+/// Packs `B(pc + l, jc + j)` for l < kc, j < nc into column panels (see [`gemm_packed`]).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn pack_b<S: F32x16>(s: S, g: &Gemm, pc: usize, kc: usize, jc: usize, nc: usize, nr: usize, dst: *mut f32) {
+    let b = g.b.as_ptr();
+    let (mut j, mut d) = (0, dst);
+    while j < nc {
+        let w = (nc - j).min(nr);
+        let pw = panel_width(w, nr);
+        if g.csb == 1 {
+            // whole vectors, the last one zero-filled past the panel's columns
+            for l in 0..kc {
+                let src = b.add((pc + l) * g.rsb + jc + j);
+                let row = d.add(l * pw);
+                let mut q = 0;
+                while q < pw {
+                    let m = w.saturating_sub(q).min(16);
+                    let v = match m {
+                        16 => s.load(src.add(q)),
+                        0 => s.zero(),
+                        _ => s.load_t(src.add(q), s.tail(m)),
+                    };
+                    s.store(row.add(q), v);
+                    q += 16;
+                }
+            }
+        } else {
+            // a transposed B: read along l (contiguous when rsb = 1), one column at a time
+            for jj in 0..w {
+                let src = b.add(pc * g.rsb + (jc + j + jj) * g.csb);
+                let mut l = 0;
+                while l + 4 <= kc {
+                    let (v0, v1, v2, v3) = (
+                        *src.add(l * g.rsb),
+                        *src.add((l + 1) * g.rsb),
+                        *src.add((l + 2) * g.rsb),
+                        *src.add((l + 3) * g.rsb),
+                    );
+                    *d.add(l * pw + jj) = v0;
+                    *d.add((l + 1) * pw + jj) = v1;
+                    *d.add((l + 2) * pw + jj) = v2;
+                    *d.add((l + 3) * pw + jj) = v3;
+                    l += 4;
+                }
+                while l < kc {
+                    *d.add(l * pw + jj) = *src.add(l * g.rsb);
+                    l += 1;
+                }
+            }
+            if w < pw {
+                for l in 0..kc {
+                    std::ptr::write_bytes(d.add(l * pw + w), 0, pw - w);
+                }
+            }
+        }
+        d = d.add(kc * pw);
+        j += w;
+    }
+}
+
+/// Packs `A(ic + i, pc + l)` for i < mc, l < kc into row panels of R (see [`gemm_packed`]):
+/// for each l the R values of the panel's rows, written contiguously (R independent reads,
+/// each row read in order when A is row-major), zeros for rows past the block.
+#[inline(always)]
+unsafe fn pack_a<const R: usize>(g: &Gemm, ic: usize, mc: usize, pc: usize, kc: usize, dst: *mut f32) {
+    let a = g.a.as_ptr();
+    let mut i0 = 0;
+    while i0 < mc {
+        let h = (mc - i0).min(R);
+        let d = dst.add(i0 * kc);
+        let mut rows = [a; R];
+        for (r, p) in rows.iter_mut().enumerate() {
+            // past the block: any valid row, its values unused (zeros are written instead)
+            *p = a.add((ic + i0 + r.min(h - 1)) * g.rsa + pc * g.csa);
+        }
+        for l in 0..kc {
+            let mut v = [0f32; R];
+            for r in 0..R {
+                v[r] = if r < h { *rows[r].add(l * g.csa) } else { 0.0 };
+            }
+            std::ptr::write_unaligned(d.add(l * R) as *mut [f32; R], v);
+        }
+        i0 += R;
+    }
+}
+
+/// One register tile of the packed product: `h` ≤ R rows and `w` ≤ 16·CW columns of C at
+/// `c`, from a packed row panel `a` (kc × R) and column panel `b` (kc × 16·CW). Each
+/// accumulator starts from `start` (`Bias` takes the bias of row `row0 + i`), adds its kc
+/// terms in order, and is stored; padded rows and columns are computed and dropped.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn micro<S: F32x16, const R: usize, const CW: usize>(
+    s: S,
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    c: *mut f32,
+    rsc: usize,
+    h: usize,
+    w: usize,
+    start: Init,
+    row0: usize,
+) {
+    let last = (w - 1) / 16;
+    let t = s.tail(w - 16 * last);
+    let width = |q: usize| if q == last { w - 16 * last } else { 16 };
+    let mut acc = [[s.zero(); CW]; R];
+    for (i, row) in acc.iter_mut().enumerate() {
+        for (q, v) in row.iter_mut().enumerate() {
+            if i >= h || q > last {
+                continue;
+            }
+            *v = match start {
+                Init::Zero => s.zero(),
+                Init::Keep => ld(s, c.add(i * rsc + 16 * q), width(q), t),
+                Init::Bias(bias) => s.splat(*bias.get_unchecked(row0 + i)),
+            };
+        }
+    }
+    let (mut ap, mut bp) = (a, b);
+    for _ in 0..kc {
+        let mut bv = [s.zero(); CW];
+        for (q, v) in bv.iter_mut().enumerate() {
+            *v = s.load(bp.add(16 * q));
+        }
+        for (i, row) in acc.iter_mut().enumerate() {
+            let av = s.splat(*ap.add(i));
+            for (v, &bq) in row.iter_mut().zip(&bv) {
+                *v = s.fma(av, bq, *v);
+            }
+        }
+        ap = ap.add(R);
+        bp = bp.add(16 * CW);
+    }
+    for (i, row) in acc.iter().enumerate() {
+        for (q, v) in row.iter().enumerate() {
+            if i >= h || q > last {
+                continue;
+            }
+            st(s, c.add(i * rsc + 16 * q), *v, width(q), t);
+        }
+    }
+}
+
+/// The product without packing (small products, and those where packing does not pay):
+/// tiles of R rows × CW vectors of 16 columns read straight from A and B (`csb` = 1).
+#[inline(always)]
+unsafe fn gemm_direct<S: F32x16, const R: usize, const CW: usize>(s: S, g: &Gemm, init: Init, c: &mut [f32]) {
     let cp = c.as_mut_ptr();
     let mut j0 = 0;
     while j0 + 16 * CW <= g.n {

@@ -193,10 +193,8 @@ pub struct GptWork {
     da: Vec<f32>,
     dbig: Vec<f32>,
     dbig2: Vec<f32>,
-    attn: AttnGrad,
-    /// every linear layer's weight transposed (qkv, proj, fc, out per block, then the head),
-    /// refreshed at the start of each forward pass
-    wt: Vec<Vec<f32>>,
+    /// one attention-gradient buffer per window, so windows run in parallel
+    attn: Vec<AttnGrad>,
 }
 
 impl GptWork {
@@ -342,14 +340,16 @@ impl Gpt {
             .checked_mul(8 + 3 + 8)?
             .checked_add(r.checked_mul(4)?)?
             .checked_add((cap as u64).checked_mul(c.n_head as u64)?.checked_mul(t)?.checked_mul(t)?)?;
-        let rest =
-            r.checked_mul(d)?.checked_mul(5)?.checked_add(r.checked_mul(v)?)?.checked_add(r.checked_mul(8 * d)?)?;
+        // the attention gradients' buffers: per window 4 of t × head width and one t × t
+        let hd = d / c.n_head as u64;
+        let attn = (cap as u64).checked_mul(t.checked_mul(4 * hd)?.checked_add(t.checked_mul(t)?)?)?;
+        let rest = r
+            .checked_mul(d)?
+            .checked_mul(5)?
+            .checked_add(r.checked_mul(v)?)?
+            .checked_add(r.checked_mul(8 * d)?)?
+            .checked_add(attn)?;
         per_layer.checked_mul(c.n_layer as u64)?.checked_add(rest)?.checked_mul(4)
-    }
-
-    /// The linear layers in the order of [`GptWork::wt`].
-    fn linears(&self) -> impl Iterator<Item = &RowLinear> {
-        self.blocks.iter().flat_map(|b| [&b.qkv, &b.proj, &b.fc, &b.out]).chain(std::iter::once(&self.head))
     }
 
     /// Buffers for up to `cap` windows.
@@ -394,8 +394,7 @@ impl Gpt {
             da: z(r * d),
             dbig: z(r * 4 * d),
             dbig2: z(r * 4 * d),
-            attn: AttnGrad::new(t, d / c.n_head),
-            wt: self.linears().map(|l| z(l.inp * l.out)).collect(),
+            attn: (0..cap).map(|_| AttnGrad::new(t, d / c.n_head)).collect(),
         }
     }
 
@@ -411,10 +410,6 @@ impl Gpt {
         w.n = n;
         w.t = t;
         let attn = Attention { d, heads: c.n_head, t };
-        for (lin, wt) in self.linears().zip(w.wt.iter_mut()) {
-            lin.transpose(params, wt);
-        }
-        let wt = &w.wt;
         for (l, b) in self.blocks.iter().enumerate() {
             let (prev, rest) = w.saved.split_at_mut(l);
             let s = &mut rest[0];
@@ -423,29 +418,28 @@ impl Gpt {
             } else {
                 // the block input is the previous block's output, x_mid + out(g)
                 let p = &prev[l - 1];
-                finish_block(k, params, &self.blocks[l - 1], &wt[4 * l - 1], p, r, &mut s.x[..r * d]);
+                finish_block(k, params, &self.blocks[l - 1], p, r, &mut s.x[..r * d]);
             }
             b.ln1.forward(params, &s.x[..r * d], &mut s.h1[..r * d], &mut s.m1, &mut s.r1);
-            b.qkv.forward(k, params, &wt[4 * l], &s.h1[..r * d], r, &mut s.qkv);
+            b.qkv.forward(k, params, &s.h1[..r * d], r, &mut s.qkv);
             attn.forward(k, &s.qkv[..r * 3 * d], n, &mut s.a, &mut s.q, &mut s.k, &mut s.v, &mut s.p);
-            b.proj.forward(k, params, &wt[4 * l + 1], &s.a[..r * d], r, &mut s.xmid);
+            b.proj.forward(k, params, &s.a[..r * d], r, &mut s.xmid);
             for (o, &x) in s.xmid[..r * d].iter_mut().zip(&s.x[..r * d]) {
                 *o += x;
             }
             b.ln2.forward(params, &s.xmid[..r * d], &mut s.h2[..r * d], &mut s.m2, &mut s.r2);
-            b.fc.forward(k, params, &wt[4 * l + 2], &s.h2[..r * d], r, &mut s.f);
+            b.fc.forward(k, params, &s.h2[..r * d], r, &mut s.f);
             gelu::forward(&s.f[..r * 4 * d], &mut s.g[..r * 4 * d]);
         }
         match w.saved.last() {
             Some(p) => {
                 let last = self.blocks.len() - 1;
-                finish_block(k, params, &self.blocks[last], &w.wt[4 * last + 3], p, r, &mut w.xl[..r * d])
+                finish_block(k, params, &self.blocks[last], p, r, &mut w.xl[..r * d])
             }
             None => self.emb.forward(params, tokens, t, &mut w.xl[..r * d]),
         }
         self.ln_f.forward(params, &w.xl[..r * d], &mut w.hf[..r * d], &mut w.mf, &mut w.rf);
-        let head_t = w.wt.last().expect("the head");
-        self.head.forward(k, params, head_t, &w.hf[..r * d], r, &mut w.logits);
+        self.head.forward(k, params, &w.hf[..r * d], r, &mut w.logits);
     }
 
     /// The mean cross-entropy of the last forward pass against `targets`; with `grad`, turns
@@ -528,9 +522,9 @@ impl Gpt {
 }
 
 /// A block's output `x_mid + out(g)` into `y`.
-fn finish_block(k: &Kernels, params: &[f32], b: &Block, wt: &[f32], s: &Saved, r: usize, y: &mut [f32]) {
+fn finish_block(k: &Kernels, params: &[f32], b: &Block, s: &Saved, r: usize, y: &mut [f32]) {
     let d = b.out.out;
-    b.out.forward(k, params, wt, &s.g[..r * 4 * d], r, y);
+    b.out.forward(k, params, &s.g[..r * 4 * d], r, y);
     for (o, &x) in y.iter_mut().zip(&s.xmid[..r * d]) {
         *o += x;
     }

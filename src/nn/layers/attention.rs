@@ -5,6 +5,7 @@
 //! scalar code: the same bits on every kernel path.
 
 use crate::kernels::{Init, Kernels};
+use rayon::prelude::*;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Attention {
@@ -43,6 +44,8 @@ impl Attention {
 
     /// `y` (n·t rows of d) from `qkv` (n·t rows of 3d); keeps q, k, v per head
     /// ([n, H, t, hd] each, in `q`, `k`, `v`) and the probabilities ([n, H, t, t], in `p`).
+    /// Samples are independent, so they run in parallel over the current rayon pool; each
+    /// one's arithmetic is the same whatever thread runs it.
     #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
@@ -55,43 +58,68 @@ impl Attention {
         v: &mut [f32],
         p: &mut [f32],
     ) {
+        let (d, t, hd, nh) = (self.d, self.t, self.hd(), self.heads);
+        let (per, pp) = (nh * t * hd, nh * t * t);
+        y[..n * t * d]
+            .par_chunks_mut(t * d)
+            .zip(q[..n * per].par_chunks_mut(per))
+            .zip(k[..n * per].par_chunks_mut(per))
+            .zip(v[..n * per].par_chunks_mut(per))
+            .zip(p[..n * pp].par_chunks_mut(pp))
+            .enumerate()
+            .with_min_len(1)
+            .for_each(|(b, ((((yb, qb), kb), vb), pb))| {
+                self.forward_sample(kn, &qkv[b * t * 3 * d..][..t * 3 * d], yb, qb, kb, vb, pb)
+            });
+    }
+
+    /// [`Attention::forward`] of one sample (its rows of `qkv` and `y`, its heads' q, k, v, p).
+    #[allow(clippy::too_many_arguments)]
+    fn forward_sample(
+        &self,
+        kn: &Kernels,
+        qkv: &[f32],
+        y: &mut [f32],
+        q: &mut [f32],
+        k: &mut [f32],
+        v: &mut [f32],
+        p: &mut [f32],
+    ) {
         let (d, t, hd) = (self.d, self.t, self.hd());
         let scale = (hd as f32).sqrt();
-        for b in 0..n {
-            for h in 0..self.heads {
-                let bh = b * self.heads + h;
-                let (qh, kh, vh) =
-                    (&mut q[bh * t * hd..][..t * hd], &mut k[bh * t * hd..][..t * hd], &mut v[bh * t * hd..][..t * hd]);
-                for i in 0..t {
-                    let row = &qkv[(b * t + i) * 3 * d..][..3 * d];
-                    qh[i * hd..][..hd].copy_from_slice(&row[h * hd..][..hd]);
-                    kh[i * hd..][..hd].copy_from_slice(&row[d + h * hd..][..hd]);
-                    vh[i * hd..][..hd].copy_from_slice(&row[2 * d + h * hd..][..hd]);
-                }
-                let ph = &mut p[bh * t * t..][..t * t];
-                kn.dots(qh, kh, t, hd, t, Init::Zero, ph);
-                for (i, row) in ph.chunks_exact_mut(t).enumerate() {
-                    let mut m = f32::NEG_INFINITY;
-                    for s in &mut row[..=i] {
-                        *s /= scale;
-                        m = m.max(*s);
-                    }
-                    let mut sum = 0f32;
-                    for s in &mut row[..=i] {
-                        *s = (*s - m).exp();
-                        sum += *s;
-                    }
-                    for s in &mut row[..=i] {
-                        *s /= sum;
-                    }
-                    row[i + 1..].fill(0.0);
-                }
-                kn.gemm(t, t, hd, ph, t, 1, vh, hd, Init::Zero, &mut y[b * t * d + h * hd..], d);
+        for h in 0..self.heads {
+            let (qh, kh, vh) =
+                (&mut q[h * t * hd..][..t * hd], &mut k[h * t * hd..][..t * hd], &mut v[h * t * hd..][..t * hd]);
+            for i in 0..t {
+                let row = &qkv[i * 3 * d..][..3 * d];
+                qh[i * hd..][..hd].copy_from_slice(&row[h * hd..][..hd]);
+                kh[i * hd..][..hd].copy_from_slice(&row[d + h * hd..][..hd]);
+                vh[i * hd..][..hd].copy_from_slice(&row[2 * d + h * hd..][..hd]);
             }
+            let ph = &mut p[h * t * t..][..t * t];
+            kn.dots(qh, kh, t, hd, t, Init::Zero, ph);
+            for (i, row) in ph.chunks_exact_mut(t).enumerate() {
+                let mut m = f32::NEG_INFINITY;
+                for s in &mut row[..=i] {
+                    *s /= scale;
+                    m = m.max(*s);
+                }
+                let mut sum = 0f32;
+                for s in &mut row[..=i] {
+                    *s = (*s - m).exp();
+                    sum += *s;
+                }
+                for s in &mut row[..=i] {
+                    *s /= sum;
+                }
+                row[i + 1..].fill(0.0);
+            }
+            kn.gemm(t, t, hd, ph, t, 1, vh, hd, Init::Zero, &mut y[h * hd..], d);
         }
     }
 
-    /// Writes `dqkv` (n·t rows of 3d) from `dy` (n·t rows of d) and the saved q, k, v, p.
+    /// Writes `dqkv` (n·t rows of 3d) from `dy` (n·t rows of d) and the saved q, k, v, p;
+    /// `g` holds one [`AttnGrad`] per sample (at least n), so samples run in parallel.
     #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,
@@ -102,40 +130,63 @@ impl Attention {
         k: &[f32],
         v: &[f32],
         p: &[f32],
+        g: &mut [AttnGrad],
+        dqkv: &mut [f32],
+    ) {
+        let (d, t, hd, nh) = (self.d, self.t, self.hd(), self.heads);
+        let (per, pp) = (nh * t * hd, nh * t * t);
+        assert!(g.len() >= n, "attention: one gradient buffer per sample");
+        dqkv[..n * t * 3 * d]
+            .par_chunks_mut(t * 3 * d)
+            .zip(g[..n].par_iter_mut())
+            .enumerate()
+            .with_min_len(1)
+            .for_each(|(b, (db, gb))| {
+                let (qb, kb, vb) = (&q[b * per..][..per], &k[b * per..][..per], &v[b * per..][..per]);
+                self.backward_sample(kn, &dy[b * t * d..][..t * d], qb, kb, vb, &p[b * pp..][..pp], gb, db)
+            });
+    }
+
+    /// [`Attention::backward`] of one sample.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_sample(
+        &self,
+        kn: &Kernels,
+        dy: &[f32],
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        p: &[f32],
         g: &mut AttnGrad,
         dqkv: &mut [f32],
     ) {
         let (d, t, hd) = (self.d, self.t, self.hd());
         let scale = (hd as f32).sqrt();
-        for b in 0..n {
-            for h in 0..self.heads {
-                let bh = b * self.heads + h;
-                let (qh, kh, vh) =
-                    (&q[bh * t * hd..][..t * hd], &k[bh * t * hd..][..t * hd], &v[bh * t * hd..][..t * hd]);
-                let ph = &p[bh * t * t..][..t * t];
-                for i in 0..t {
-                    g.dy[i * hd..][..hd].copy_from_slice(&dy[(b * t + i) * d + h * hd..][..hd]);
+        for h in 0..self.heads {
+            let (qh, kh, vh) = (&q[h * t * hd..][..t * hd], &k[h * t * hd..][..t * hd], &v[h * t * hd..][..t * hd]);
+            let ph = &p[h * t * t..][..t * t];
+            for i in 0..t {
+                g.dy[i * hd..][..hd].copy_from_slice(&dy[i * d + h * hd..][..hd]);
+            }
+            // dP = dY·Vᵀ, dV = Pᵀ·dY
+            kn.dots(&g.dy, vh, t, hd, t, Init::Zero, &mut g.dp);
+            kn.gemm(t, t, hd, ph, 1, t, &g.dy, hd, Init::Zero, &mut g.dv, hd);
+            // dS = P ⊙ (dP − Σ_j P·dP) / scale, zero above the diagonal
+            for (i, (dr, pr)) in g.dp.chunks_exact_mut(t).zip(ph.chunks_exact(t)).enumerate() {
+                let dot: f32 = dr[..=i].iter().zip(&pr[..=i]).map(|(a, b)| a * b).sum();
+                for (x, &pv) in dr[..=i].iter_mut().zip(&pr[..=i]) {
+                    *x = pv * (*x - dot) / scale;
                 }
-                // dP = dY·Vᵀ, dV = Pᵀ·dY
-                kn.dots(&g.dy, vh, t, hd, t, Init::Zero, &mut g.dp);
-                kn.gemm(t, t, hd, ph, 1, t, &g.dy, hd, Init::Zero, &mut g.dv, hd);
-                // dS = P ⊙ (dP − Σ_j P·dP) / scale, zero above the diagonal
-                for (i, (dr, pr)) in g.dp.chunks_exact_mut(t).zip(ph.chunks_exact(t)).enumerate() {
-                    let dot: f32 = dr[..=i].iter().zip(&pr[..=i]).map(|(a, b)| a * b).sum();
-                    for (x, &pv) in dr[..=i].iter_mut().zip(&pr[..=i]) {
-                        *x = pv * (*x - dot) / scale;
-                    }
-                    dr[i + 1..].fill(0.0);
-                }
-                // dQ = dS·K, dK = dSᵀ·Q
-                kn.gemm(t, t, hd, &g.dp, t, 1, kh, hd, Init::Zero, &mut g.dq, hd);
-                kn.gemm(t, t, hd, &g.dp, 1, t, qh, hd, Init::Zero, &mut g.dk, hd);
-                for i in 0..t {
-                    let row = &mut dqkv[(b * t + i) * 3 * d..][..3 * d];
-                    row[h * hd..][..hd].copy_from_slice(&g.dq[i * hd..][..hd]);
-                    row[d + h * hd..][..hd].copy_from_slice(&g.dk[i * hd..][..hd]);
-                    row[2 * d + h * hd..][..hd].copy_from_slice(&g.dv[i * hd..][..hd]);
-                }
+                dr[i + 1..].fill(0.0);
+            }
+            // dQ = dS·K, dK = dSᵀ·Q
+            kn.gemm(t, t, hd, &g.dp, t, 1, kh, hd, Init::Zero, &mut g.dq, hd);
+            kn.gemm(t, t, hd, &g.dp, 1, t, qh, hd, Init::Zero, &mut g.dk, hd);
+            for i in 0..t {
+                let row = &mut dqkv[i * 3 * d..][..3 * d];
+                row[h * hd..][..hd].copy_from_slice(&g.dq[i * hd..][..hd]);
+                row[d + h * hd..][..hd].copy_from_slice(&g.dk[i * hd..][..hd]);
+                row[2 * d + h * hd..][..hd].copy_from_slice(&g.dv[i * hd..][..hd]);
             }
         }
     }

@@ -2,7 +2,10 @@
 //! `y = (x − mean)·rstd·w + b` with the biased variance and `rstd = 1/√(var + eps)`;
 //! the statistics of each row are kept for the backward pass. Moments are accumulated in
 //! f64 and rounded once (closer to the exact value than any f32 order, and the same on
-//! every kernel path: this is plain scalar code).
+//! every kernel path: this is plain scalar code; row blocks run in parallel, which
+//! changes no sum).
+
+use rayon::prelude::*;
 
 /// A LayerNorm over rows of `d` features; `w`, `b`: offsets of its gain and bias (`None`:
 /// no bias, as nanoGPT's `bias=False`).
@@ -14,32 +17,78 @@ pub(crate) struct LayerNorm {
     pub eps: f32,
 }
 
+/// Rows per parallel task (rows are independent in the forward pass and in the input
+/// gradient, so the split changes no bits).
+const ROWS: usize = 64;
+
 impl LayerNorm {
-    /// Normalises the rows of `x` into `y`, keeping each row's mean and rstd.
+    /// Normalises the rows of `x` into `y`, keeping each row's mean and rstd; row blocks run
+    /// in parallel over the current rayon pool.
     pub fn forward(&self, params: &[f32], x: &[f32], y: &mut [f32], mean: &mut [f32], rstd: &mut [f32]) {
         let d = self.d;
         let w = &params[self.w..self.w + d];
         let b = self.b.map(|b| &params[b..b + d]);
-        for (r, (xr, yr)) in x.chunks_exact(d).zip(y.chunks_exact_mut(d)).enumerate() {
-            let m = xr.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
-            let var = xr.iter().map(|&v| (v as f64 - m) * (v as f64 - m)).sum::<f64>() / d as f64;
-            let rs = (1.0 / (var + self.eps as f64).sqrt()) as f32;
-            let mf = m as f32;
-            mean[r] = mf;
-            rstd[r] = rs;
+        let rows = x.len() / d;
+        y[..rows * d]
+            .par_chunks_mut(ROWS * d)
+            .zip(x[..rows * d].par_chunks(ROWS * d))
+            .zip(mean[..rows].par_chunks_mut(ROWS).zip(rstd[..rows].par_chunks_mut(ROWS)))
+            .for_each(|((y, x), (mean, rstd))| crate::fused!(self.forward_rows(w, b, x, y, mean, rstd)));
+    }
+
+    /// The rows of one block; four rows at a time keep four independent chains of f64
+    /// additions in flight (each row's sums still run in feature order, so the bits are those
+    /// of one row at a time).
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)]
+    fn forward_rows(&self, w: &[f32], b: Option<&[f32]>, x: &[f32], y: &mut [f32], mean: &mut [f32], rstd: &mut [f32]) {
+        const G: usize = 4;
+        let d = self.d;
+        // the start of an iterator's f64 sum, as the one-row code used
+        let zero: f64 = std::iter::empty::<f64>().sum();
+        let rows = x.len() / d;
+        let mut r0 = 0;
+        while r0 < rows {
+            let g = (rows - r0).min(G);
+            let xs: [&[f32]; G] = std::array::from_fn(|q| &x[(r0 + q.min(g - 1)) * d..][..d]);
+            let mut sum = [zero; G];
             for i in 0..d {
-                let n = (xr[i] - mf) * rs;
-                yr[i] = match b {
-                    Some(b) => n.mul_add(w[i], b[i]),
-                    None => n * w[i],
-                };
+                for q in 0..G {
+                    sum[q] += xs[q][i] as f64;
+                }
             }
+            let m = sum.map(|v| v / d as f64);
+            let mut sq = [zero; G];
+            for i in 0..d {
+                for q in 0..G {
+                    let t = xs[q][i] as f64 - m[q];
+                    sq[q] += t * t;
+                }
+            }
+            for q in 0..g {
+                let r = r0 + q;
+                let var = sq[q] / d as f64;
+                let rs = (1.0 / (var + self.eps as f64).sqrt()) as f32;
+                let mf = m[q] as f32;
+                mean[r] = mf;
+                rstd[r] = rs;
+                let (xr, yr) = (xs[q], &mut y[r * d..][..d]);
+                for i in 0..d {
+                    let n = (xr[i] - mf) * rs;
+                    yr[i] = match b {
+                        Some(b) => n.mul_add(w[i], b[i]),
+                        None => n * w[i],
+                    };
+                }
+            }
+            r0 += g;
         }
     }
 
     /// Adds the gradients of the gain and bias into `grad` and of the input into `dx`, from
     /// `dy`: with x̂ the normalised input and g = dy·w,
-    /// `dx = rstd·(g − mean(g) − x̂·mean(g·x̂))`.
+    /// `dx = rstd·(g − mean(g) − x̂·mean(g·x̂))`. The input gradient's row blocks run in
+    /// parallel; the gain's and bias's sums over rows stay in row order.
     #[allow(clippy::too_many_arguments)]
     pub fn backward(
         &self,
@@ -53,22 +102,37 @@ impl LayerNorm {
     ) {
         let d = self.d;
         let w = &params[self.w..self.w + d];
-        for (r, ((xr, dyr), dxr)) in x.chunks_exact(d).zip(dy.chunks_exact(d)).zip(dx.chunks_exact_mut(d)).enumerate() {
-            let (m, rs) = (mean[r], rstd[r]);
-            let (mut sg, mut sgx) = (0f64, 0f64);
-            for i in 0..d {
-                let xh = (xr[i] - m) * rs;
-                let g = dyr[i] * w[i];
-                sg += g as f64;
-                sgx += (g * xh) as f64;
-            }
-            let (mg, mgx) = ((sg / d as f64) as f32, (sgx / d as f64) as f32);
-            for i in 0..d {
-                let xh = (xr[i] - m) * rs;
-                dxr[i] += rs * (dyr[i] * w[i] - mg - xh * mgx);
-            }
-        }
+        let rows = x.len() / d;
+        dx[..rows * d]
+            .par_chunks_mut(ROWS * d)
+            .zip(x[..rows * d].par_chunks(ROWS * d).zip(dy[..rows * d].par_chunks(ROWS * d)))
+            .zip(mean[..rows].par_chunks(ROWS).zip(rstd[..rows].par_chunks(ROWS)))
+            .for_each(|((dx, (x, dy)), (mean, rstd))| {
+                for (r, ((xr, dyr), dxr)) in
+                    x.chunks_exact(d).zip(dy.chunks_exact(d)).zip(dx.chunks_exact_mut(d)).enumerate()
+                {
+                    let (m, rs) = (mean[r], rstd[r]);
+                    let (mut sg, mut sgx) = (0f64, 0f64);
+                    for i in 0..d {
+                        let xh = (xr[i] - m) * rs;
+                        let g = dyr[i] * w[i];
+                        sg += g as f64;
+                        sgx += (g * xh) as f64;
+                    }
+                    let (mg, mgx) = ((sg / d as f64) as f32, (sgx / d as f64) as f32);
+                    for i in 0..d {
+                        let xh = (xr[i] - m) * rs;
+                        dxr[i] += rs * (dyr[i] * w[i] - mg - xh * mgx);
+                    }
+                }
+            });
         // the gain's and bias's gradients, summed over rows in row order
+        crate::fused!(self.param_grads(grad, x, mean, rstd, dy));
+    }
+
+    #[inline(always)]
+    fn param_grads(&self, grad: &mut [f32], x: &[f32], mean: &[f32], rstd: &[f32], dy: &[f32]) {
+        let d = self.d;
         for (r, (xr, dyr)) in x.chunks_exact(d).zip(dy.chunks_exact(d)).enumerate() {
             let (m, rs) = (mean[r], rstd[r]);
             let gw = &mut grad[self.w..self.w + d];

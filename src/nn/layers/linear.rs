@@ -57,40 +57,22 @@ pub(crate) struct RowLinear {
 }
 
 impl RowLinear {
-    /// `y[r][o] = b[o] + Σ_i x[r][i]·W[o][i]` for `rows` rows, through the GEMM kernel from
-    /// `wt`, the weight transposed to `[inp, out]` (see [`RowLinear::transpose`]): each
-    /// output starts from its bias (or 0) and adds its `inp` terms one fused multiply-add at
-    /// a time, in input order. Vectorised across outputs, it keeps a tile of outputs in
-    /// registers (row-by-row dot products, as [`Linear`] uses, ran 1.6× slower here).
-    pub fn forward(
-        &self,
-        k: &crate::kernels::Kernels,
-        params: &[f32],
-        wt: &[f32],
-        x: &[f32],
-        rows: usize,
-        y: &mut [f32],
-    ) {
-        let out = self.out;
+    /// `y[r][o] = b[o] + Σ_i x[r][i]·W[o][i]` for `rows` rows, through the GEMM kernel
+    /// reading W transposed (B(i, o) = W[o][i], which the kernel packs into contiguous
+    /// panels): each output starts from its bias (or 0) and adds its `inp` terms one fused
+    /// multiply-add at a time, in input order. Vectorised across outputs, it keeps a tile of
+    /// outputs in registers (row-by-row dot products, as [`Linear`] uses, ran 1.6× slower).
+    pub fn forward(&self, k: &crate::kernels::Kernels, params: &[f32], x: &[f32], rows: usize, y: &mut [f32]) {
+        let (inp, out) = (self.inp, self.out);
         let y = &mut y[..rows * out];
+        let w = &params[self.w..self.w + inp * out];
         match self.b {
             Some(b) => {
                 let b = &params[b..b + out];
                 y.chunks_exact_mut(out).for_each(|r| r.copy_from_slice(b));
-                k.gemm(rows, self.inp, out, x, self.inp, 1, wt, out, Init::Keep, y, out);
+                k.gemm_strided(rows, inp, out, x, inp, 1, w, 1, inp, Init::Keep, y, out);
             }
-            None => k.gemm(rows, self.inp, out, x, self.inp, 1, wt, out, Init::Zero, y, out),
-        }
-    }
-
-    /// Writes the weight `[out, inp]` transposed, `[inp, out]`, into `wt`.
-    pub fn transpose(&self, params: &[f32], wt: &mut [f32]) {
-        let (inp, out) = (self.inp, self.out);
-        let w = &params[self.w..self.w + inp * out];
-        for (o, row) in w.chunks_exact(inp).enumerate() {
-            for (i, &v) in row.iter().enumerate() {
-                wt[i * out + o] = v;
-            }
+            None => k.gemm_strided(rows, inp, out, x, inp, 1, w, 1, inp, Init::Zero, y, out),
         }
     }
 

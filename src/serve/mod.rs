@@ -250,8 +250,9 @@ pub fn start_with(opts: &ServeOptions, limits: &Limits) -> Result<Running> {
     listener.set_nonblocking(true).context("cannot make the listening socket non-blocking")?;
     let addr = listener.local_addr().context("the server did not bind an address")?;
     let pools = Arc::new(Pools::new(limits)?);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // one thread serves every connection (they only wait on sockets and timers); the
+    // answers are computed on blocking threads and the rayon pools
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .max_blocking_threads(limits.max_connections.clamp(4, 1024))
         .thread_name("serve-io")
         .enable_io()

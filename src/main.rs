@@ -4,6 +4,10 @@ fn main() {
         eprintln!("error: {e}");
         std::process::exit(2);
     }
+    if let Err(e) = optlab::cli::check_thread_env() {
+        eprintln!("error: {e}");
+        std::process::exit(2);
+    }
     let cli = optlab::cli::parse();
     let result = optlab::cli::run(cli);
     // stopped by SIGINT, SIGTERM or SIGHUP after keeping the completed work: 128 + the

@@ -372,3 +372,39 @@ fn sigterm_in_a_map_keeps_the_finished_maps_and_exits_143() {
     assert!(d.join("map.json").is_file());
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn rayon_num_threads_is_bounded_like_threads() {
+    for (v, ok) in
+        [("4000", false), ("abc", false), ("-1", false), ("99999999999999999999999", false), ("2", true), ("0", true)]
+    {
+        let t = Instant::now();
+        let o = Command::new(env!("CARGO_BIN_EXE_optlab"))
+            .args([
+                "compare",
+                "-f",
+                "quadratic",
+                "-o",
+                "adam",
+                "--steps",
+                "50",
+                "--out",
+                tmp("rayon").to_str().unwrap(),
+            ])
+            .env("RAYON_NUM_THREADS", v)
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap();
+        assert!(t.elapsed().as_secs_f64() < 30.0, "RAYON_NUM_THREADS={v} took {:?}", t.elapsed());
+        if ok {
+            assert!(o.status.success(), "{v}: {}", stderr(&o));
+        } else {
+            assert_eq!(o.status.code(), Some(2), "{v}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains("RAYON_NUM_THREADS") && stderr(&o).trim().lines().count() == 1,
+                "{}",
+                stderr(&o)
+            );
+        }
+    }
+}

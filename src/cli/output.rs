@@ -106,3 +106,28 @@ pub fn signal_exit_code() -> Option<i32> {
         s => Some(128 + s),
     }
 }
+
+/// Checks `RAYON_NUM_THREADS` (which sizes rayon's pool when no `--threads` is given) like
+/// `--threads`: a whole number from 1 to the limit, or 0 for rayon's default (one per
+/// core). `RAYON_NUM_THREADS=4000` made a short compare start 4,000 threads.
+pub fn check_thread_env() -> Result<(), String> {
+    let Some(v) = std::env::var_os("RAYON_NUM_THREADS") else { return Ok(()) };
+    let text = v.to_string_lossy();
+    let shown = crate::limits::shorten(&text.escape_debug().to_string(), 40);
+    let t = text.trim();
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("RAYON_NUM_THREADS='{shown}' is not a whole number of threads"));
+    }
+    let n: Option<u64> = t.parse().ok();
+    if n == Some(0) {
+        return Ok(());
+    }
+    let limit = crate::limits::THREADS;
+    match n {
+        Some(n) if n <= limit.max => Ok(()),
+        _ => Err(format!(
+            "RAYON_NUM_THREADS={shown}: the limit is {} threads, as for --threads (0 or unset: one per core)",
+            limit.max
+        )),
+    }
+}

@@ -221,8 +221,8 @@ fn a_long_compare_is_streamed_and_its_summary_is_exact() {
     let _ = std::fs::remove_dir_all(&d);
 }
 
-/// Runs optlab with `args`, sends it SIGINT (Ctrl-C) after 1.5 s, and waits for it.
-fn interrupted(args: &[&str]) -> Output {
+/// Runs optlab with `args`, sends it `signal` (INT, TERM, HUP) after 1.5 s, and waits for it.
+fn signalled(args: &[&str], signal: &str) -> Output {
     let child = Command::new(env!("CARGO_BIN_EXE_optlab"))
         .args(args)
         .stdout(Stdio::piped())
@@ -230,39 +230,57 @@ fn interrupted(args: &[&str]) -> Output {
         .spawn()
         .expect("run optlab");
     std::thread::sleep(Duration::from_millis(1500));
-    let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+    let _ = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
     child.wait_with_output().expect("wait for optlab")
 }
 
-#[test]
-fn ctrl_c_in_a_long_compare_keeps_what_was_made() {
+/// A long compare stopped by `signal` keeps what was made and exits with `code`.
+fn stopped_compare_keeps_what_was_made(signal: &str, code: i32) {
     if !std::path::Path::new("/bin/kill").exists() && !std::path::Path::new("/usr/bin/kill").exists() {
-        println!("skipped: no kill command to send SIGINT with");
+        println!("skipped: no kill command to send SIG{signal} with");
         return;
     }
-    let d = tmp("ctrlc");
+    let d = tmp(&format!("sig{signal}"));
     let t = Instant::now();
-    let o = interrupted(&[
-        "compare",
-        "-f",
-        "quadratic",
-        "-o",
-        "adam",
-        "--steps",
-        "5000000000",
-        "--allow-large",
-        "--record-every",
-        "1000000",
-        "--out",
-        d.to_str().unwrap(),
-    ]);
+    let o = signalled(
+        &[
+            "compare",
+            "-f",
+            "quadratic",
+            "-o",
+            "adam",
+            "--steps",
+            "5000000000",
+            "--allow-large",
+            "--record-every",
+            "1000000",
+            "--out",
+            d.to_str().unwrap(),
+        ],
+        signal,
+    );
     assert!(t.elapsed().as_secs_f64() < 30.0, "took {:?} to stop", t.elapsed());
-    assert!(o.status.success(), "{:?}: {}", o.status, stderr(&o));
+    assert_eq!(o.status.code(), Some(code), "SIG{signal}: {:?}: {}", o.status, stderr(&o));
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("summary.json")).unwrap()).unwrap();
     assert!(summary["runs"][0]["interrupted_at"].as_u64().is_some(), "{summary}");
     assert!(d.join("contour.png").is_file() && d.join("trajectories.csv").is_file());
     assert!(String::from_utf8_lossy(&o.stdout).contains("interrupted"));
     let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn ctrl_c_in_a_long_compare_keeps_what_was_made_and_exits_130() {
+    stopped_compare_keeps_what_was_made("INT", 130);
+}
+
+#[test]
+fn sigterm_in_a_long_compare_keeps_what_was_made_and_exits_143() {
+    stopped_compare_keeps_what_was_made("TERM", 143);
+}
+
+#[test]
+fn sighup_in_a_long_compare_keeps_what_was_made_and_exits_129() {
+    stopped_compare_keeps_what_was_made("HUP", 129);
 }
 
 #[test]
@@ -320,29 +338,32 @@ fn nested_and_huge_inputs_are_one_line_errors() {
 }
 
 #[test]
-fn ctrl_c_in_a_map_keeps_the_finished_maps() {
+fn sigterm_in_a_map_keeps_the_finished_maps_and_exits_143() {
     if !std::path::Path::new("/bin/kill").exists() && !std::path::Path::new("/usr/bin/kill").exists() {
         println!("skipped: no kill command to send SIGINT with");
         return;
     }
     let d = tmp("mapc");
     let t = Instant::now();
-    let o = interrupted(&[
-        "map",
-        "-f",
-        "sin-cos",
-        "-o",
-        "gd",
-        "adam",
-        "--grid",
-        "4096",
-        "--steps",
-        "5000",
-        "--out",
-        d.to_str().unwrap(),
-    ]);
+    let o = signalled(
+        &[
+            "map",
+            "-f",
+            "sin-cos",
+            "-o",
+            "gd",
+            "adam",
+            "--grid",
+            "4096",
+            "--steps",
+            "5000",
+            "--out",
+            d.to_str().unwrap(),
+        ],
+        "TERM",
+    );
     assert!(t.elapsed().as_secs_f64() < 60.0, "took {:?} to stop", t.elapsed());
-    assert!(o.status.success(), "{:?}: {}", o.status, stderr(&o));
+    assert_eq!(o.status.code(), Some(143), "{:?}: {}", o.status, stderr(&o));
     assert!(
         String::from_utf8_lossy(&o.stdout).contains("interrupted: 0 of 2 maps"),
         "{}",
@@ -350,4 +371,40 @@ fn ctrl_c_in_a_map_keeps_the_finished_maps() {
     );
     assert!(d.join("map.json").is_file());
     let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn rayon_num_threads_is_bounded_like_threads() {
+    for (v, ok) in
+        [("4000", false), ("abc", false), ("-1", false), ("99999999999999999999999", false), ("2", true), ("0", true)]
+    {
+        let t = Instant::now();
+        let o = Command::new(env!("CARGO_BIN_EXE_optlab"))
+            .args([
+                "compare",
+                "-f",
+                "quadratic",
+                "-o",
+                "adam",
+                "--steps",
+                "50",
+                "--out",
+                tmp("rayon").to_str().unwrap(),
+            ])
+            .env("RAYON_NUM_THREADS", v)
+            .current_dir(std::env::temp_dir())
+            .output()
+            .unwrap();
+        assert!(t.elapsed().as_secs_f64() < 30.0, "RAYON_NUM_THREADS={v} took {:?}", t.elapsed());
+        if ok {
+            assert!(o.status.success(), "{v}: {}", stderr(&o));
+        } else {
+            assert_eq!(o.status.code(), Some(2), "{v}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains("RAYON_NUM_THREADS") && stderr(&o).trim().lines().count() == 1,
+                "{}",
+                stderr(&o)
+            );
+        }
+    }
 }

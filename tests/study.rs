@@ -246,16 +246,17 @@ fn resume_completes_with_nothing_lost_or_repeated(p: &Path) {
     assert!(claims_left(p).is_empty(), "{:?}", claims_left(p));
 }
 
-#[test]
-fn a_task_stopped_by_ctrl_c_keeps_its_trials_and_a_rerun_finishes_the_study() {
+/// A task stopped by `signal` keeps its finished trials, releases the claims of the
+/// others, exits with `code`, and a rerun finishes the study.
+fn a_signal_keeps_the_trials_releases_the_claims(name: &str, signal: &str, code: i32) {
     reference();
-    let d = tmp("sigint");
+    let d = tmp(name);
     let p = plan(&d, &heavy(), &[]);
-    let o = interrupt_after(&p, 6, "-INT");
+    let o = interrupt_after(&p, 6, signal);
     let out = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert_eq!(o.status.code(), Some(code), "{out}");
     assert!(out.contains("interrupted"), "{out}");
-    assert!(claims_left(&p).is_empty(), "Ctrl-C releases the claims of unfinished trials");
+    assert!(claims_left(&p).is_empty(), "{signal} releases the claims of unfinished trials");
     let kept = outcomes(&p);
     assert!(kept.len() >= 6);
     for (id, v) in &kept {
@@ -263,6 +264,17 @@ fn a_task_stopped_by_ctrl_c_keeps_its_trials_and_a_rerun_finishes_the_study() {
     }
     resume_completes_with_nothing_lost_or_repeated(&p);
     let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn a_task_stopped_by_ctrl_c_keeps_its_trials_exits_130_and_a_rerun_finishes_the_study() {
+    a_signal_keeps_the_trials_releases_the_claims("sigint", "-INT", 130);
+}
+
+#[test]
+fn a_task_stopped_by_sigterm_or_sighup_releases_its_claims_and_exits_143_or_129() {
+    a_signal_keeps_the_trials_releases_the_claims("sigterm", "-TERM", 143);
+    a_signal_keeps_the_trials_releases_the_claims("sighup", "-HUP", 129);
 }
 
 #[test]
@@ -753,4 +765,120 @@ fn the_shipped_example_study_plans_to_the_readme_example() {
     lrs.dedup();
     assert_eq!(lrs.len(), 8);
     assert!(lrs.contains(&1e-4) && lrs.contains(&1.0) && !lrs.contains(&0.01));
+}
+
+/// Runs optlab with `args`; fails if it takes more than 10 s (a hang), killing it.
+fn run_within_10s(args: &[&str]) -> Output {
+    let mut child = optlab().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("{args:?} did not finish within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn mkfifo(path: &Path) {
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid C string
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+}
+
+#[test]
+fn named_pipes_devices_and_directories_in_a_study_folder_are_refused_without_hanging() {
+    let d = tmp("special");
+    let p = plan(&d, SMALL, &[]);
+    let dir = p.to_str().unwrap();
+    std::fs::create_dir_all(p.join("results")).unwrap();
+    std::fs::create_dir_all(p.join("claims")).unwrap();
+    mkfifo(&p.join("results/00000000.json"));
+    std::os::unix::fs::symlink("/dev/zero", p.join("results/00000001.json")).unwrap();
+    mkfifo(&p.join("claims/00000003.claim"));
+    std::fs::create_dir(p.join("claims/00000002.claim")).unwrap();
+    let o = run_within_10s(&["study", "status", dir]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run_within_10s(&["study", "report", dir]);
+    assert!(!text(&o).contains("panicked"), "{}", text(&o));
+    // a directory where a claim goes is an error that names it, not a trial skipped forever
+    let o = run_within_10s(&["study", "run", dir]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(err.contains("00000002.claim") && err.contains("directory") && err.trim().lines().count() == 1, "{err}");
+    std::fs::remove_dir(p.join("claims/00000002.claim")).unwrap();
+    std::fs::remove_file(p.join("claims/00000003.claim")).unwrap();
+    let o = run_within_10s(&["study", "run", dir]);
+    assert!(o.status.success(), "{}", text(&o));
+    // the pipe and the link to /dev/zero were results of no use: both trials ran again
+    assert_eq!(outcomes(&p).len(), 36);
+    for id in ["00000000", "00000001"] {
+        assert!(std::fs::symlink_metadata(p.join(format!("results/{id}.json"))).unwrap().is_file());
+    }
+    // a plan file that is a pipe: a one-line error at once
+    std::fs::remove_file(p.join("trials.jsonl")).unwrap();
+    mkfifo(&p.join("trials.jsonl"));
+    let o = run_within_10s(&["study", "status", dir]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("named pipe"), "{}", text(&o));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn counts_in_an_edited_plan_are_checked_like_counts_on_the_command_line() {
+    let d = tmp("counts");
+    let p = plan(&d, SMALL, &[]);
+    let dir = p.to_str().unwrap();
+    let original = std::fs::read_to_string(p.join("plan.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&original).unwrap();
+    for (key, value) in [
+        ("trials", serde_json::json!(1_000_000_000_000_000_000u64)),
+        ("trials", serde_json::json!(100_000_000_000u64)),
+        ("tasks", serde_json::json!(0)),
+        ("tasks", serde_json::json!(u64::MAX)),
+        ("parallel", serde_json::json!(1_000_000_000u64)),
+    ] {
+        let mut edited = v.clone();
+        edited[key] = value.clone();
+        std::fs::write(p.join("plan.json"), serde_json::to_string(&edited).unwrap()).unwrap();
+        for cmd in ["status", "run", "report"] {
+            let o = run_within_10s(&["study", cmd, dir]);
+            let err = String::from_utf8_lossy(&o.stderr).into_owned();
+            assert_eq!(o.status.code(), Some(2), "{cmd} with {key} = {value}: {}", text(&o));
+            assert_eq!(err.trim().lines().count(), 1, "{err}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn values_written_into_the_job_files_are_quoted_or_refused() {
+    let d = tmp("quoting");
+    let file = d.join("study.toml");
+    std::fs::write(&file, SMALL).unwrap();
+    let out = d.join("plan");
+    let args = |extra: &[&str]| {
+        let mut a = vec!["study", "plan", file.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        run(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>().iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    for bad in ["debug\nrm -rf ~", "debug'x", "a\"b", "$(id)", "`id`", "a b"] {
+        let o = args(&["--partition", bad]);
+        assert_eq!(o.status.code(), Some(2), "--partition {bad:?}: {}", text(&o));
+        assert!(String::from_utf8_lossy(&o.stderr).trim().lines().count() == 1, "{}", text(&o));
+        let sbatch = std::fs::read_to_string(out.join("slurm.sbatch")).unwrap_or_default();
+        assert!(!sbatch.contains("rm -rf"), "{sbatch}");
+    }
+    for bad in [&["--image", "img\nx: 1"][..], &["--pvc", "p\nq"], &["--binary", "/bin/x\nrm -rf ~"]] {
+        let o = args(bad);
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", text(&o));
+    }
+    let o = args(&["--binary", "/opt/$(id)/`id`/it's/optlab", "--partition", "gpu,debug"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let sbatch = std::fs::read_to_string(out.join("slurm.sbatch")).unwrap();
+    let exec = sbatch.lines().find(|l| l.starts_with("exec ")).unwrap();
+    assert!(exec.starts_with("exec '/opt/$(id)/`id`/it'\\''s/optlab' study run"), "{exec}");
+    assert!(sbatch.contains("#SBATCH --partition=gpu,debug\n"));
+    let _ = std::fs::remove_dir_all(&d);
 }

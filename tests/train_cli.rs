@@ -134,7 +134,7 @@ fn a_diverging_run_is_stopped_and_reported_while_the_others_go_on() {
 }
 
 #[test]
-fn ctrl_c_stops_cleanly_and_keeps_completed_epochs() {
+fn sigterm_stops_cleanly_keeps_completed_epochs_and_exits_143() {
     let dir = tmp("ctrlc");
     let mut child = Command::new(env!("CARGO_BIN_EXE_optlab"))
         .args([
@@ -163,11 +163,12 @@ fn ctrl_c_stops_cleanly_and_keeps_completed_epochs() {
             break;
         }
     }
-    let st = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    // what `kill`, `timeout` and a Slurm time limit send; Ctrl-C (SIGINT) is handled alike
+    let st = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(st.success());
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     let status = child.wait().unwrap();
-    assert!(status.success(), "exit {status:?}; output: {seen:?} {rest:?}");
+    assert_eq!(status.code(), Some(143), "exit {status:?}; output: {seen:?} {rest:?}");
     assert!(rest.iter().any(|l| l.contains("interrupted")), "{rest:?}");
     let hist = std::fs::read_to_string(dir.join("history.csv")).unwrap();
     let epochs = hist.lines().count() - 1;

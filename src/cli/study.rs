@@ -212,6 +212,7 @@ fn cmd_plan(
             .and_then(|p| std::fs::canonicalize(p).ok())
             .map_or_else(|| "optlab".to_string(), |p| p.display().to_string()),
     };
+    engines::check(&engine).map_err(user)?;
     let text = std::fs::read(file).map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
     dir.bytes("study.toml", &text)?;
     dir.bytes("trials.jsonl", jsonl.as_bytes())?;

@@ -83,12 +83,25 @@ type End = ([f64; 2], Option<u32>, u32);
 /// Runs one block of starts: batched as one vector for element-wise methods (every
 /// coordinate evolves on its own, so this equals separate runs), one after another
 /// otherwise.
-fn run_block(f: &Function, cfg: &OptimizerConfig, starts: &[[f64; 2]], o: &MapOptions, move_tol: f64) -> Vec<End> {
+/// A set `stop` ends the block early (its ends are then incomplete and are dropped).
+fn run_block(
+    f: &Function,
+    cfg: &OptimizerConfig,
+    starts: &[[f64; 2]],
+    o: &MapOptions,
+    move_tol: f64,
+    stop: Option<&std::sync::atomic::AtomicBool>,
+) -> Vec<End> {
     if cfg.method.elementwise && cfg.modifiers.iter().all(|m| m.is_elementwise()) {
-        run_batch(f, cfg, starts, &Layout::flat(2 * starts.len()), o.steps, move_tol)
+        run_batch(f, cfg, starts, &Layout::flat(2 * starts.len()), o.steps, move_tol, stop)
     } else {
         let layout = crate::experiment::effective_shape(cfg, o.shape).layout();
-        starts.iter().flat_map(|s| run_batch(f, cfg, std::slice::from_ref(s), &layout, o.steps, move_tol)).collect()
+        let stopped = || stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
+        starts
+            .iter()
+            .take_while(|_| !stopped())
+            .flat_map(|s| run_batch(f, cfg, std::slice::from_ref(s), &layout, o.steps, move_tol, stop))
+            .collect()
     }
 }
 
@@ -100,6 +113,7 @@ fn run_batch(
     layout: &Layout,
     steps: usize,
     move_tol: f64,
+    stop: Option<&std::sync::atomic::AtomicBool>,
 ) -> Vec<End> {
     let n = starts.len();
     let mut p: Vec<f64> = starts.iter().flat_map(|s| [s[0], s[1]]).collect();
@@ -126,6 +140,9 @@ fn run_batch(
         total
     };
     for k in 1..=steps as u32 {
+        if k % 16 == 1 && stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed)) {
+            break;
+        }
         opt.step(&mut p, &mut obj);
         let cur = if averaged {
             opt.report(&p, &mut shown);
@@ -178,7 +195,7 @@ pub fn map_until(
                     return None;
                 }
                 let starts: Vec<[f64; 2]> = (0..g).map(|c| cell_start(o.domain, g, r, c)).collect();
-                Some(run_block(f, cfg, &starts, o, move_tol))
+                Some(run_block(f, cfg, &starts, o, move_tol, stop))
             })
             .collect();
         if stopped() || rows.iter().any(Option::is_none) {

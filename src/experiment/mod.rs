@@ -114,6 +114,7 @@ pub fn drive(
     let mut p = start;
     let mut shown = start;
     let mut evals = 0u64;
+    let mut next_check = 65_536u64;
     let mut f_obj = f.objective();
     for k in 0..=steps {
         opt.report(&p, &mut shown);
@@ -131,8 +132,12 @@ pub fn drive(
         }
         sink(&pt);
         if k < steps {
-            if k % 1024 == 1023 && stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
-                return Status::Interrupted { step: k };
+            // look every 1024 steps, and every 65,536 evaluations (L-BFGS's steps may make thousands)
+            if (k % 1024 == 1023 || evals >= next_check) && stop.is_some() {
+                next_check = evals + 65_536;
+                if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                    return Status::Interrupted { step: k };
+                }
             }
             let mut counted = |q: &[f64], g: &mut [f64]| {
                 evals += 1;

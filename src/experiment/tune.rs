@@ -54,11 +54,13 @@ pub struct TuneOptions {
     pub steps: usize,
     /// The tensor shape of (x, y) (matters for matrix methods only).
     pub shape: crate::optim::Shape2,
+    /// When set (by a server whose client left), the trials stop early and count as failed.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for TuneOptions {
     fn default() -> Self {
-        TuneOptions { lr_min: 1e-4, lr_max: 10.0, steps: 10_000, shape: Default::default() }
+        TuneOptions { lr_min: 1e-4, lr_max: 10.0, steps: 10_000, shape: Default::default(), stop: None }
     }
 }
 
@@ -122,7 +124,18 @@ fn trial(
     lr: f64,
     opts: &TuneOptions,
 ) -> Option<usize> {
-    let traj = run_trajectory_shaped(f, &cfg.with_lr(lr), start, opts.steps, opts.shape);
+    let traj = match &opts.stop {
+        None => run_trajectory_shaped(f, &cfg.with_lr(lr), start, opts.steps, opts.shape),
+        Some(stop) => {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                return None;
+            }
+            let mut points = Vec::with_capacity(opts.steps + 1);
+            let cfg = cfg.with_lr(lr);
+            let status = super::drive(f, &cfg, start, opts.steps, opts.shape, Some(stop), |p| points.push(*p));
+            super::Trajectory { points, status }
+        }
+    };
     steps_to_converge(&traj.points, m, convergence_tol(f)).filter(|_| traj.points.len() == opts.steps + 1)
 }
 

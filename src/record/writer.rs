@@ -14,6 +14,11 @@ use std::path::{Component, Path, PathBuf};
 
 /// The manifest of the files an optlab run wrote into a folder, one relative path per line.
 pub const MANIFEST: &str = ".optlab-files";
+/// The files of earlier runs while a run writes into their folder: the manifest is moved
+/// here when a run starts and the new one is written when it finishes, so a run that fails
+/// or is killed halfway leaves no manifest (the folder does not look complete), and the
+/// next run still knows the earlier files to remove.
+pub const PENDING: &str = ".optlab-files.previous";
 
 /// The temporary name of `path` for this process: `.<name>.tmp<pid>` beside it.
 fn temp_for(path: &Path) -> PathBuf {
@@ -125,9 +130,24 @@ impl OutDir {
     /// temporary files of optlab processes that no longer run.
     pub fn open(dir: &Path) -> Result<OutDir> {
         check_out_dir(dir)?;
-        let previous = std::fs::read_to_string(dir.join(MANIFEST))
-            .map(|s| s.lines().filter(|l| !l.is_empty()).map(str::to_string).collect())
-            .unwrap_or_default();
+        let read = |name: &str| -> Vec<String> {
+            std::fs::read_to_string(dir.join(name))
+                .map(|s| s.lines().filter(|l| !l.is_empty()).map(str::to_string).collect())
+                .unwrap_or_default()
+        };
+        let mut previous = read(PENDING);
+        for f in read(MANIFEST) {
+            if !previous.contains(&f) {
+                previous.push(f);
+            }
+        }
+        if dir.join(MANIFEST).exists() {
+            let mut list = previous.join("\n");
+            list.push('\n');
+            write_atomic(&dir.join(PENDING), list.as_bytes())?;
+            std::fs::remove_file(dir.join(MANIFEST))
+                .with_context(|| format!("cannot replace {}", dir.join(MANIFEST).display()))?;
+        }
         let out = OutDir { dir: dir.to_path_buf(), written: Vec::new(), previous };
         out.remove_dead_temps();
         Ok(out)
@@ -198,6 +218,7 @@ impl OutDir {
         let mut list = self.written.join("\n");
         list.push('\n');
         write_atomic(&self.dir.join(MANIFEST), list.as_bytes())?;
+        let _ = std::fs::remove_file(self.dir.join(PENDING));
         Ok(self.written())
     }
 
@@ -247,6 +268,29 @@ mod tests {
         assert_eq!(std::fs::read(d.join("keep.csv")).unwrap(), b"2");
         assert!(!d.join("map-3-old.png").exists() && !d.join("sub").exists());
         assert_eq!(std::fs::read(d.join("notes.txt")).unwrap(), b"mine");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn a_rerun_that_stops_halfway_leaves_no_manifest_and_the_next_run_cleans_up() {
+        let d = scratch("halfway");
+        let mut a = OutDir::open(&d).unwrap();
+        for f in ["summary.json", "contour.png", "loss.png"] {
+            a.bytes(f, b"old").unwrap();
+        }
+        a.finish().unwrap();
+        // a rerun killed (or failing) after its first file: the folder is not marked complete
+        let mut b = OutDir::open(&d).unwrap();
+        assert!(!d.join(MANIFEST).exists(), "the old manifest must go when a rerun starts");
+        b.bytes("summary.json", b"new").unwrap();
+        drop(b);
+        assert!(!d.join(MANIFEST).exists() && d.join("contour.png").exists());
+        // the next complete run still removes the first run's files
+        let mut c = OutDir::open(&d).unwrap();
+        c.bytes("summary.json", b"newer").unwrap();
+        c.finish().unwrap();
+        assert!(!d.join("contour.png").exists() && !d.join("loss.png").exists() && !d.join(PENDING).exists());
+        assert_eq!(std::fs::read_to_string(d.join(MANIFEST)).unwrap(), "summary.json\n");
         let _ = std::fs::remove_dir_all(&d);
     }
 

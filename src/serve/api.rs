@@ -5,12 +5,14 @@
 
 use super::query::Query;
 use crate::cli::{load_function, parse_optimizers, RunArgs};
-use crate::experiment::compare::{compare, unique_labels};
+use crate::experiment::compare::{compare_until, unique_labels};
 use crate::experiment::map::{self, MapOptions, Outcome};
 use crate::experiment::tune::{self, TuneOptions};
 use crate::objective::{self, Expr, Function};
 use crate::optim::{Check, Kind, OptimizerConfig, Param, Shape2, METHODS};
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Steps of a run, a tuning trial or a map: 1 to this.
 pub const MAX_STEPS: usize = 10_000;
@@ -18,8 +20,15 @@ pub const MAX_STEPS: usize = 10_000;
 pub const MAX_OPTIMIZERS: usize = 32;
 /// Starts per side of a basin map, and samples per side of a contour grid.
 pub const MAX_GRID: usize = 512;
-/// A basin map's work: grid² × steps × optimizers at most this (512² starts × 1,000 steps).
-pub const MAX_MAP_WORK: usize = 512 * 512 * 1000;
+/// The work of a run or a contour, in function evaluations at most (the most each method
+/// may evaluate per step, times the steps, summed over the optimizers; a contour's grid²).
+pub const MAX_LIGHT_EVALS: u64 = 5_000_000;
+/// The work of a basin map or a tuning, in function evaluations at most: a map's grid² ×
+/// steps × the evaluations per step of each optimizer, summed; a tuning's trials × steps ×
+/// evaluations per step (512² starts × 1,000 steps of a one-evaluation method).
+pub const MAX_HEAVY_EVALS: u64 = 512 * 512 * 1000;
+/// Learning rates one tuning tries per optimizer at most (its grid and two refinements).
+const TUNE_TRIALS: u64 = 60;
 
 /// An answer: status, content type and body.
 #[derive(Debug)]
@@ -54,8 +63,30 @@ const INDEX: &str = include_str!("page/index.html");
 const SCRIPT: &str = include_str!("page/app.js");
 const STYLE: &str = include_str!("page/style.css");
 
-/// Answers one request (`url` is the path with its query string).
+/// Answers one request (`url` is the path with its query string), as the server does.
 pub fn handle(method: &str, url: &str) -> Reply {
+    match super::default_pools() {
+        Ok(p) => handle_in(&p, method, url, &Arc::new(AtomicBool::new(false))),
+        Err(e) => Reply::error(500, format!("{e:#}")),
+    }
+}
+
+/// The context of one request: the pools to compute on, and the flag that is set when its
+/// client has gone or its time is up (the computation then stops at its next check).
+struct Ctx<'a> {
+    pools: &'a super::Pools,
+    cancel: &'a Arc<AtomicBool>,
+}
+
+impl Ctx<'_> {
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// [`handle`] on the server's pools, stopping when `cancel` is set.
+pub(crate) fn handle_in(pools: &super::Pools, method: &str, url: &str, cancel: &Arc<AtomicBool>) -> Reply {
+    let ctx = Ctx { pools, cancel };
     if method != "GET" && method != "HEAD" {
         return Reply::error(405, format!("method {method} is not allowed: the API takes GET requests"));
     }
@@ -75,10 +106,10 @@ pub fn handle(method: &str, url: &str) -> Reply {
     let out = match path {
         "/api/functions" => Ok(functions()),
         "/api/optimizers" => Ok(optimizers()),
-        "/api/function" => function(&q),
-        "/api/run" => run(&q),
-        "/api/tune" => tune(&q),
-        "/api/map" => basin_map(&q),
+        "/api/function" => function(&ctx, &q),
+        "/api/run" => run(&ctx, &q),
+        "/api/tune" => tune(&ctx, &q),
+        "/api/map" => basin_map(&ctx, &q),
         _ => return Reply::error(404, format!("no such page or endpoint: {path}")),
     };
     match out {
@@ -214,17 +245,20 @@ fn configs(args: &RunArgs) -> Result<(Vec<OptimizerConfig>, Shape2), Reply> {
 
 /// `GET /api/function`: facts about a function and its values on a grid (row 0 at the top,
 /// y1; cell centres as in basin maps), for the contour plot.
-fn function(q: &Query) -> Answer {
+fn function(ctx: &Ctx, q: &Query) -> Answer {
     q.only(&["function", "domain", "start", "grid"]).map_err(Reply::bad)?;
     let args = run_args(q);
     let grid = q.count("grid", 160, 2..=MAX_GRID).map_err(Reply::bad)?;
     let (f, start) = load(&args)?;
     let d = f.domain;
-    let values: Vec<Value> = super::pools().light.install(|| {
+    let values: Vec<Value> = ctx.pools.light.install(|| {
         use rayon::prelude::*;
         (0..grid * grid)
             .into_par_iter()
             .map(|i| {
+                if i % grid == 0 && ctx.cancelled() {
+                    return Value::Null;
+                }
                 let p = map::cell_start(d, grid, i / grid, i % grid);
                 let v = f.value(p[0], p[1]);
                 if v.is_finite() {
@@ -244,13 +278,15 @@ fn function(q: &Query) -> Answer {
 
 /// `GET /api/run`: `optlab compare` without the files: per run the points, losses, learning
 /// rates, evaluations and the fields of `summary.json`.
-fn run(q: &Query) -> Answer {
+fn run(ctx: &Ctx, q: &Query) -> Answer {
     q.only(&["function", "optimizer", "start", "domain", "shape", "steps"]).map_err(Reply::bad)?;
     let args = run_args(q);
     let steps = q.count("steps", 500, 1..=MAX_STEPS).map_err(Reply::bad)?;
     let (f, start) = load(&args)?;
     let (configs, shape) = configs(&args)?;
-    let runs = super::pools().light.install(|| compare(&f, &configs, start, steps, shape));
+    let per_step = evals_per_step_all(&configs);
+    check_work("this run", &[steps as u64 + 1, per_step], ctx.pools.light_evals, "fewer steps or optimizers")?;
+    let runs = ctx.pools.light.install(|| compare_until(&f, &configs, start, steps, shape, Some(ctx.cancel)));
     let runs: Vec<Value> = runs
         .iter()
         .map(|r| {
@@ -286,14 +322,23 @@ fn busy() -> Reply {
 
 /// `GET /api/tune`: `optlab tune` — each optimizer's best learning rate to reach the
 /// start's basin minimum.
-fn tune(q: &Query) -> Answer {
+fn tune(ctx: &Ctx, q: &Query) -> Answer {
     q.only(&["function", "optimizer", "start", "domain", "shape", "steps"]).map_err(Reply::bad)?;
     let args = run_args(q);
     let steps = q.count("steps", MAX_STEPS, 1..=MAX_STEPS).map_err(Reply::bad)?;
     let (f, start) = load(&args)?;
     let (configs, shape) = configs(&args)?;
-    let opts = TuneOptions { steps, shape, ..Default::default() };
-    let out = super::pools().heavy(|| tune::tune(&f, &configs, start, &opts)).ok_or_else(busy)?;
+    check_work(
+        "this tuning",
+        &[TUNE_TRIALS, steps as u64 + 1, evals_per_step_all(&configs)],
+        ctx.pools.heavy_evals,
+        "fewer steps or optimizers",
+    )?;
+    let opts = TuneOptions { steps, shape, stop: Some(ctx.cancel.clone()), ..Default::default() };
+    let out = ctx.pools.heavy(|| tune::tune(&f, &configs, start, &opts)).ok_or_else(busy)?;
+    if ctx.cancelled() {
+        return Err(Reply::error(503, "the tuning was stopped"));
+    }
     Ok(match out {
         Ok((target, tuned)) => json!({"function": f.name, "start": start, "target": target, "results": tuned}),
         Err(reason) => json!({"function": f.name, "start": start, "error_reason": reason, "results": []}),
@@ -303,24 +348,23 @@ fn tune(q: &Query) -> Answer {
 /// `GET /api/map`: `optlab map` — basin maps on a grid of starts. Cells row-major from the
 /// top-left: the index of the minimum reached (≥ 0), −1 diverged, −2 not converged; `steps`
 /// the steps each converged start took (0 otherwise).
-fn basin_map(q: &Query) -> Answer {
+fn basin_map(ctx: &Ctx, q: &Query) -> Answer {
     q.only(&["function", "optimizer", "domain", "shape", "steps", "grid", "start"]).map_err(Reply::bad)?;
     let args = run_args(q);
     let steps = q.count("steps", 500, 1..=MAX_STEPS).map_err(Reply::bad)?;
     let grid = q.count("grid", 128, 2..=MAX_GRID).map_err(Reply::bad)?;
     let (f, _) = load(&args)?;
     let (configs, shape) = configs(&args)?;
-    let work = grid * grid * steps * configs.len();
-    if work > MAX_MAP_WORK {
-        return Err(Reply::bad(format!(
-            "grid {grid}² × {steps} steps × {} optimizers is {work} optimizer steps; the limit is {MAX_MAP_WORK} (512² × 1000): use a smaller grid, fewer steps or fewer optimizers",
-            configs.len()
-        )));
-    }
+    check_work(
+        "this basin map",
+        &[grid as u64, grid as u64, steps as u64, evals_per_step_all(&configs)],
+        ctx.pools.heavy_evals,
+        "a smaller grid, fewer steps or fewer optimizers",
+    )?;
     let labels = unique_labels(&configs);
     let named: Vec<(String, OptimizerConfig)> = labels.into_iter().zip(configs).collect();
     let opts = MapOptions { grid, steps, domain: f.domain, shape };
-    let maps = super::pools().heavy(|| map::map(&f, &named, &opts)).ok_or_else(busy)?;
+    let maps = ctx.pools.heavy(|| map::map_until(&f, &named, &opts, Some(ctx.cancel))).ok_or_else(busy)?;
     let minima = maps.first().map(|m| m.minima.clone()).unwrap_or_default();
     let list: Vec<Value> = maps
         .iter()
@@ -342,4 +386,39 @@ fn basin_map(q: &Query) -> Answer {
     Ok(
         json!({"function": f.name, "domain": f.domain, "grid": grid, "steps": opts.steps, "minima": minima, "maps": list}),
     )
+}
+
+/// The most function evaluations one step of `cfg` may make: L-BFGS's `max_eval` (its
+/// inner iterations and line search), plus the one that opens each step; two for other
+/// methods that evaluate a closure (sharpness-aware steps take a second gradient); one
+/// for the rest.
+pub fn evals_per_step(cfg: &OptimizerConfig) -> u64 {
+    if cfg.method.name == "lbfgs" {
+        let max_iter = cfg.hyper.int("max_iter").max(1) as u64;
+        let max_eval = cfg.hyper.maybe_num("max_eval").map_or(max_iter.saturating_mul(5) / 4, |e| e.max(1.0) as u64);
+        max_eval.max(max_iter).saturating_add(1)
+    } else if cfg.method.closure {
+        2
+    } else {
+        1
+    }
+}
+
+/// [`evals_per_step`] summed over the optimizers of a request.
+fn evals_per_step_all(configs: &[OptimizerConfig]) -> u64 {
+    configs.iter().map(evals_per_step).fold(0u64, u64::saturating_add).max(1)
+}
+
+/// Refuses a request whose work (the product of `parts`, in function evaluations) is
+/// over `limit`, before any of it is done.
+fn check_work(what: &str, parts: &[u64], limit: u64, advice: &str) -> Result<(), Reply> {
+    let work = parts.iter().try_fold(1u64, |a, &b| a.checked_mul(b));
+    match work {
+        Some(w) if w <= limit => Ok(()),
+        _ => Err(Reply::bad(format!(
+            "{what} could take {} function evaluations; the limit is {}: use {advice}",
+            work.map_or_else(|| "more than 2^64".to_string(), crate::limits::group),
+            crate::limits::group(limit)
+        ))),
+    }
 }

@@ -13,10 +13,11 @@ fn decode(s: &str) -> Result<String, String> {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(v) => out.push(v),
-                    None => return Err(format!("malformed percent-encoding in '{s}'")),
+                // exactly two hex digits (from_str_radix alone would take a sign: `%+9`)
+                let digit = |j: usize| b.get(j).and_then(|&c| (c as char).to_digit(16));
+                match (digit(i + 1), digit(i + 2)) {
+                    (Some(h), Some(l)) => out.push((h * 16 + l) as u8),
+                    _ => return Err(format!("malformed percent-encoding in '{}'", crate::limits::shorten(s, 80))),
                 }
                 i += 2;
             }
@@ -58,7 +59,11 @@ impl Query {
     /// A whole number in `range`, or `default` when absent.
     pub fn count(&self, key: &str, default: usize, range: std::ops::RangeInclusive<usize>) -> Result<usize, String> {
         let Some(v) = self.get(key) else { return Ok(default) };
-        let n: usize = v.trim().parse().map_err(|_| format!("{key} '{v}' is not a whole number"))?;
+        let short = crate::limits::shorten(v, 40);
+        if v.is_empty() || !v.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(format!("{key} '{short}' is not a whole number"));
+        }
+        let n: usize = v.parse().map_err(|_| format!("{key} '{short}' is out of range"))?;
         if !range.contains(&n) {
             return Err(format!("{key} {n} is out of range: use {} to {}", range.start(), range.end()));
         }
@@ -79,5 +84,12 @@ mod tests {
         assert!(q.count("steps", 1, 1..=4).is_err());
         assert!(Query::parse("a=%zz").is_err());
         assert!(Query::parse("a=%e2%82").is_err());
+        // a sign is not a hex digit, nor is a space
+        for bad in ["a=%+9", "a=%-1", "a=%+f", "a=% 9", "a=%9", "a=%"] {
+            assert!(Query::parse(bad).is_err(), "{bad}");
+        }
+        let q = Query::parse("steps=+5&grid=%205").unwrap();
+        assert!(q.count("steps", 1, 1..=10).is_err());
+        assert!(q.count("grid", 1, 1..=10).is_err());
     }
 }

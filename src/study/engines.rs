@@ -22,6 +22,50 @@ pub struct EngineOptions {
     pub mount: String,
 }
 
+/// Refuses values that cannot be written safely into the Slurm script or the Kubernetes
+/// manifest: no value may hold a control character (a newline would start a new line of
+/// the script, even inside a comment; a NUL ends it), and the partition, which stands in
+/// an `#SBATCH` line that no shell reads and so cannot be quoted, is a plain name.
+pub fn check(o: &EngineOptions) -> Result<(), super::StudyError> {
+    let fields = [
+        ("--binary", o.binary.as_str()),
+        ("--out", o.dir.as_str()),
+        ("--image", o.image.as_str()),
+        ("--pvc", o.pvc.as_str()),
+        ("--mount", o.mount.as_str()),
+    ];
+    for (flag, v) in fields.into_iter().chain(o.partition.as_deref().map(|p| ("--partition", p))) {
+        if let Some(c) = v.chars().find(|c| c.is_control()) {
+            return Err(super::StudyError(format!(
+                "{flag} '{}' holds the control character {:?}, which cannot go into the job files",
+                crate::limits::shorten(&v.escape_debug().to_string(), 60),
+                c
+            )));
+        }
+    }
+    if let Some(p) = &o.partition {
+        if p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || "_.,-".contains(c)) {
+            return Err(super::StudyError(format!(
+                "--partition '{}': a Slurm partition is letters, digits, '_', '.', '-' (and ',' between several)",
+                crate::limits::shorten(&p.escape_debug().to_string(), 60)
+            )));
+        }
+    }
+    // #SBATCH --output= holds the folder unquoted
+    if o.dir.chars().any(|c| c.is_whitespace() || "'\"\\$`%".contains(c)) {
+        return Err(super::StudyError(format!(
+            "--out {}: Slurm's #SBATCH lines cannot hold this path (spaces, quotes or %); choose a plain folder",
+            crate::limits::shorten(&o.dir, 80)
+        )));
+    }
+    Ok(())
+}
+
+/// A line of text for a comment: control characters become spaces.
+fn one_line(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+}
+
 /// Quotes `s` for a POSIX shell.
 pub fn shell_quote(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c)) {
@@ -62,7 +106,7 @@ fn header(plan: &Plan, comment: &str) -> String {
     let _ = writeln!(
         s,
         "{comment} optlab study \"{}\": {} trials in {} tasks (task I runs trials I, I+{}, I+{}, ...; at most {per} each),",
-        plan.name.replace('\n', " "),
+        one_line(&plan.name),
         plan.trials,
         plan.tasks,
         plan.tasks,
@@ -145,7 +189,12 @@ pub fn k8s_job(plan: &Plan, o: &EngineOptions) -> String {
     let name = job_name(&plan.name);
     let mut s = header(plan, "#");
     s.push_str("#\n");
-    let _ = writeln!(s, "# The study folder must be on the volume {} (ReadWriteMany), mounted at {}:", o.pvc, o.mount);
+    let _ = writeln!(
+        s,
+        "# The study folder must be on the volume {} (ReadWriteMany), mounted at {}:",
+        one_line(&o.pvc),
+        one_line(&o.mount)
+    );
     let _ = writeln!(s, "# copy it there (e.g. kubectl cp into a pod that mounts the claim), then");
     let _ = writeln!(s, "#   kubectl apply -f k8s-job.yaml");
     let _ = writeln!(s, "#   kubectl get job {name}; kubectl logs -l job-name={name}");
@@ -192,5 +241,38 @@ mod tests {
         assert_eq!(slurm_time(90), "01:30:00");
         assert_eq!(slurm_time(1500), "1-01:00:00");
         assert_eq!(yq("a\"b"), "\"a\\\"b\"");
+    }
+
+    #[test]
+    fn control_characters_and_odd_partitions_are_refused() {
+        let base = EngineOptions {
+            binary: "/usr/bin/optlab".into(),
+            dir: "/scratch/study".into(),
+            partition: Some("debug".into()),
+            image: "optlab:1".into(),
+            pvc: "study".into(),
+            mount: "/study".into(),
+        };
+        assert!(check(&base).is_ok());
+        for bad in ["debug\nrm -rf ~", "a'b", "a\"b", "$(id)", "`id`", "a\0b", "a b", ""] {
+            let o = EngineOptions { partition: Some(bad.into()), ..base.clone() };
+            let e = check(&o).unwrap_err().0;
+            assert!(!e.contains('\n') && e.contains("--partition"), "{bad:?}: {e}");
+        }
+        for nl in ["x\ny", "x\0y", "x\ry"] {
+            for o in [
+                EngineOptions { binary: nl.into(), ..base.clone() },
+                EngineOptions { image: nl.into(), ..base.clone() },
+                EngineOptions { pvc: nl.into(), ..base.clone() },
+                EngineOptions { mount: format!("/{nl}"), ..base.clone() },
+                EngineOptions { dir: format!("/{nl}"), ..base.clone() },
+            ] {
+                assert!(check(&o).is_err(), "{o:?}");
+            }
+        }
+        // quotes, $() and backticks in the binary are quoted, not run
+        let o = EngineOptions { binary: "/opt/$(id)/`id`/it's/optlab".into(), ..base.clone() };
+        assert!(check(&o).is_ok());
+        assert_eq!(shell_quote(&o.binary), "'/opt/$(id)/`id`/it'\\''s/optlab'");
     }
 }

@@ -19,6 +19,7 @@ pub mod engines;
 pub mod plan;
 pub mod report;
 pub mod run;
+pub mod store;
 
 use crate::limits::{self, Allow, Limit};
 use crate::optim::{Kind, OptimizerConfig, Spec, Value};

@@ -62,12 +62,52 @@ pub struct StudyDir {
 }
 
 fn read_limited(path: &Path, max: u64) -> Result<Vec<u8>, StudyError> {
-    let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| StudyError(format!("cannot read {shown}: {}", super::plain(&e))))?;
-    if meta.len() > max {
-        return Err(StudyError(format!("{shown} is larger than {} bytes; is it a study folder's file?", max)));
+    super::store::read_bounded(path, max).map_err(|e| match e {
+        super::store::ReadError::TooLarge(_) => {
+            StudyError(format!("{} is larger than {max} bytes; is it a study folder's file?", path.display()))
+        }
+        e => StudyError(format!("cannot read {}: {e}", path.display())),
+    })
+}
+
+/// Checks the counts of a plan read from a folder as the same counts are checked in a
+/// study file or on the command line (with `--allow-large`'s limits: the plan may have
+/// been made with it), so an edited plan cannot ask for an impossible allocation.
+fn check_plan_counts(plan: &Plan, shown: &str) -> Result<(), StudyError> {
+    use crate::limits::{self, Allow};
+    let bad = |what: &str, e: String| StudyError(format!("{shown}/plan.json: {what}: {e}; plan the study again"));
+    let check = |limit: limits::Limit, v: usize, what: &str| -> Result<(), StudyError> {
+        limit.check(Some(v as u64), Allow::LARGE).map(|_| ()).map_err(|e| bad(what, e.to_string()))
+    };
+    check(super::TRIALS, plan.trials, "trials")?;
+    if plan.tasks == 0 || plan.tasks > plan.trials {
+        return Err(bad("tasks", format!("{} is not between 1 and the {} trials", plan.tasks, plan.trials)));
     }
-    std::fs::read(path).map_err(|e| StudyError(format!("cannot read {shown}: {}", super::plain(&e))))
+    if plan.parallel == 0 || plan.parallel > plan.tasks {
+        return Err(bad("parallel", format!("{} is not between 1 and the {} tasks", plan.parallel, plan.tasks)));
+    }
+    check(limits::SEEDS, plan.seeds.len().max(1), "seeds")?;
+    check(limits::THREADS, plan.resources.cpus_per_task, "cpus_per_task")?;
+    check(limits::OPTIMIZERS, plan.optimizers.len(), "optimizers")?;
+    if plan.problems.is_empty() || plan.problems.len() > plan.trials {
+        return Err(bad("problems", format!("{} problems for {} trials", plan.problems.len(), plan.trials)));
+    }
+    for p in &plan.problems {
+        let what = format!("problem '{}'", limits::shorten(&p.name, 40));
+        match &p.kind {
+            ProblemKind::Function { steps, .. } => check(limits::STEPS, *steps, &format!("{what}: steps"))?,
+            ProblemKind::Train { epochs, batch_size, limit, test_limit, .. } => {
+                check(limits::EPOCHS, *epochs, &format!("{what}: epochs"))?;
+                check(limits::BATCH, *batch_size, &format!("{what}: batch_size"))?;
+                for (name, v) in [("limit", limit), ("test_limit", test_limit)] {
+                    if v.is_some_and(|n| n == 0 || n > 1 << 40) {
+                        return Err(bad(&format!("{what}: {name}"), "not a sensible number of images".into()));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 impl StudyDir {
@@ -88,6 +128,7 @@ impl StudyDir {
                 crate::limits::shorten(&plan.format, 40)
             )));
         }
+        check_plan_counts(&plan, &shown.to_string())?;
         let jsonl = read_limited(&dir.join("trials.jsonl"), (plan.trials as u64).saturating_mul(100_000))?;
         if super::plan::hex(&Sha256::digest(&jsonl)) != plan.trials_sha256 {
             return Err(StudyError(format!(
@@ -261,15 +302,13 @@ pub struct Failure {
 /// The result at `path` if it is a complete result of `trial`; `Ok(None)` if there is no
 /// file; `Err(why)` if the file is not a valid result (it is then rerun).
 pub fn read_result(path: &Path, trial: &Trial) -> Result<Option<TrialResult>, String> {
-    let bytes = match std::fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read it ({})", super::plain(&e))),
-        Ok(m) if m.len() > 256 << 20 => return Err("larger than 256 MB".into()),
-        Ok(_) => match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("cannot read it ({})", super::plain(&e))),
-        },
+    use super::store::{read_bounded, ReadError};
+    let bytes = match read_bounded(path, 256 << 20) {
+        Ok(b) => b,
+        Err(ReadError::Missing) => return Ok(None),
+        Err(ReadError::TooLarge(_)) => return Err("larger than 256 MB".into()),
+        Err(ReadError::NotRegular(what)) => return Err(format!("{what}, not a regular file")),
+        Err(e) => return Err(format!("cannot read it ({e})")),
     };
     if bytes.is_empty() {
         return Err("empty".into());
@@ -299,7 +338,7 @@ pub fn read_result(path: &Path, trial: &Trial) -> Result<Option<TrialResult>, St
 }
 
 fn read_failure(path: &Path, trial: &Trial) -> Option<Failure> {
-    let bytes = std::fs::read(path).ok()?;
+    let bytes = super::store::read_bounded(path, 16 << 20).ok()?;
     let f: Failure = serde_json::from_slice(&bytes).ok()?;
     (f.id == trial.id && f.hash == trial.hash).then_some(f)
 }
@@ -374,7 +413,7 @@ pub fn claim_is_live(info: &ClaimInfo, modified: Option<SystemTime>, lease: Dura
 
 /// The claim at `path` as (what it says, when it was last refreshed), if it exists.
 fn read_claim(path: &Path) -> Option<(Option<ClaimInfo>, Option<SystemTime>, Vec<u8>)> {
-    let bytes = std::fs::read(path).ok()?;
+    let bytes = super::store::read_bounded(path, 1 << 20).ok()?;
     let modified = std::fs::metadata(path).ok().and_then(|m| m.modified().ok());
     Some((serde_json::from_slice(&bytes).ok(), modified, bytes))
 }
@@ -409,6 +448,13 @@ pub fn try_claim(sd: &StudyDir, id: usize, me: &ClaimInfo, lease: Duration) -> R
                 return Ok(Claim::Mine);
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                if let Some(what) = super::store::not_regular(&path) {
+                    // no task makes this: it would block the trial forever
+                    return Err(anyhow::Error::new(StudyError(format!(
+                        "{} is {what}, not a claim file; remove it and run again",
+                        path.display()
+                    ))));
+                }
                 let Some((info, modified, seen)) = read_claim(&path) else { continue };
                 let live = match &info {
                     Some(i) => claim_is_live(i, modified, lease),
@@ -528,9 +574,17 @@ pub fn share_from(
             if let Some(i) = num("SLURM_ARRAY_TASK_ID")? {
                 let (min, max, n) =
                     (num("SLURM_ARRAY_TASK_MIN")?, num("SLURM_ARRAY_TASK_MAX")?, num("SLURM_ARRAY_TASK_COUNT")?);
+                let past = |max: usize| {
+                    max.checked_add(1)
+                        .ok_or_else(|| StudyError(format!("SLURM_ARRAY_TASK_MAX={max} is too large for a task count")))
+                };
                 let count = match (min, max, n) {
-                    (Some(0), Some(max), Some(n)) if n == max + 1 => n,
-                    (Some(0), Some(max), None) => max + 1,
+                    (Some(0), Some(max), Some(n)) if Some(n) == max.checked_add(1) => n,
+                    (Some(0), Some(max), None) => past(max)?,
+                    (Some(0), Some(max), Some(_)) => {
+                        past(max)?;
+                        plan_tasks
+                    }
                     _ => plan_tasks,
                 };
                 (i, count, "SLURM_ARRAY_TASK_ID".to_string())

@@ -40,7 +40,9 @@ mnist_subset = _optlab.mnist_subset
 def _frame(csv_text: str):
     import pandas as pd  # optional: only to_pandas needs it
 
-    return pd.read_csv(io.StringIO(csv_text), float_precision="round_trip")
+    # before pandas 3 the default parser may round the last digit; round_trip reads them exactly
+    kw = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
+    return pd.read_csv(io.StringIO(csv_text), **kw)
 
 
 def _warn_interrupted(result):

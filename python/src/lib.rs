@@ -612,7 +612,10 @@ fn interruptible_with<T: Send>(
         });
         loop {
             let done = py.detach(|| {
-                !matches!(rx.lock().map(|r| r.recv_timeout(Duration::from_millis(50))).unwrap_or(Ok(())), Err(std::sync::mpsc::RecvTimeoutError::Timeout))
+                !matches!(
+                    rx.lock().map(|r| r.recv_timeout(Duration::from_millis(50))).unwrap_or(Ok(())),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                )
             });
             if done {
                 break;

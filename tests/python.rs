@@ -1,9 +1,10 @@
 //! The Python package end to end: a fresh virtual environment under the test's target
-//! folder, maturin, pytest, NumPy and pandas from the package index, `pip install .` of this
+//! folder, maturin, pytest, NumPy, pandas and nbclient from the package index, `pip install .` of this
 //! repository, then python/tests with pytest (the arrays against the CLI's trajectories.csv,
-//! the golden Adam steps, figures, messages, Ctrl-C, no pandas). Without python3, its venv
+//! the golden Adam steps, figures, messages, Ctrl-C, no pandas, the notebook run headless). Without python3, its venv
 //! module or the package index, the test prints `skipped: <reason>` and passes, except under
-//! CI (the CI variable set), where it fails: .ci/run installs what it needs.
+//! CI (the CI variable set), where it fails: .ci/run installs what it needs. The venv and
+//! the wheel's build folder are kept (under target/tmp, or $OPTLAB_PYTHON_CACHE).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -33,7 +34,11 @@ fn run(cmd: &mut Command) -> Result<(), String> {
 #[test]
 fn the_python_package_builds_installs_and_passes_its_tests() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    // OPTLAB_PYTHON_CACHE (set by .ci/run) keeps the venv and the wheel's build folder
+    // across clones, so a run after the first rebuilds only what changed
+    let tmp = std::env::var_os("OPTLAB_PYTHON_CACHE")
+        .map_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")), PathBuf::from);
+    std::fs::create_dir_all(&tmp).expect("the cache folder");
     let python = std::env::var("OPTLAB_PYTHON").unwrap_or_else(|_| "python3".into());
     if Command::new(&python).arg("--version").output().is_err() {
         return skip_or_fail(&format!("{python} is not installed"));
@@ -50,7 +55,7 @@ fn the_python_package_builds_installs_and_passes_its_tests() {
     let pip = |args: &[&str]| {
         run(Command::new(&py).args(["-m", "pip", "install", "-q", "--disable-pip-version-check"]).args(args))
     };
-    if let Err(e) = pip(&["maturin>=1.5,<2", "pytest", "numpy", "pandas"]) {
+    if let Err(e) = pip(&["maturin>=1.5,<2", "pytest", "numpy", "pandas", "nbclient", "nbformat", "ipykernel"]) {
         return skip_or_fail(&format!("cannot install maturin, pytest, numpy, pandas from the package index: {e}"));
     }
     // the wheel: maturin through pip, as a user's `pip install .`, its crate built in a

@@ -50,6 +50,29 @@ fn interruptible<T: Send>(py: Python<'_>, work: impl FnOnce(&AtomicBool) -> T + 
     interruptible_with(py, work, &|_| {})
 }
 
+/// Below this many optimizer steps a call runs on the calling thread (GIL released): it
+/// ends within milliseconds, sooner than a KeyboardInterrupt could be acted on, and the
+/// thread hand-off would cost more than the work (on a loaded machine, a lot more).
+const INLINE_STEPS: usize = 200_000;
+
+/// [`interruptible`] for work of about `steps` optimizer steps: inline when small.
+fn sized<T: Send>(py: Python<'_>, steps: usize, work: impl FnOnce(&AtomicBool) -> T + Send) -> PyResult<(T, bool)> {
+    if steps > INLINE_STEPS {
+        return interruptible(py, work);
+    }
+    kernels()?;
+    let stop = AtomicBool::new(false);
+    let r = py.detach(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&stop))));
+    r.map(|r| (r, false)).map_err(|p| {
+        let what = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic".into());
+        PyRuntimeError::new_err(format!("optlab failed: {what}"))
+    })
+}
+
 fn run_args(
     function: &str,
     optimizers: Vec<String>,
@@ -225,8 +248,10 @@ fn compare(
     tuned: bool,
     allow_large: bool,
 ) -> PyResult<Comparison> {
-    let args = run_args(function, specs(optimizers)?, start, domain, shape, allow_large);
-    let (r, interrupted) = interruptible(py, |stop| lab::compare(&args, steps, tuned, Some(stop)))?;
+    let specs = specs(optimizers)?;
+    let work = steps.saturating_mul(specs.len().max(6)).saturating_mul(if tuned { 1000 } else { 1 });
+    let args = run_args(function, specs, start, domain, shape, allow_large);
+    let (r, interrupted) = sized(py, work, |stop| lab::compare(&args, steps, tuned, Some(stop)))?;
     Ok(Comparison { inner: r.map_err(py_err)?, interrupted })
 }
 
@@ -760,8 +785,8 @@ fn mnist_subset(
 // ---------------------------------------------------------------------------- own loop
 
 enum Inner {
-    F32(Box<dyn optlab::optim::Optimizer<f32>>, Vec<f32>, Vec<f32>),
-    F64(Box<dyn optlab::optim::Optimizer<f64>>, Vec<f64>, Vec<f64>),
+    F32(Box<dyn optlab::optim::Optimizer<f32>>, Vec<f32>),
+    F64(Box<dyn optlab::optim::Optimizer<f64>>, Vec<f64>),
 }
 
 /// An optimizer for your own loop: `step(params, grads)` updates NumPy arrays in place with
@@ -819,6 +844,46 @@ fn copy_out<T: numpy::Element + Copy>(arrays: &Bound<'_, PyList>, flat: &[T], wh
     Ok(())
 }
 
+/// One step: the parameters copied into the flat buffer, the gradients straight from their
+/// arrays into the optimizer's gradient buffer, the parameters copied back.
+fn step_with<T: numpy::Element + Copy + optlab::optim::Real>(
+    opt: &mut dyn optlab::optim::Optimizer<T>,
+    p: &mut [T],
+    params: &Bound<'_, PyList>,
+    grads: &Bound<'_, PyList>,
+    shapes: &[Vec<usize>],
+    loss: T,
+) -> PyResult<()> {
+    copy_in(params, shapes, p, "params")?;
+    if grads.len() != shapes.len() {
+        return Err(PyValueError::new_err(format!("grads: {} arrays for {} tensors", grads.len(), shapes.len())));
+    }
+    let mut views = Vec::with_capacity(shapes.len());
+    for (i, (g, shape)) in grads.iter().zip(shapes).enumerate() {
+        let a = g.cast::<numpy::PyArrayDyn<T>>().map_err(|_| {
+            PyTypeError::new_err(format!("grads[{i}]: a NumPy array of the optimizer's dtype is needed"))
+        })?;
+        if a.shape() != shape.as_slice() {
+            return Err(PyValueError::new_err(format!("grads[{i}]: shape {:?}, the optimizer's is {shape:?}", a.shape())));
+        }
+        let ro = a.try_readonly().map_err(|e| PyValueError::new_err(format!("grads[{i}]: {e}")))?;
+        if ro.as_slice().is_err() {
+            return Err(PyValueError::new_err(format!("grads[{i}]: the array must be contiguous")));
+        }
+        views.push(ro);
+    }
+    let slices: Vec<&[T]> = views.iter().map(|v| v.as_slice().expect("checked contiguous")).collect();
+    opt.step(p, &mut |_: &[T], out: &mut [T]| {
+        let mut at = 0;
+        for s in &slices {
+            out[at..at + s.len()].copy_from_slice(s);
+            at += s.len();
+        }
+        loss
+    });
+    copy_out(params, p, "params")
+}
+
 #[pymethods]
 impl Optimizer {
     #[new]
@@ -840,8 +905,8 @@ impl Optimizer {
         let n = layout.len();
         let cadence = optlab::schedule::Cadence::Training;
         let inner = match dtype {
-            "float32" | "f32" => Inner::F32(cfg.build_with::<f32>(&layout, cadence), vec![0.0; n], vec![0.0; n]),
-            "float64" | "f64" => Inner::F64(cfg.build_with::<f64>(&layout, cadence), vec![0.0; n], vec![0.0; n]),
+            "float32" | "f32" => Inner::F32(cfg.build_with::<f32>(&layout, cadence), vec![0.0; n]),
+            "float64" | "f64" => Inner::F64(cfg.build_with::<f64>(&layout, cadence), vec![0.0; n]),
             other => return Err(PyValueError::new_err(format!("dtype '{other}': give 'float32' or 'float64'"))),
         };
         Ok(Optimizer { inner: std::sync::Mutex::new(inner), shapes, spec: cfg.canonical(), steps: 0 })
@@ -852,26 +917,8 @@ impl Optimizer {
     #[pyo3(signature = (params, grads, loss=0.0))]
     fn step(&mut self, params: &Bound<'_, PyList>, grads: &Bound<'_, PyList>, loss: f64) -> PyResult<()> {
         match self.inner.get_mut().unwrap_or_else(|e| e.into_inner()) {
-            Inner::F32(opt, p, g) => {
-                copy_in(params, &self.shapes, p, "params")?;
-                copy_in(grads, &self.shapes, g, "grads")?;
-                let gr = &*g;
-                opt.step(p, &mut |_: &[f32], out: &mut [f32]| {
-                    out.copy_from_slice(gr);
-                    loss as f32
-                });
-                copy_out(params, p, "params")?;
-            }
-            Inner::F64(opt, p, g) => {
-                copy_in(params, &self.shapes, p, "params")?;
-                copy_in(grads, &self.shapes, g, "grads")?;
-                let gr = &*g;
-                opt.step(p, &mut |_: &[f64], out: &mut [f64]| {
-                    out.copy_from_slice(gr);
-                    loss
-                });
-                copy_out(params, p, "params")?;
-            }
+            Inner::F32(opt, p) => step_with(opt.as_mut(), p, params, grads, &self.shapes, loss as f32)?,
+            Inner::F64(opt, p) => step_with(opt.as_mut(), p, params, grads, &self.shapes, loss)?,
         }
         self.steps += 1;
         Ok(())

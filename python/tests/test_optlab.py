@@ -199,3 +199,22 @@ def test_tune_sweep_and_train_results(tmp_path):
     assert tr.runs[0]["loss"].dtype == np.float32 and len(tr.runs[0]["loss"]) == 8
     files = tr.save(tmp_path)
     assert any(f.endswith("history.csv") for f in files)
+
+
+def test_every_public_function_has_a_docstring():
+    for name in optlab.__all__:
+        assert getattr(optlab, name).__doc__, name
+
+
+def test_the_seminar_notebook_runs_headless(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    nb = nbformat.read(ROOT / "examples" / "seminar.ipynb", as_version=4)
+    client = nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    shown = [o for o in outputs if "image/svg+xml" in o.get("data", {})]
+    assert len(shown) >= 5, "the figures show inline"

@@ -30,9 +30,15 @@ print(f"optlab.compare, six optimizers x 500 steps: median {median_ms(lambda: op
 
 shapes = [(64, 784), (64,), (10, 64), (10,)]
 params = [np.full(s, 0.01, np.float32) for s in shapes]
+shared_opt = optlab.Optimizer("adam", shapes=shapes)
+shared = shared_opt.params(params)
 grads = [np.full(s, 0.001, np.float32) for s in shapes]
 opt = optlab.Optimizer("adam", shapes=shapes)
 for _ in range(100):
     opt.step(params, grads)
 print(f"Optimizer.step, adam on the MLP ({sum(p.size for p in params)} float32 parameters): "
       f"median {median_ms(lambda: opt.step(params, grads), 2000) * 1e3:.2f} µs")
+for _ in range(100):
+    shared_opt.step(shared, grads)
+print(f"Optimizer.step on its own arrays (params()): "
+      f"median {median_ms(lambda: shared_opt.step(shared, grads), 2000) * 1e3:.2f} µs")

@@ -17,7 +17,10 @@ fn main() {
     optlab::kernels::init().expect("kernels");
     let args = RunArgs {
         function: "sin-cos".into(),
-        optimizers: ["gd", "momentum", "nag", "adagrad", "adadelta", "adam"].iter().map(|s| format!("{s}(lr=0.1)")).collect(),
+        optimizers: ["gd", "momentum", "nag", "adagrad", "adadelta", "adam"]
+            .iter()
+            .map(|s| format!("{s}(lr=0.1)"))
+            .collect(),
         start: None,
         domain: None,
         shape: "2".into(),

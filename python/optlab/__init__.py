@@ -31,6 +31,7 @@ __all__ = [
     "playground",
     "mnist_subset",
     "cli",
+    "study",
 ]
 
 Optimizer = _optlab.Optimizer
@@ -360,8 +361,15 @@ def functions() -> list:
 
 
 def cli(*args: str) -> int:
-    """Runs the command line in this process, e.g. ``optlab.cli("list", "functions")``; returns the exit code."""
-    return _optlab.main(["optlab", *args])
+    """Runs the command line in this process, e.g. ``optlab.cli("list", "functions")``; returns the
+    exit code. Ctrl-C (KeyboardInterrupt) stops the command as it does on the command line."""
+    return _optlab.run_cli(["optlab", *args])
+
+
+def study(action: str, *args: str) -> int:
+    """``optlab study ACTION ...`` (plan, run, status, report) in this process; returns the exit
+    code. The study's files are in its folder (see docs/guide/scaling-out.md)."""
+    return cli("study", action, *args)
 
 
 class Playground:

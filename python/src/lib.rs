@@ -734,6 +734,42 @@ fn main(py: Python<'_>, argv: Vec<String>) -> i32 {
     py.detach(|| optlab::cli::main_from(argv))
 }
 
+/// Runs a command in this process (argv[0] is the program's name): Python keeps Ctrl-C, and
+/// a KeyboardInterrupt stops the command as Ctrl-C does on the command line (it keeps and
+/// writes what was complete). Returns the exit code.
+#[pyfunction]
+fn run_cli(py: Python<'_>, argv: Vec<String>) -> PyResult<i32> {
+    optlab::cli::embed();
+    optlab::cli::STOP.store(false, Ordering::SeqCst);
+    let watch = AtomicBool::new(false);
+    let (code, interrupted) = interruptible(py, |stop| {
+        std::thread::scope(|s| {
+            // hand the bindings' stop flag on to the command line's
+            s.spawn(|| {
+                while !watch.load(Ordering::Relaxed) {
+                    if stop.load(Ordering::Relaxed) {
+                        optlab::cli::STOP.store(true, Ordering::SeqCst);
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            });
+            let code = optlab::cli::main_from(argv);
+            watch.store(true, Ordering::Relaxed);
+            code
+        })
+    })?;
+    optlab::cli::STOP.store(false, Ordering::SeqCst);
+    if interrupted {
+        PyErr::warn(
+            py,
+            &py.get_type::<pyo3::exceptions::PyUserWarning>(),
+            c"interrupted: the command kept what was complete",
+            1,
+        )?;
+    }
+    Ok(code)
+}
+
 /// The playground's server, on a thread of its own until `stop`.
 #[pyclass(module = "optlab._optlab")]
 struct Server {
@@ -784,9 +820,11 @@ fn mnist_subset(
 
 // ---------------------------------------------------------------------------- own loop
 
+/// The method, and the flat parameter buffer it updates (a NumPy array, so that
+/// [`Optimizer::params`] can hand out views of it).
 enum Inner {
-    F32(Box<dyn optlab::optim::Optimizer<f32>>, Vec<f32>),
-    F64(Box<dyn optlab::optim::Optimizer<f64>>, Vec<f64>),
+    F32(Box<dyn optlab::optim::Optimizer<f32>>, Py<PyArray1<f32>>),
+    F64(Box<dyn optlab::optim::Optimizer<f64>>, Py<PyArray1<f64>>),
 }
 
 /// An optimizer for your own loop: `step(params, grads)` updates NumPy arrays in place with
@@ -848,13 +886,30 @@ fn copy_out<T: numpy::Element + Copy>(arrays: &Bound<'_, PyList>, flat: &[T], wh
 /// arrays into the optimizer's gradient buffer, the parameters copied back.
 fn step_with<T: numpy::Element + Copy + optlab::optim::Real>(
     opt: &mut dyn optlab::optim::Optimizer<T>,
-    p: &mut [T],
+    flat: &Bound<'_, PyArray1<T>>,
     params: &Bound<'_, PyList>,
     grads: &Bound<'_, PyList>,
     shapes: &[Vec<usize>],
     loss: T,
 ) -> PyResult<()> {
-    copy_in(params, shapes, p, "params")?;
+    // the arrays of `params()` are the buffer itself: nothing to copy
+    let base = flat.data() as usize;
+    let mut at = 0;
+    let mut shared = params.len() == shapes.len();
+    for (a, shape) in params.iter().zip(shapes) {
+        let n: usize = shape.iter().product();
+        shared &= a.cast::<numpy::PyArrayDyn<T>>().is_ok_and(|a| {
+            a.data() as usize == base + at * std::mem::size_of::<T>()
+                && a.shape() == shape.as_slice()
+                && a.is_c_contiguous()
+        });
+        at += n;
+    }
+    let mut rw = flat.try_readwrite().map_err(|e| PyValueError::new_err(format!("params: {e}")))?;
+    let p = rw.as_slice_mut().map_err(|_| PyRuntimeError::new_err("the parameter buffer is not contiguous"))?;
+    if !shared {
+        copy_in(params, shapes, p, "params")?;
+    }
     if grads.len() != shapes.len() {
         return Err(PyValueError::new_err(format!("grads: {} arrays for {} tensors", grads.len(), shapes.len())));
     }
@@ -864,7 +919,10 @@ fn step_with<T: numpy::Element + Copy + optlab::optim::Real>(
             PyTypeError::new_err(format!("grads[{i}]: a NumPy array of the optimizer's dtype is needed"))
         })?;
         if a.shape() != shape.as_slice() {
-            return Err(PyValueError::new_err(format!("grads[{i}]: shape {:?}, the optimizer's is {shape:?}", a.shape())));
+            return Err(PyValueError::new_err(format!(
+                "grads[{i}]: shape {:?}, the optimizer's is {shape:?}",
+                a.shape()
+            )));
         }
         let ro = a.try_readonly().map_err(|e| PyValueError::new_err(format!("grads[{i}]: {e}")))?;
         if ro.as_slice().is_err() {
@@ -881,14 +939,17 @@ fn step_with<T: numpy::Element + Copy + optlab::optim::Real>(
         }
         loss
     });
-    copy_out(params, p, "params")
+    if !shared {
+        copy_out(params, p, "params")?;
+    }
+    Ok(())
 }
 
 #[pymethods]
 impl Optimizer {
     #[new]
     #[pyo3(signature = (spec, shapes, dtype="float32"))]
-    fn new(spec: &str, shapes: Vec<Vec<usize>>, dtype: &str) -> PyResult<Optimizer> {
+    fn new(py: Python<'_>, spec: &str, shapes: Vec<Vec<usize>>, dtype: &str) -> PyResult<Optimizer> {
         kernels()?;
         let cfg = OptimizerConfig::parse(spec)
             .map_err(|e| PyValueError::new_err(format!("--optimizer '{}': {e}", optlab::limits::shorten(spec, 60))))?;
@@ -905,8 +966,12 @@ impl Optimizer {
         let n = layout.len();
         let cadence = optlab::schedule::Cadence::Training;
         let inner = match dtype {
-            "float32" | "f32" => Inner::F32(cfg.build_with::<f32>(&layout, cadence), vec![0.0; n]),
-            "float64" | "f64" => Inner::F64(cfg.build_with::<f64>(&layout, cadence), vec![0.0; n]),
+            "float32" | "f32" => {
+                Inner::F32(cfg.build_with::<f32>(&layout, cadence), PyArray1::zeros(py, n, false).unbind())
+            }
+            "float64" | "f64" => {
+                Inner::F64(cfg.build_with::<f64>(&layout, cadence), PyArray1::zeros(py, n, false).unbind())
+            }
             other => return Err(PyValueError::new_err(format!("dtype '{other}': give 'float32' or 'float64'"))),
         };
         Ok(Optimizer { inner: std::sync::Mutex::new(inner), shapes, spec: cfg.canonical(), steps: 0 })
@@ -916,12 +981,44 @@ impl Optimizer {
     /// `grads`; `loss` is passed to schedulers that need it.
     #[pyo3(signature = (params, grads, loss=0.0))]
     fn step(&mut self, params: &Bound<'_, PyList>, grads: &Bound<'_, PyList>, loss: f64) -> PyResult<()> {
+        let py = params.py();
         match self.inner.get_mut().unwrap_or_else(|e| e.into_inner()) {
-            Inner::F32(opt, p) => step_with(opt.as_mut(), p, params, grads, &self.shapes, loss as f32)?,
-            Inner::F64(opt, p) => step_with(opt.as_mut(), p, params, grads, &self.shapes, loss)?,
+            Inner::F32(opt, p) => step_with(opt.as_mut(), p.bind(py), params, grads, &self.shapes, loss as f32)?,
+            Inner::F64(opt, p) => step_with(opt.as_mut(), p.bind(py), params, grads, &self.shapes, loss)?,
         }
         self.steps += 1;
         Ok(())
+    }
+
+    /// The parameters as arrays that share the optimizer's own buffer: `step` updates these
+    /// in place without copying them in and out. `init` (arrays of the shapes) fills them.
+    #[pyo3(signature = (init=None))]
+    fn params<'py>(&mut self, py: Python<'py>, init: Option<&Bound<'py, PyList>>) -> PyResult<Bound<'py, PyList>> {
+        let flat = match self.inner.get_mut().unwrap_or_else(|e| e.into_inner()) {
+            Inner::F32(_, f) => f.bind(py).clone().into_any(),
+            Inner::F64(_, f) => f.bind(py).clone().into_any(),
+        };
+        let list = PyList::empty(py);
+        let mut at = 0;
+        for s in &self.shapes {
+            let n: usize = s.iter().product();
+            let part = flat.get_item(pyo3::types::PySlice::new(py, at as isize, (at + n) as isize, 1))?;
+            list.append(part.call_method1("reshape", (pyo3::types::PyTuple::new(py, s)?,))?)?;
+            at += n;
+        }
+        if let Some(init) = init {
+            if init.len() != self.shapes.len() {
+                return Err(PyValueError::new_err(format!(
+                    "init: {} arrays for {} tensors",
+                    init.len(),
+                    self.shapes.len()
+                )));
+            }
+            for (v, x) in list.iter().zip(init.iter()) {
+                v.call_method1("__setitem__", (py.Ellipsis(), x))?;
+            }
+        }
+        Ok(list)
     }
 
     /// The learning rate in force (group 0, after schedulers).
@@ -974,6 +1071,7 @@ fn _optlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(optimizers_json, m)?)?;
     m.add_function(wrap_pyfunction!(functions_json, m)?)?;
     m.add_function(wrap_pyfunction!(main, m)?)?;
+    m.add_function(wrap_pyfunction!(run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(mnist_subset, m)?)?;
     m.add_class::<Comparison>()?;
     m.add_class::<Tuning>()?;

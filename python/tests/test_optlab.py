@@ -218,3 +218,28 @@ def test_the_seminar_notebook_runs_headless(tmp_path):
     assert not [o for o in outputs if o.get("output_type") == "error"]
     shown = [o for o in outputs if "image/svg+xml" in o.get("data", {})]
     assert len(shown) >= 5, "the figures show inline"
+
+
+def test_cli_runs_in_process_and_study_plans(tmp_path, capfd):
+    assert optlab.cli("list", "functions") == 0
+    assert "rosenbrock" in capfd.readouterr().out
+    assert optlab.cli("compare", "--optimizer", "adamx") == 2
+    assert "unknown optimizer 'adamx'" in capfd.readouterr().err
+    study = ROOT / "examples" / "study-small.toml"
+    assert optlab.study("plan", str(study), "--out", str(tmp_path / "s")) == 0
+    assert (tmp_path / "s" / "trials.jsonl").exists()
+
+
+def test_step_on_the_optimizer_s_own_arrays_equals_step_on_copies():
+    shapes = [(5, 3), (3,)]
+    rng = np.random.default_rng(0)
+    init = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    a, b = optlab.Optimizer("adamw(lr=0.01)", shapes=shapes), optlab.Optimizer("adamw(lr=0.01)", shapes=shapes)
+    mine = [x.copy() for x in init]
+    shared = b.params(init)
+    for k in range(4):
+        grads = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+        a.step(mine, grads)
+        b.step(shared, grads)
+    for x, y in zip(mine, shared):
+        assert np.array_equal(x, y)

@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 
 pub use args::{load_function, parse_optimizers, UsageError};
 pub use commands::run;
+pub use output::{embed, STOP};
 
 /// Parses the command line, with the kernel path this process runs on in `--version`.
 /// A bad command line is one line on stderr (the first of clap's message, which names the

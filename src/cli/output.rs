@@ -36,10 +36,22 @@ macro_rules! warn {
 /// Set by Ctrl-C: long work stops at the next check and keeps what is complete.
 pub static STOP: AtomicBool = AtomicBool::new(false);
 
-/// Installs the Ctrl-C handler: the first press asks the running work to stop and keep
+/// Set by [`embed`]: a host process owns Ctrl-C.
+static EMBEDDED: AtomicBool = AtomicBool::new(false);
+
+/// For a host process that owns Ctrl-C (the Python bindings, in a notebook's kernel): the
+/// commands install no handler of their own, and the host sets [`STOP`] itself.
+pub fn embed() {
+    EMBEDDED.store(true, Ordering::SeqCst);
+}
+
+/// Installs the Ctrl-C handler (unless [`embed`]ded): the first press asks the running work to stop and keep
 /// what is complete (the records and figures are still written); a second quits at once.
 /// Files are written atomically, so even then no file is left half-written.
 pub fn install_ctrlc() {
+    if EMBEDDED.load(Ordering::SeqCst) {
+        return;
+    }
     let _ = ctrlc::set_handler(|| {
         if STOP.swap(true, Ordering::SeqCst) {
             warn!("\nstopping now");

@@ -100,8 +100,13 @@ class Run:
     """One optimizer's trajectory: arrays ``step``, ``x``, ``y``, ``loss``, ``grad`` (n x 2),
     ``lr``, ``evals``, ``gradient_at`` (n x 2), and the ``summary`` dict (a row of summary.json)."""
 
-    def __init__(self, d: dict):
+    def __init__(self, d: dict, parent, index: int):
         self.__dict__.update(d)
+        self._parent, self._index = parent, index
+
+    @property
+    def summary(self) -> dict:
+        return self._parent.summary["runs"][self._index]
 
     def __repr__(self):
         s = self.summary
@@ -115,9 +120,16 @@ class CompareResult(_Figures):
 
     def __init__(self, native, x_axis: str = "steps"):
         self._native, self._x_axis = native, x_axis
-        self.runs = [Run(d) for d in native.runs()]
-        self.summary = native.summary()
+        self._summary = None
+        self.runs = [Run(d, self, i) for i, d in enumerate(native.runs())]
         self.interrupted = native.interrupted
+
+    @property
+    def summary(self) -> dict:
+        """summary.json as a dict (made on first use)."""
+        if self._summary is None:
+            self._summary = self._native.summary()
+        return self._summary
 
     def to_pandas(self):
         """The trajectories.csv frame (one row per optimizer and step)."""

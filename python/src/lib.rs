@@ -160,7 +160,7 @@ struct Comparison {
 
 #[pymethods]
 impl Comparison {
-    /// Per run: label, spec, and the arrays of its trajectory.
+    /// Per run: label, spec, and the arrays of its trajectory (its summary is summary()'s).
     fn runs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let list = PyList::empty(py);
         for r in &self.inner.runs {
@@ -180,7 +180,6 @@ impl Comparison {
             d.set_item("evals", pts.iter().map(|p| p.evals).collect::<Vec<u64>>().into_pyarray(py))?;
             let at: Vec<f64> = pts.iter().flat_map(|p| [p.at_x, p.at_y]).collect();
             d.set_item("gradient_at", PyArray1::from_vec(py, at).reshape([pts.len(), 2])?)?;
-            d.set_item("summary", to_json(py, &r.summary)?)?;
             list.append(d)?;
         }
         Ok(list)

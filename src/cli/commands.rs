@@ -2,16 +2,16 @@
 //! the limits before any work), run the experiment, write its records and figures, then
 //! print. The MNIST commands are in `training.rs`.
 
-use super::args::{check, load_function, load_shape, open_out, parse_optimizers, parse_range, usage};
+use super::args::{check, open_out, usage};
+use super::lab;
 use super::output::{install_ctrlc, stopped, STOP};
 use super::{Cli, Command, ListWhat, RunArgs};
 use crate::experiment::compare::{compare_streamed, compare_until, unique_labels, Run};
 use crate::experiment::presets::slug;
-use crate::experiment::tune::{self, TuneOptions, Tuned};
 use crate::experiment::{sweep, IN_MEMORY_STEPS};
 use crate::limits::{self, Allow};
 use crate::objective;
-use crate::optim::{Group, OptimizerConfig, METHODS};
+use crate::optim::{Group, METHODS};
 use crate::record::{self, compare::TrajectoryStream};
 use crate::report::figures;
 use crate::report::tables::{fmt_pt, map_table, summary_table, target_line, tune_table, Table};
@@ -68,9 +68,9 @@ const CSV_ROW_BYTES: u64 = 200;
 fn cmd_compare(args: &RunArgs, steps: usize, out: Option<PathBuf>, o: CompareOptions) -> Result<()> {
     let allow = Allow { large: args.allow_large };
     let mut steps = check(limits::STEPS, steps, allow)?;
-    let (f, start) = load_function(args)?;
-    let mut configs = parse_optimizers(&args.optimizers)?;
-    let shape = load_shape(args, &configs)?;
+    let setup = lab::setup(args)?;
+    let (f, start, shape) = (&setup.function, setup.start, setup.shape);
+    let mut configs = setup.configs.clone();
     let every = match o.every {
         Some(0) => return Err(usage("--record-every 0: give 1 (every step) or more")),
         Some(k) => k,
@@ -88,46 +88,33 @@ fn cmd_compare(args: &RunArgs, steps: usize, out: Option<PathBuf>, o: CompareOpt
     }
     let mut out = open_out(out.as_deref(), PathBuf::from("out/compare").join(slug(&f.name)))?;
     install_ctrlc();
-    let mut note = format!("from {}, {steps} steps", fmt_pt(start[0], start[1]));
     let mut said = Vec::new();
-    if o.tuned {
-        let budget = steps.clamp(1000, 100_000);
-        match tune::tune(&f, &configs, start, &TuneOptions { steps: budget, shape, ..Default::default() }) {
-            Ok((_, t)) => {
-                configs = configs.iter().zip(&t).map(|(c, t)| t.lr.map_or(c.clone(), |lr| c.with_lr(lr))).collect();
-                let longer = tuned_steps(steps, &t);
-                if longer > steps {
-                    said.push(format!(
-                        "running {longer} steps instead of {steps}: the slowest tuned optimizer needs {} to converge",
-                        t.iter().filter_map(|t| t.steps).max().unwrap_or(0)
-                    ));
-                    steps = longer;
-                }
-                note = format!("from {}, {steps} steps, tuned lr", fmt_pt(start[0], start[1]));
-            }
-            Err(reason) => said.push(format!("tune: {reason}; running with the given learning rates")),
-        }
-    }
+    let note = if o.tuned {
+        lab::tune_first(&setup, &mut configs, &mut steps, &mut said)
+    } else {
+        format!("from {}, {steps} steps", fmt_pt(start[0], start[1]))
+    };
     let in_memory = (steps + 1).saturating_mul(configs.len()) <= 6 * IN_MEMORY_STEPS;
     let runs: Vec<Run> = if steps <= IN_MEMORY_STEPS && in_memory && every == 1 {
-        let runs = compare_until(&f, &configs, start, steps, shape, Some(&STOP));
-        record::compare::write(&mut out, "", &f, &runs, start, steps, &note)?;
-        runs
+        let runs = compare_until(f, &configs, start, steps, shape, Some(&STOP));
+        let c = lab::Comparison { function: f.clone(), start, steps, runs, note: note.clone(), said: Vec::new() };
+        lab::write_compare(&mut out, &c, o.by_evals, o.animate)?;
+        c.runs
     } else {
         let labels = unique_labels(&configs);
         let stream = TrajectoryStream::create(&out, "", &labels, every)?;
-        let runs = compare_streamed(&f, &configs, start, steps, shape, &STOP, &|i, p| stream.row(i, p));
+        let runs = compare_streamed(f, &configs, start, steps, shape, &STOP, &|i, p| stream.row(i, p));
         stream.finish(&mut out, "")?;
-        out.json("summary.json", &record::compare::summary_json(&f, &runs, start, steps, &note))?;
+        out.json("summary.json", &record::compare::summary_json(f, &runs, start, steps, &note))?;
         if every > 1 {
             said.push(format!("trajectories.csv holds every {every}th step and the last of each run (--record-every)"));
         }
+        figures::compare(&mut out, "", f, &runs, &note, o.by_evals)?;
+        if o.animate {
+            figures::animation(&mut out, "", f, &runs)?;
+        }
         runs
     };
-    figures::compare(&mut out, "", &f, &runs, &note, o.by_evals)?;
-    if o.animate {
-        figures::animation(&mut out, "", &f, &runs)?;
-    }
     let dir = out.path().to_path_buf();
     let files = out.finish()?;
     for line in said {
@@ -145,40 +132,30 @@ fn cmd_compare(args: &RunArgs, steps: usize, out: Option<PathBuf>, o: CompareOpt
     Ok(())
 }
 
-/// Enough steps to show every tuned optimizer converging: the requested number, or 20%
-/// more than the slowest one needs.
-fn tuned_steps(steps: usize, tuned: &[Tuned]) -> usize {
-    let need = tuned.iter().filter_map(|t| t.steps).max().unwrap_or(0);
-    steps.max(need + need / 5 + 1)
-}
-
 fn cmd_tune(args: &RunArgs, steps: usize, out: Option<PathBuf>) -> Result<()> {
-    let allow = Allow { large: args.allow_large };
-    let steps = check(limits::STEPS, steps, allow)?;
-    let (f, start) = load_function(args)?;
-    let configs = parse_optimizers(&args.optimizers)?;
-    let shape = load_shape(args, &configs)?;
+    let steps = check(limits::STEPS, steps, Allow { large: args.allow_large })?;
+    let setup = lab::setup(args)?;
     let mut dir = match &out {
         Some(d) => Some(open_out(Some(d), d.clone())?),
         None => None,
     };
-    let opts = TuneOptions { steps, shape, ..Default::default() };
-    let result = tune::tune(&f, &configs, start, &opts);
+    let t = lab::run_tune(setup, steps);
+    let (f, start) = (&t.function, t.start);
     let mut wrote = None;
-    if let (Ok((target, tuned)), Some(d)) = (&result, dir.as_mut()) {
-        record::tune::write(d, "", &f.name, start, target, tuned)?;
+    if let (Ok(_), Some(d)) = (&t.result, dir.as_mut()) {
+        lab::write_tune(d, &t)?;
         wrote = Some(d.join("tune.json"));
     }
     if let Some(d) = dir {
         d.finish()?;
     }
     say!("{} — {}, from {}, budget {steps} steps per trial", f.name, f.formula, fmt_pt(start[0], start[1]));
-    match result {
+    match &t.result {
         Ok((target, tuned)) => {
-            if let Some(t) = target_line(&target) {
+            if let Some(t) = target_line(target) {
                 say!("{t}");
             }
-            say_raw!("{}", tune_table(&tuned).render());
+            say_raw!("{}", tune_table(tuned).render());
             if let Some(p) = wrote {
                 say!("wrote {}", p.display());
             }
@@ -303,24 +280,14 @@ pub fn list_functions() -> String {
 }
 
 fn cmd_map(args: &RunArgs, grid: usize, steps: usize, out: Option<PathBuf>) -> Result<()> {
-    let allow = Allow { large: args.allow_large };
-    let grid = check(limits::GRID, grid, allow)?;
-    let steps = check(limits::MAP_STEPS, steps, allow)?;
-    let (f, _) = load_function(args)?;
-    let configs = parse_optimizers(&args.optimizers)?;
-    let work = limits::product(&[grid as u64, grid as u64, steps as u64, configs.len() as u64]);
-    limits::MAP_WORK.check(work, allow).map_err(|e| usage(e.0))?;
-    let shape = load_shape(args, &configs)?;
+    let (f, named, opts) = lab::map_setup(args, grid, steps)?;
     let mut out = open_out(out.as_deref(), PathBuf::from("out/map").join(slug(&f.name)))?;
-    let labels = unique_labels(&configs);
-    let named: Vec<(String, OptimizerConfig)> = labels.into_iter().zip(configs).collect();
-    let opts = crate::experiment::map::MapOptions { grid, steps, domain: f.domain, shape };
     install_ctrlc();
     let t = std::time::Instant::now();
-    let maps = crate::experiment::map::map_until(&f, &named, &opts, Some(&STOP));
+    let m = lab::run_map(f, &named, opts, Some(&STOP));
     let secs = t.elapsed().as_secs_f64();
-    record::map::write(&mut out, "", &f, &maps, steps)?;
-    figures::map(&mut out, "", &f, &maps, steps)?;
+    lab::write_map(&mut out, &m)?;
+    let (f, maps, grid, steps) = (&m.function, &m.maps, m.options.grid, m.steps);
     let dir = out.path().to_path_buf();
     let files = out.finish()?;
     let total = (grid * grid * steps * named.len()) as f64;
@@ -335,8 +302,8 @@ fn cmd_map(args: &RunArgs, grid: usize, steps: usize, out: Option<PathBuf>) -> R
         f.domain[2],
         f.domain[3]
     );
-    say_raw!("{}", map_table(&maps).render());
-    for m in &maps {
+    say_raw!("{}", map_table(maps).render());
+    for m in maps {
         if let Some(n) = &m.note {
             say!("note: {}: {n}", m.label);
         }
@@ -351,52 +318,18 @@ fn cmd_map(args: &RunArgs, grid: usize, steps: usize, out: Option<PathBuf>) -> R
 }
 
 fn cmd_sweep(args: &RunArgs, lrs: &str, vs: Option<&str>, steps: usize, out: Option<PathBuf>) -> Result<()> {
-    let allow = Allow { large: args.allow_large };
-    let steps = check(limits::STEPS, steps, allow)?;
-    let (f, start) = load_function(args)?;
-    let configs = parse_optimizers(&args.optimizers)?;
-    let (a, b, n) = parse_range(lrs, "--lrs")?;
-    if a <= 0.0 {
-        return Err(usage("--lrs must be positive (it is log-spaced)"));
-    }
-    let shape = load_shape(args, &configs)?;
-    let lr_values = sweep::logspace(a, b, n);
-    let other = match vs {
-        None => None,
-        Some(v) => {
-            let (key, range) = match v.split_once('=') {
-                Some((k, r)) => (k.trim().to_string(), parse_range(r, "--vs")?),
-                None => (v.trim().to_string(), (0.0, 0.99, 12)),
-            };
-            Some((key, sweep::linspace(range.0, range.1, range.2)))
-        }
-    };
-    let runs = (lr_values.len() * other.as_ref().map_or(1, |o| o.1.len()) * configs.len()) as u64;
-    limits::SWEEP_RUNS.check(Some(runs), allow).map_err(|e| usage(e.0))?;
-    limits::MAP_WORK.check(runs.checked_mul(steps as u64), allow).map_err(|e| usage(e.0))?;
-    let mut out = open_out(out.as_deref(), PathBuf::from("out/sweep").join(slug(&f.name)))?;
-    let labels = unique_labels(&configs);
-    let named: Vec<(String, OptimizerConfig)> = labels.iter().cloned().zip(configs).collect();
+    let setup = lab::sweep_setup(args, lrs, vs, steps)?;
+    let mut out = open_out(out.as_deref(), PathBuf::from("out/sweep").join(slug(&setup.function.name)))?;
     install_ctrlc();
-    let points = sweep::sweep_until(
-        &f,
-        &named,
-        start,
-        steps,
-        &lr_values,
-        other.as_ref().map(|(k, v)| (k.as_str(), v.as_slice())),
-        shape,
-        Some(&STOP),
-    )
-    .map_err(|e| usage(format!("--vs: {e}")))?;
-    let key = other.as_ref().map(|o| o.0.as_str());
-    record::sweep::write(&mut out, &f.name, start, steps, key, &points)?;
-    figures::sweep(&mut out, &f, &fmt_pt(start[0], start[1]), steps, &points, &labels, key)?;
+    let lr_count = setup.lrs.len();
+    let s = lab::run_sweep(setup, Some(&STOP))?;
+    lab::write_sweep(&mut out, &s)?;
+    let (f, start, steps, points, labels) = (&s.function, s.start, s.steps, &s.points, &s.labels);
     let dir = out.path().to_path_buf();
     let files = out.finish()?;
     let mut t = Table::new(&["optimizer", "stable lr range (converged)", "fewest steps", "at lr"]);
     let r3 = |v: f64| crate::optim::fmt_num(crate::experiment::tune::round_sig(v, 3));
-    for l in &labels {
+    for l in labels {
         let best = points
             .iter()
             .filter(|p| &p.optimizer == l)
@@ -404,18 +337,12 @@ fn cmd_sweep(args: &RunArgs, lrs: &str, vs: Option<&str>, steps: usize, out: Opt
             .min_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)));
         t.rows.push(vec![
             l.clone(),
-            sweep::stable_range(&points, l).map_or("none".into(), |(a, b)| format!("{} .. {}", r3(a), r3(b))),
+            sweep::stable_range(points, l).map_or("none".into(), |(a, b)| format!("{} .. {}", r3(a), r3(b))),
             best.map_or("-".into(), |b| b.0.to_string()),
             best.map_or("-".into(), |b| r3(b.1)),
         ]);
     }
-    say!(
-        "{} — {}, from {}, {steps} steps, {} learning rates",
-        f.name,
-        f.formula,
-        fmt_pt(start[0], start[1]),
-        lr_values.len()
-    );
+    say!("{} — {}, from {}, {steps} steps, {} learning rates", f.name, f.formula, fmt_pt(start[0], start[1]), lr_count);
     say_raw!("{}", t.render());
     say!("wrote {} files to {}", files.len(), dir.display());
     Ok(())

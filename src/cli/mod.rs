@@ -5,6 +5,7 @@
 mod output;
 mod args;
 mod commands;
+pub mod lab;
 mod lm;
 mod study;
 mod training;
@@ -13,26 +14,80 @@ use clap::{Parser, Subcommand};
 
 pub use args::{load_function, parse_optimizers, UsageError};
 pub use commands::run;
-pub use output::{check_thread_env, install_signal_handler, signal_exit_code, stopped};
+pub use output::{check_thread_env, embed, install_signal_handler, signal_exit_code, stopped, STOP};
 
 /// Parses the command line, with the kernel path this process runs on in `--version`.
 /// A bad command line is one line on stderr (the first of clap's message, which names the
 /// flag and the value) and exit code 2; `--help` and `--version` print as usual.
 pub fn parse() -> Cli {
+    parse_from(std::env::args_os()).unwrap_or_else(|code| std::process::exit(code))
+}
+
+/// [`parse`] of the given arguments (the first is the program's name); `Err` holds the exit
+/// code once clap's help, version or one-line error is printed.
+pub fn parse_from<I, T>(args: I) -> Result<Cli, i32>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     use clap::{CommandFactory, FromArgMatches};
     let cmd = Cli::command().version(version_line());
-    let matches = cmd.try_get_matches().and_then(|mut m| Cli::from_arg_matches_mut(&mut m));
-    matches.unwrap_or_else(|e| {
+    let matches = cmd.try_get_matches_from(args).and_then(|mut m| Cli::from_arg_matches_mut(&mut m));
+    matches.map_err(|e| {
         use clap::error::ErrorKind;
         if matches!(
             e.kind(),
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
         ) {
-            e.exit()
+            let _ = e.print();
+            return e.exit_code();
         }
         warn!("error: {} (see --help)", one_line(&e.to_string()));
-        std::process::exit(2)
+        2
     })
+}
+
+/// The whole program on the given arguments (the first is the program's name): the kernel
+/// path, the command line, the command; the exit code (0; 2 for bad input, printed as one
+/// line; 1 for other failures). The `optlab` binary and `python -m optlab` both run this.
+pub fn main_from<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    // the kernel path first: asking for one this CPU lacks is bad input
+    if let Err(e) = crate::kernels::init() {
+        warn!("error: {e}");
+        return 2;
+    }
+    if let Err(e) = check_thread_env() {
+        warn!("error: {e}");
+        return 2;
+    }
+    let cli = match parse_from(args) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    let result = run(cli);
+    // stopped by SIGINT, SIGTERM or SIGHUP after keeping the completed work: 128 + the
+    // signal's number, as shells expect (so `optlab train ... && next` does not go on)
+    if let Some(code) = signal_exit_code() {
+        if let Err(e) = &result {
+            warn!("error: {e:#}");
+        }
+        return code;
+    }
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            warn!("error: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some() {
+                2
+            } else {
+                1
+            }
+        }
+    }
 }
 
 /// Clap's message in one line: its first line, followed by its tips (a misspelt command or

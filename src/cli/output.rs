@@ -40,13 +40,25 @@ pub static STOP: AtomicBool = AtomicBool::new(false);
 /// The signal that set [`STOP`] (0 before any).
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
 
+/// Set by [`embed`]: a host process owns Ctrl-C.
+static EMBEDDED: AtomicBool = AtomicBool::new(false);
+
+/// For a host process that owns Ctrl-C (the Python bindings, in a notebook's kernel): the
+/// commands install no handler of their own, and the host sets [`STOP`] itself.
+pub fn embed() {
+    EMBEDDED.store(true, Ordering::SeqCst);
+}
+
 /// Installs the handler of SIGINT, SIGTERM and SIGHUP (what Ctrl-C, `kill`, `timeout`, a
-/// Slurm time limit and a closed ssh session send): the first asks the running work to
-/// stop and keep what is complete (the records and figures are still written, and the
-/// command then exits with 128 + the signal's number, 130 for SIGINT and 143 for SIGTERM);
-/// a second quits at once with that code. Files are written atomically, so even then no
-/// file is left half-written.
+/// Slurm time limit and a closed ssh session send), unless [`embed`]ded: the first asks the
+/// running work to stop and keep what is complete (the records and figures are still
+/// written, and the command then exits with 128 + the signal's number, 130 for SIGINT and
+/// 143 for SIGTERM); a second quits at once with that code. Files are written atomically,
+/// so even then no file is left half-written.
 pub fn install_ctrlc() {
+    if EMBEDDED.load(Ordering::SeqCst) {
+        return;
+    }
     install_signal_handler();
 }
 

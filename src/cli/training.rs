@@ -1,27 +1,22 @@
 //! `train`, `data fetch` and `bench`: the MNIST side of the command line.
 
-use super::args::{check, open_out, parse_optimizers, usage};
+use super::args::{check, open_out, parse_optimizers};
 use super::output::{install_ctrlc, stopped, STOP};
 use super::{SeminarArgs, TrainArgs};
-use crate::data::{self, Dataset, Want};
+use crate::data::{self, Want};
 use crate::experiment::compare::unique_labels;
 use crate::experiment::presets::{slug, PART2_OPTIMIZERS as SEMINAR_NN_OPTIMIZERS};
-use crate::experiment::seminar::{self, SeminarOptions};
 use crate::experiment::train::{self, Event, RunSpec, RunStatus, TrainSettings};
 use crate::limits::{self, Allow};
 use crate::nn;
-use crate::record::{self, train::TrainContext};
+
+use crate::report::tables;
 use crate::report::tables::Table;
-use crate::report::{figures, tables};
 use anyhow::{Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-fn load_dataset(name: &str, dir: Option<&Path>, want: Want) -> Result<Dataset> {
-    data::load(name, dir, want).map_err(|e| usage(format!("{e:#}")))
-}
 
 /// Progress display: bars on a terminal, one line per epoch otherwise.
 struct Progress {
@@ -121,36 +116,9 @@ pub fn cmd_train(a: &TrainArgs) -> Result<()> {
     if super::lm::is_language_model(a) {
         return super::lm::cmd_train_lm(a);
     }
-    let allow = Allow { large: a.allow_large };
-    let epochs = check(limits::EPOCHS, a.epochs, allow)?;
-    let batch_size = check(limits::BATCH, a.batch_size.unwrap_or(32), allow)?;
-    let seeds = check(limits::SEEDS, a.seeds as usize, allow)? as u64;
-    if a.seed.checked_add(seeds - 1).is_none() {
-        return Err(usage(format!(
-            "--seed {} with --seeds {seeds} runs past the largest seed, 2^64 − 1; choose a smaller --seed",
-            a.seed
-        )));
-    }
-    if let Some(t) = a.threads {
-        check(limits::THREADS, t, allow)?;
-    }
-    if a.limit == Some(0) {
-        return Err(usage("--limit 0 leaves no training images; give at least 1"));
-    }
-    let runs = run_specs(&a.optimizers, a.seed, seeds)?;
-    let want = if a.subset {
-        Want::Subset
-    } else if a.full {
-        Want::Full
-    } else {
-        Want::Auto
-    };
-    let data = load_dataset(a.dataset.as_deref().unwrap_or("mnist"), a.data_dir.as_deref(), want)?;
-    let model = nn::build(&a.model, data.input_shape(), allow).map_err(|e| usage(format!("--model: {e:#}")))?;
-    let settings = TrainSettings { epochs, batch_size, limit_train: a.limit, ..Default::default() };
-    settings.validate(&model, &data, runs.len(), allow).map_err(usage)?;
-    train::check_optimizers(&model, &runs).map_err(usage)?;
-    let n_train = a.limit.map_or(data.train.len(), |l| l.min(data.train.len()));
+    let setup = super::lab::train_setup(a)?;
+    let (model, data, runs, n_train) = (&setup.model, &setup.data, &setup.runs, setup.n_train);
+    let (epochs, batch_size) = (setup.settings.epochs, setup.settings.batch_size);
     let mut out =
         open_out(a.out.as_deref(), PathBuf::from("out/train").join(format!("{}-{}", slug(&model.name), data.name)))?;
     say!(
@@ -172,27 +140,14 @@ pub fn cmd_train(a: &TrainArgs) -> Result<()> {
         say!("(the test set is empty: no test metrics)");
     }
     install_ctrlc();
-    let progress = Progress::new(&runs, epochs, n_train.div_ceil(batch_size));
-    let t0 = Instant::now();
-    let results =
-        in_pool(a.threads, || train::train(&model, &data, &runs, &settings, &STOP, &|e| progress.observe(e)))?;
-    let seconds = t0.elapsed().as_secs_f64();
+    let progress = Progress::new(runs, epochs, n_train.div_ceil(batch_size));
+    let t = super::lab::train(setup, a.threads, &STOP, &|e| progress.observe(e))?;
     drop(progress);
-    let c = TrainContext {
-        model: &model.name,
-        parameters: model.n_params,
-        dataset: &data.name,
-        data_source: &data.source,
-        train_samples: n_train,
-        test_samples: data.test.len(),
-        normalisation: [data.mean, data.std],
-    };
-    record::train::write(&mut out, "", &c, &settings, &results, seconds)?;
-    let what = format!("{} on {} ({} training images), batch {}", model.name, data.name, n_train, batch_size);
-    figures::train(&mut out, "", &what, epochs, &results)?;
+    super::lab::write_train(&mut out, &t)?;
+    let (results, seconds) = (&t.results, t.seconds);
     let dir = out.path().to_path_buf();
     let files = out.finish()?;
-    say_raw!("{}", tables::train_table(&results).render());
+    say_raw!("{}", tables::train_table(results).render());
     say!("{:.1} s in all; wrote {} files to {}", seconds, files.len(), dir.display());
     if stopped() {
         say!("interrupted: the records hold the completed epochs");
@@ -327,28 +282,7 @@ pub fn cmd_bench(data_dir: Option<&Path>, epochs: usize, part2: bool, map_grid: 
 }
 
 pub fn cmd_seminar(a: &SeminarArgs) -> Result<()> {
-    let epochs = check(limits::EPOCHS, a.epochs, Allow::DEFAULT)?;
-    let want = if a.full {
-        Want::Full
-    } else if a.dataset == "mnist" {
-        Want::Subset
-    } else {
-        Want::Full
-    };
-    // fail early, with exit code 2, if the data is not there or the folder is not writable
-    load_dataset(&a.dataset, a.data_dir.as_deref(), want)?;
-    let mut out = open_out(Some(&a.out), a.out.clone())?;
-    let opts = SeminarOptions {
-        out: a.out.clone(),
-        quick: a.quick,
-        dataset: a.dataset.clone(),
-        want,
-        data_dir: a.data_dir.clone(),
-        seed: a.seed,
-        epochs,
-        modern: a.modern,
-        gpt_steps: a.gpt_steps,
-    };
+    let (opts, out) = super::lab::seminar_setup(a)?;
     install_ctrlc();
     say!("optlab seminar{} — writing {}", if a.quick { " --quick" } else { "" }, a.out.join("index.html").display());
     let bar = std::io::stdout().is_terminal().then(|| {
@@ -374,11 +308,7 @@ pub fn cmd_seminar(a: &SeminarArgs) -> Result<()> {
             }
         }
     };
-    let results = seminar::run(&opts, &STOP, &|p| show(p.done, p.total, p.what))?;
-    show(results.done_units, results.total_units, "writing the records, figures and report");
-    let outcome = crate::report::seminar::write(&results, &mut out)?;
-    let files = out.finish()?;
-    show(results.total_units, results.total_units, "done");
+    let (results, outcome, files) = super::lab::seminar(&opts, out, &STOP, &show)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }

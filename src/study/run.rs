@@ -105,6 +105,13 @@ fn check_plan_counts(plan: &Plan, shown: &str) -> Result<(), StudyError> {
                     }
                 }
             }
+            ProblemKind::LanguageModel { steps, batch_size, eval_every, eval_batches, .. } => {
+                check(limits::STEPS, *steps, &format!("{what}: steps"))?;
+                check(limits::BATCH, *batch_size, &format!("{what}: batch_size"))?;
+                if *eval_every > 10_000_000 || *eval_batches == 0 || *eval_batches > 10_000 {
+                    return Err(bad(&format!("{what}: evaluation"), "not a sensible evaluation schedule".into()));
+                }
+            }
         }
     }
     Ok(())

@@ -344,12 +344,14 @@ class SeminarResult:
 
 
 def seminar(out="out/seminar", quick=False, full=False, dataset="mnist", data_dir=None, seed=0, epochs=20,
-            modern=False, progress=True) -> SeminarResult:
-    """``optlab seminar``: the whole seminar, written to ``out`` (records, figures, index.html, report.md)."""
+            modern=False, progress=True, gpt_steps=200) -> SeminarResult:
+    """``optlab seminar``: the whole seminar, written to ``out`` (records, figures, index.html, report.md);
+    with ``modern``, section 3 trains the character-level GPT ``gpt_steps`` steps (0: without it)."""
     bar, update = _bar() if progress else (None, None)
     try:
         r = SeminarResult(*_optlab.seminar(str(out), quick, full, dataset,
-                                           None if data_dir is None else str(data_dir), seed, epochs, modern, update))
+                                           None if data_dir is None else str(data_dir), seed, epochs, modern, update,
+                                           gpt_steps))
     finally:
         if bar is not None:
             bar.close()

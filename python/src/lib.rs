@@ -672,7 +672,7 @@ fn interruptible_with<T: Send>(
 /// `optlab seminar`: runs it and writes its folder; returns (index.html, report.md, files,
 /// interrupted).
 #[pyfunction]
-#[pyo3(signature = (out=None, quick=false, full=false, dataset="mnist", data_dir=None, seed=0, epochs=20, modern=false, progress=None))]
+#[pyo3(signature = (out=None, quick=false, full=false, dataset="mnist", data_dir=None, seed=0, epochs=20, modern=false, progress=None, gpt_steps=200))]
 #[allow(clippy::too_many_arguments)]
 fn seminar(
     py: Python<'_>,
@@ -685,10 +685,11 @@ fn seminar(
     epochs: usize,
     modern: bool,
     progress: Option<Py<PyAny>>,
+    gpt_steps: usize,
 ) -> PyResult<(String, String, Vec<String>, bool)> {
     kernels()?;
     let out = out.unwrap_or_else(|| "out/seminar".into());
-    let a = SeminarArgs { out, quick, full, dataset: dataset.to_string(), data_dir, seed, epochs, modern };
+    let a = SeminarArgs { out, quick, full, dataset: dataset.to_string(), data_dir, seed, epochs, modern, gpt_steps };
     let (opts, dir) = lab::seminar_setup(&a).map_err(py_err)?;
     let state = std::sync::Mutex::new((0u64, 1u64, String::new()));
     let show = |d: u64, t: u64, w: &str| {

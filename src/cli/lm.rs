@@ -12,7 +12,7 @@ use crate::limits::{self, Allow};
 use crate::nn::checkpoint::{self, Meta};
 use crate::nn::{Gpt, GptConfig};
 use crate::record::{self, lm::LmContext};
-use crate::report::{figures, tables::Table};
+use crate::report::{figures, tables};
 use anyhow::Result;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -174,39 +174,15 @@ pub fn cmd_train_lm(a: &TrainArgs) -> Result<()> {
     let results = in_pool(a.threads, || lm::train(&model, &data, &runs, &settings, &STOP, &observe))?;
     let seconds = t0.elapsed().as_secs_f64();
     drop(progress);
-    let c = LmContext {
-        model: &model.cfg.canonical(),
-        parameters: model.n_params,
-        dataset: &data.name,
-        data_source: &data.source,
-        vocab_size: data.vocab.len(),
-        block_size: t,
-        train_tokens: data.train.len(),
-        val_tokens: data.val.len(),
-    };
-    record::lm::write(&mut out, "", &c, &settings, &results, seconds)?;
+    let spec = model.cfg.canonical();
+    record::lm::write(&mut out, "", &LmContext::of(&spec, &model, &data), &settings, &results, seconds)?;
     for (i, r) in results.iter().enumerate() {
         out.bytes(checkpoint_rel(i, &r.label, r.seed), &checkpoint_bytes(i, r.steps.len(), &r.params)?)?;
     }
     let what = format!("{} on {}, batch {batch_size}×{t}", model.cfg.canonical(), data.name);
     figures::lm(&mut out, "", &what, &results)?;
     let files = out.finish()?;
-    let mut table =
-        Table::new(&["optimizer", "seed", "steps", "train loss", "val loss", "val bits/char", "s", "tokens/s"]);
-    for r in &results {
-        let last = r.evals.last();
-        let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
-        table.rows.push(vec![
-            r.label.clone(),
-            r.seed.to_string(),
-            r.steps.len().to_string(),
-            f(last.map(|e| e.train_loss)),
-            f(last.map(|e| e.val_loss)),
-            f(last.map(|e| e.val_loss / std::f64::consts::LN_2)),
-            format!("{:.1}", r.seconds),
-            format!("{:.0}", (r.steps.len() * batch_size * t) as f64 / r.seconds.max(1e-9)),
-        ]);
-    }
+    let table = tables::lm_table(&results, batch_size, t, true);
     say_raw!("{}", table.render());
     say!("{seconds:.1} s in all; wrote {} files to {}", files.len(), dir.display());
     say!(

@@ -57,6 +57,22 @@ pub struct LmContext<'a> {
     pub val_tokens: usize,
 }
 
+impl<'a> LmContext<'a> {
+    /// The context of `model` (its canonical spec in `spec`) trained on `data`.
+    pub fn of(spec: &'a str, model: &crate::nn::Gpt, data: &'a crate::data::text::TextData) -> Self {
+        LmContext {
+            model: spec,
+            parameters: model.n_params,
+            dataset: &data.name,
+            data_source: &data.source,
+            vocab_size: data.vocab.len(),
+            block_size: model.cfg.block_size,
+            train_tokens: data.train.len(),
+            val_tokens: data.val.len(),
+        }
+    }
+}
+
 /// Writes `rel/history.csv`, `rel/steps.csv` and `rel/summary.json`.
 pub fn write(
     out: &mut OutDir,

@@ -6,7 +6,6 @@
 //! AdamW, with a sample of each one's text.
 
 use super::doc::{Block, Section};
-use super::tables::Table;
 use super::{figures, observations, tables};
 use crate::experiment::lm::LmStatus;
 use crate::experiment::seminar::{GptRuns, Seminar, GPT_PROMPT};
@@ -120,37 +119,17 @@ fn gpt_section(g: &GptRuns, out: &mut OutDir, n: usize) -> Result<(Section, Vec<
     let rel = "modern/gpt";
     let (model, d, s) = (&g.model, &g.data, &g.settings);
     let t = model.cfg.block_size;
-    let c = LmContext {
-        model: &model.cfg.canonical(),
-        parameters: model.n_params,
-        dataset: &d.name,
-        data_source: &d.source,
-        vocab_size: d.vocab.len(),
-        block_size: t,
-        train_tokens: d.train.len(),
-        val_tokens: d.val.len(),
-    };
-    record::lm::write(out, rel, &c, s, &g.results, g.seconds)?;
+    let spec = model.cfg.canonical();
+    record::lm::write(out, rel, &LmContext::of(&spec, model, d), s, &g.results, g.seconds)?;
     let what = format!("{} on {}, {} steps of {}×{t}", model.cfg.canonical(), d.name, s.steps, s.batch_size);
     figures::lm(out, rel, &what, &g.results)?;
-    let mut table = Table::new(&["optimizer", "steps", "train loss", "val loss", "val bits/char", "s", "tokens/s"]);
-    let mut finals = Vec::new();
-    for r in &g.results {
-        let last = r.evals.last();
-        let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
-        table.rows.push(vec![
-            r.label.clone(),
-            r.steps.len().to_string(),
-            f(last.map(|e| e.train_loss)),
-            f(last.map(|e| e.val_loss)),
-            f(last.map(|e| e.val_loss / std::f64::consts::LN_2)),
-            format!("{:.1}", r.seconds),
-            format!("{:.0}", (r.steps.len() * s.batch_size * t) as f64 / r.seconds.max(1e-9)),
-        ]);
-        if let Some(e) = last.filter(|_| matches!(r.status, LmStatus::Completed)) {
-            finals.push((e.val_loss, r.label.as_str()));
-        }
-    }
+    let table = tables::lm_table(&g.results, s.batch_size, t, false);
+    let mut finals: Vec<(f64, &str)> = g
+        .results
+        .iter()
+        .filter(|r| matches!(r.status, LmStatus::Completed))
+        .filter_map(|r| r.evals.last().map(|e| (e.val_loss, r.label.as_str())))
+        .collect();
     finals.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut facts = Vec::new();
     if let (Some(best), Some(worst)) = (finals.first(), finals.last()) {

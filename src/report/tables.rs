@@ -197,3 +197,37 @@ pub fn map_table(maps: &[crate::experiment::map::MapResult]) -> Table {
     }
     t
 }
+
+/// The final losses of language-model runs: optimizer (and seed, with `seeds`), steps,
+/// train and validation loss, validation bits per character, seconds and tokens per second
+/// of `batch_size` windows of `block_size` tokens.
+pub fn lm_table(
+    results: &[crate::experiment::lm::LmResult],
+    batch_size: usize,
+    block_size: usize,
+    seeds: bool,
+) -> Table {
+    let mut header = vec!["optimizer", "seed", "steps", "train loss", "val loss", "val bits/char", "s", "tokens/s"];
+    if !seeds {
+        header.remove(1);
+    }
+    let mut table = Table::new(&header);
+    let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.4}"));
+    for r in results {
+        let last = r.evals.last();
+        let mut row = vec![r.label.clone()];
+        if seeds {
+            row.push(r.seed.to_string());
+        }
+        row.extend([
+            r.steps.len().to_string(),
+            f(last.map(|e| e.train_loss)),
+            f(last.map(|e| e.val_loss)),
+            f(last.map(|e| e.val_loss / std::f64::consts::LN_2)),
+            format!("{:.1}", r.seconds),
+            format!("{:.0}", (r.steps.len() * batch_size * block_size) as f64 / r.seconds.max(1e-9)),
+        ]);
+        table.rows.push(row);
+    }
+    table
+}

@@ -64,8 +64,8 @@ fn gpt_parameters_are_pytorchs_named_parameters_in_order() {
     let g = model(&m);
     assert_eq!(g.n_params as u64, m["n_params"].as_u64().unwrap());
     let golden = m["params"].as_array().unwrap();
-    assert_eq!(g.tensors.len(), golden.len());
-    for (t, p) in g.tensors.iter().zip(golden) {
+    assert_eq!(g.tensors().len(), golden.len());
+    for (t, p) in g.tensors().iter().zip(golden) {
         let shape: Vec<usize> = p["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
         assert_eq!(t.name, p["name"].as_str().unwrap());
         assert_eq!(t.shape, shape, "{}", t.name);
@@ -102,7 +102,7 @@ fn gpt_hidden_states_logits_loss_and_gradient_match_pytorch_with_the_same_bits_o
         assert!(ge < 1e-5, "{path}: gradient differs by {ge:e} of its scale");
         // tensor by tensor too, so a small tensor (a bias) cannot hide in the global scale
         let golden = f32s(&d, "grad.f32");
-        for tn in &g.tensors {
+        for tn in g.tensors() {
             let r = tn.offset..tn.offset + tn.len();
             let e = rel_err(&grad[r.clone()], &golden[r]);
             assert!(e < 1e-4, "{path}: gradient of {} differs by {e:e} of its scale", tn.name);
@@ -140,7 +140,7 @@ fn three_steps(
         let mut obj = |p: &[f32], gr: &mut [f32]| {
             let loss = g.loss_and_grad(k, p, gr, x, y, t, &mut w);
             if let Some((_, amp)) = noise {
-                for (tn, a) in g.tensors.iter().zip(amp) {
+                for (tn, a) in g.tensors().iter().zip(amp) {
                     let r = tn.offset..tn.offset + tn.len();
                     let gmax = gr[r.clone()].iter().fold(0f32, |m, v| m.max(v.abs())) as f64;
                     for v in &mut gr[r] {
@@ -205,7 +205,7 @@ fn check_case(case: &str, spec: &str) {
     let mut ours = vec![0f32; g.n_params];
     g.loss_and_grad(kernels::kernels(), &init, &mut ours, &x, &y, g.cfg.block_size, &mut g.work(12));
     let amp: Vec<f64> = g
-        .tensors
+        .tensors()
         .iter()
         .map(|tn| {
             let r = tn.offset..tn.offset + tn.len();
@@ -226,7 +226,7 @@ fn check_case(case: &str, spec: &str) {
             .collect()
     };
     let (mut noise_entries, mut sensitive) = (0, 0);
-    for tn in &g.tensors {
+    for tn in g.tensors() {
         let r = tn.offset..tn.offset + tn.len();
         let scale = r.clone().fold(0f64, |a, i| a.max(golden[i].abs() as f64)).max(f64::MIN_POSITIVE);
         let gap = |i: usize| (params[i] as f64 - golden[i] as f64).abs();

@@ -35,8 +35,8 @@ pub struct Meta {
 pub fn to_bytes(model: &Gpt, params: &[f32], meta: &Meta) -> Result<Vec<u8>> {
     assert_eq!(params.len(), model.n_params);
     let bytes: Vec<u8> = params.iter().flat_map(|v| v.to_le_bytes()).collect();
-    let mut views = Vec::with_capacity(model.tensors.len() + 1);
-    for t in &model.tensors {
+    let mut views = Vec::with_capacity(model.tensors().len() + 1);
+    for t in model.tensors() {
         let data = &bytes[t.offset * 4..(t.offset + t.len()) * 4];
         views.push((t.name.clone(), TensorView::new(Dtype::F32, t.shape.clone(), data)?));
         if t.name == "wte.weight" {
@@ -88,7 +88,7 @@ pub fn from_bytes(buf: &[u8], allow: Allow) -> Result<(Gpt, Vec<f32>, Meta)> {
     let cfg = GptConfig::parse(get("config")?, vocab.len())?;
     let model = Gpt::new(cfg, allow)?;
     let mut params = vec![0f32; model.n_params];
-    for t in &model.tensors {
+    for t in model.tensors() {
         let v = st.tensor(&t.name).map_err(|_| anyhow::anyhow!("tensor {} is missing", t.name))?;
         if v.dtype() != Dtype::F32 || v.shape() != t.shape.as_slice() {
             bail!("tensor {} is {:?} {:?}, not F32 {:?}", t.name, v.dtype(), v.shape(), t.shape);

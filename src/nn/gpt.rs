@@ -1,5 +1,6 @@
 //! `gpt`: a character-level GPT (GPT-2's block layout at the size of nanoGPT's CPU recipe),
-//! composed of the layers in [`super::layers`], with a hand-written backward pass.
+//! a composition of the engine's layers: an embedding, residual blocks, a LayerNorm and a
+//! linear head tied to the token embedding, then the cross-entropy over the vocabulary.
 //!
 //! ```text
 //! x₀ = wte[tokens] + wpe[0..t)
@@ -16,17 +17,25 @@
 //! order with PyTorch's names and shapes (Linear weights `[out, in]`); the tied head is the
 //! one tensor `wte.weight`, whose gradient is the sum of the embedding's and the head's.
 //!
+//! ```text
+//! embedding(vocab, d)
+//! residual(layer_norm, linear(3d), attention(n_head), linear(d))     × n_layer, with
+//! residual(layer_norm, linear(4d), gelu, linear(d))
+//! layer_norm, linear(vocab, bias=false, tied="wte.weight")
+//! ```
+//!
 //! Every pass goes through the run-time chosen kernels (`dots`, `gemm`) and scalar row code,
 //! so the bits are the same on every kernel path; each sum runs in a fixed order, so they
 //! are the same for every thread count too.
 
-use super::layers::{gelu, Attention, AttnGrad, Embedding, LayerNorm, RowLinear};
+use super::layer::{Ctx, Dims};
+use super::layers::{Embedding, Gelu, LayerNorm, Linear, Residual, SelfAttention};
+use super::params::{InitRule, Params, Tensor};
+use super::sequential::{SeqWork, Sequential};
 use crate::kernels::Kernels;
 use crate::limits::Allow;
 use crate::optim::{Layout, Role, Spec, Value};
 use anyhow::{bail, Result};
-use rand_chacha::rand_core::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
 /// The model's hyperparameters (the keys of `gpt(...)`), and the vocabulary size the data gives.
 #[derive(Clone, Debug, PartialEq)]
@@ -99,118 +108,44 @@ impl GptConfig {
     }
 }
 
-/// How a tensor starts.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum InitRule {
-    Normal(f32),
-    Zeros,
-    Ones,
-}
-
-/// One named tensor of the flat parameter vector.
-#[derive(Clone, Debug)]
-pub struct Tensor {
-    pub name: String,
-    pub shape: Vec<usize>,
-    pub role: Role,
-    pub offset: usize,
-    init: InitRule,
-}
-
-impl Tensor {
-    pub fn len(&self) -> usize {
-        self.shape.iter().product()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-#[derive(Clone, Debug)]
-struct Block {
-    ln1: LayerNorm,
-    qkv: RowLinear,
-    proj: RowLinear,
-    ln2: LayerNorm,
-    fc: RowLinear,
-    out: RowLinear,
-}
-
 /// The model: its configuration, its tensors and the layers over them.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Gpt {
     pub cfg: GptConfig,
-    pub tensors: Vec<Tensor>,
+    params: Params,
     pub n_params: usize,
-    emb: Embedding,
-    blocks: Vec<Block>,
-    ln_f: LayerNorm,
-    head: RowLinear,
-}
-
-/// The activations of one layer kept for the backward pass.
-#[derive(Clone, Debug, Default)]
-struct Saved {
-    /// the block's input (the residual stream)
-    x: Vec<f32>,
-    h1: Vec<f32>,
-    m1: Vec<f32>,
-    r1: Vec<f32>,
-    qkv: Vec<f32>,
-    q: Vec<f32>,
-    k: Vec<f32>,
-    v: Vec<f32>,
-    p: Vec<f32>,
-    a: Vec<f32>,
-    xmid: Vec<f32>,
-    h2: Vec<f32>,
-    m2: Vec<f32>,
-    r2: Vec<f32>,
-    f: Vec<f32>,
-    g: Vec<f32>,
+    body: Sequential,
 }
 
 /// Buffers for batches of up to `cap` windows of `block_size` tokens, sized once so a step
 /// allocates nothing.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct GptWork {
     cap: usize,
     d: usize,
     /// windows and their length in the last forward pass
     n: usize,
     t: usize,
-    saved: Vec<Saved>,
-    /// the residual stream after the last block, ln_f's output and statistics
-    xl: Vec<f32>,
-    hf: Vec<f32>,
-    mf: Vec<f32>,
-    rf: Vec<f32>,
-    logits: Vec<f32>,
-    // backward scratch
-    dres: Vec<f32>,
-    dh: Vec<f32>,
-    da: Vec<f32>,
-    dbig: Vec<f32>,
-    dbig2: Vec<f32>,
-    /// one attention-gradient buffer per window, so windows run in parallel
-    attn: Vec<AttnGrad>,
+    body: SeqWork,
+    dlogits: Vec<f32>,
+    spare: Vec<Vec<f32>>,
 }
 
 impl GptWork {
+    fn rows(&self) -> usize {
+        self.n * self.t
+    }
+
     /// The logits of the last forward pass, `[n, t, vocab]`.
     pub fn logits(&self, vocab: usize) -> &[f32] {
-        &self.logits[..self.n * self.t * vocab]
+        &self.body.acts.last().expect("the model has layers")[..self.rows() * vocab]
     }
 
     /// The hidden state of the last forward pass after the embedding (`k = 0`) or after
-    /// block `k`, `[n, t, n_embd]`.
+    /// block `k`, `[n, t, n_embd]`: the output of the body's layer 2k (the embedding, then
+    /// two residual blocks per transformer block).
     pub fn hidden(&self, k: usize) -> &[f32] {
-        let len = self.n * self.t * self.d;
-        match self.saved.get(k) {
-            Some(s) => &s.x[..len],
-            None => &self.xl[..len],
-        }
+        &self.body.acts[2 * k][..self.rows() * self.d]
     }
 }
 
@@ -235,92 +170,73 @@ impl Gpt {
             .and_then(|x| x.checked_add(per_block.checked_mul(l)?))
             .and_then(|x| x.checked_add(if cfg.bias { 2 * d } else { d }));
         crate::limits::PARAMS.check(total, allow).map_err(e)?;
-        let mut tensors = Vec::new();
-        let mut at = 0usize;
-        let mut add = |name: String, shape: Vec<usize>, role: Role, init: InitRule| -> usize {
-            let off = at;
-            at += shape.iter().product::<usize>();
-            tensors.push(Tensor { name, shape, role, offset: off, init });
-            off
-        };
+        let mut ps = Params::default();
         let (d, v, t, nl) = (cfg.n_embd, cfg.vocab, cfg.block_size, cfg.n_layer);
         let std = 0.02f32;
         let std_res = 0.02 / (2.0 * nl as f32).sqrt();
-        let wte = add("wte.weight".into(), vec![v, d], Role::Embedding, InitRule::Normal(std));
-        let wpe = add("wpe.weight".into(), vec![t, d], Role::Embedding, InitRule::Normal(std));
-        let mut blocks = Vec::with_capacity(nl);
+        let rows = Dims::seq(t, &[d]);
+        let wte = ps.add("wte.weight".into(), vec![v, d], Role::Embedding, InitRule::Normal(std));
+        let wpe = ps.add("wpe.weight".into(), vec![t, d], Role::Embedding, InitRule::Normal(std));
+        let mut body = Sequential::new(Dims::seq(t, &[]));
+        body.push(Box::new(Embedding { d, wte, wpe, vocab: v, dims: rows.clone() }));
+        let bias = cfg.bias;
+        let ln = |ps: &mut Params, name: String| {
+            let w = ps.add(format!("{name}.weight"), vec![d], Role::NormGain, InitRule::Ones);
+            let b = bias.then(|| ps.add(format!("{name}.bias"), vec![d], Role::Bias, InitRule::Zeros));
+            LayerNorm { d, w, b, eps: 1e-5, dims: Dims::seq(t, &[d]) }
+        };
+        let lin = |ps: &mut Params, name: String, o: usize, i: usize, sd: f32| {
+            let w = ps.add(format!("{name}.weight"), vec![o, i], Role::Hidden, InitRule::Normal(sd));
+            let b = bias.then(|| ps.add(format!("{name}.bias"), vec![o], Role::Bias, InitRule::Zeros));
+            Linear { inp: i, out: o, w, b, tied: None, dims: Dims::seq(t, &[o]) }
+        };
         for i in 0..nl {
             let p = |s: &str| format!("blocks.{i}.{s}");
-            let ln1w = add(p("ln1.weight"), vec![d], Role::NormGain, InitRule::Ones);
-            let ln1b = cfg.bias.then(|| add(p("ln1.bias"), vec![d], Role::Bias, InitRule::Zeros));
-            let ln2w = add(p("ln2.weight"), vec![d], Role::NormGain, InitRule::Ones);
-            let ln2b = cfg.bias.then(|| add(p("ln2.bias"), vec![d], Role::Bias, InitRule::Zeros));
-            let mut lin = |name: &str, o: usize, i: usize, sd: f32| {
-                let w = add(p(&format!("{name}.weight")), vec![o, i], Role::Hidden, InitRule::Normal(sd));
-                let b = cfg.bias.then(|| add(p(&format!("{name}.bias")), vec![o], Role::Bias, InitRule::Zeros));
-                RowLinear { inp: i, out: o, w, b }
-            };
-            let qkv = lin("qkv", 3 * d, d, std);
-            let proj = lin("proj", d, d, std_res);
-            let fc = lin("fc", 4 * d, d, std);
-            let out = lin("out", d, 4 * d, std_res);
-            let ln = |w, b| LayerNorm { d, w, b, eps: 1e-5 };
-            blocks.push(Block { ln1: ln(ln1w, ln1b), qkv, proj, ln2: ln(ln2w, ln2b), fc, out });
+            // PyTorch's parameter order: ln1, ln2, then the linears (the block's declaration order)
+            let ln1 = ln(&mut ps, p("ln1"));
+            let ln2 = ln(&mut ps, p("ln2"));
+            let qkv = lin(&mut ps, p("qkv"), 3 * d, d, std);
+            let proj = lin(&mut ps, p("proj"), d, d, std_res);
+            let fc = lin(&mut ps, p("fc"), 4 * d, d, std);
+            let out = lin(&mut ps, p("out"), d, 4 * d, std_res);
+            let mut attn = Sequential::new(rows.clone());
+            attn.push(Box::new(ln1));
+            attn.push(Box::new(qkv));
+            attn.push(Box::new(SelfAttention::new(d, cfg.n_head, t)));
+            attn.push(Box::new(proj));
+            let mut mlp = Sequential::new(rows.clone());
+            mlp.push(Box::new(ln2));
+            mlp.push(Box::new(fc));
+            mlp.push(Box::new(Gelu { dims: Dims::seq(t, &[4 * d]) }));
+            mlp.push(Box::new(out));
+            body.push(Box::new(Residual::new(attn)?));
+            body.push(Box::new(Residual::new(mlp)?));
         }
-        let lnfw = add("ln_f.weight".into(), vec![d], Role::NormGain, InitRule::Ones);
-        let lnfb = cfg.bias.then(|| add("ln_f.bias".into(), vec![d], Role::Bias, InitRule::Zeros));
-        let n_params = at;
-        Ok(Gpt {
-            emb: Embedding { d, wte, wpe },
-            blocks,
-            ln_f: LayerNorm { d, w: lnfw, b: lnfb, eps: 1e-5 },
-            head: RowLinear { inp: d, out: v, w: wte, b: None },
-            cfg,
-            tensors,
-            n_params,
-        })
+        body.push(Box::new(ln(&mut ps, "ln_f".into())));
+        let tied = ps.find("wte.weight").map(|t| t.name.clone());
+        body.push(Box::new(Linear { inp: d, out: v, w: wte, b: None, tied, dims: Dims::seq(t, &[v]) }));
+        Ok(Gpt { n_params: ps.len(), params: ps, body, cfg })
+    }
+
+    /// The named tensors, in PyTorch's `named_parameters()` order.
+    pub fn tensors(&self) -> &[Tensor] {
+        &self.params.tensors
     }
 
     /// The tensors as the optimizers see them (names, shapes, roles).
     pub fn layout(&self) -> Layout {
-        let t: Vec<(&str, Vec<usize>, Role)> =
-            self.tensors.iter().map(|t| (t.name.as_str(), t.shape.clone(), t.role)).collect();
-        Layout::with_roles(&t)
+        self.params.layout()
     }
 
     /// The initial parameters for `seed` (normal draws by Box–Muller from ChaCha8, tensor
     /// after tensor).
     pub fn init(&self, seed: u64) -> Vec<f32> {
-        let mut p = vec![0f32; self.n_params];
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut unit = move || ((rng.next_u64() >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64);
-        for t in &self.tensors {
-            let s = &mut p[t.offset..t.offset + t.len()];
-            match t.init {
-                InitRule::Zeros => s.fill(0.0),
-                InitRule::Ones => s.fill(1.0),
-                InitRule::Normal(sd) => {
-                    for pair in s.chunks_mut(2) {
-                        let (u1, u2) = (unit(), unit());
-                        let r = (-2.0 * u1.ln()).sqrt();
-                        let th = std::f64::consts::TAU * u2;
-                        pair[0] = (r * th.cos()) as f32 * sd;
-                        if pair.len() > 1 {
-                            pair[1] = (r * th.sin()) as f32 * sd;
-                        }
-                    }
-                }
-            }
-        }
-        p
+        self.params.init(seed)
     }
 
     /// Multiply-adds of one forward pass over `n` windows of `block_size` tokens.
     pub fn forward_macs(&self, n: usize) -> u64 {
-        let c = &self.cfg;
-        let (r, d, t) = ((n * c.block_size) as u64, c.n_embd as u64, c.block_size as u64);
-        let per_block = r * 12 * d * d + n as u64 * t * t * d; // linears + q·kᵀ and p·v (causal half ×2)
-        r * c.vocab as u64 * d + per_block * c.n_layer as u64
+        self.body.macs().saturating_mul(n as u64)
     }
 
     /// FLOPs of one training step (forward and backward ≈ 3× the forward's multiply-adds,
@@ -331,70 +247,21 @@ impl Gpt {
 
     /// Bytes of [`Gpt::work`] for `cap` windows (`None` on overflow).
     pub fn work_bytes(&self, cap: usize) -> Option<u64> {
-        let c = &self.cfg;
-        let r = (cap as u64).checked_mul(c.block_size as u64)?;
-        let (d, v) = (c.n_embd as u64, c.vocab as u64);
-        let t = c.block_size as u64;
-        let per_layer = r
-            .checked_mul(d)?
-            .checked_mul(8 + 3 + 8)?
-            .checked_add(r.checked_mul(4)?)?
-            .checked_add((cap as u64).checked_mul(c.n_head as u64)?.checked_mul(t)?.checked_mul(t)?)?;
-        // the attention gradients' buffers: per window 4 of t × head width and one t × t
-        let hd = d / c.n_head as u64;
-        let attn = (cap as u64).checked_mul(t.checked_mul(4 * hd)?.checked_add(t.checked_mul(t)?)?)?;
-        let rest = r
-            .checked_mul(d)?
-            .checked_mul(5)?
-            .checked_add(r.checked_mul(v)?)?
-            .checked_add(r.checked_mul(8 * d)?)?
-            .checked_add(attn)?;
-        per_layer.checked_mul(c.n_layer as u64)?.checked_add(rest)?.checked_mul(4)
+        let logits = (cap as u64).checked_mul(self.body.out_dims().len() as u64)?.checked_mul(4)?;
+        let spare = self.body.spare(cap).iter().try_fold(0u64, |a, &s| a.checked_add((s as u64).checked_mul(4)?))?;
+        self.body.work_bytes(cap as u64)?.checked_add(logits)?.checked_add(spare)
     }
 
     /// Buffers for up to `cap` windows.
     pub fn work(&self, cap: usize) -> GptWork {
-        let c = &self.cfg;
-        let (d, t) = (c.n_embd, c.block_size);
-        let r = cap * t;
-        let z = |n: usize| vec![0f32; n];
-        let saved = (0..c.n_layer)
-            .map(|_| Saved {
-                x: z(r * d),
-                h1: z(r * d),
-                m1: z(r),
-                r1: z(r),
-                qkv: z(r * 3 * d),
-                q: z(r * d),
-                k: z(r * d),
-                v: z(r * d),
-                p: z(cap * c.n_head * t * t),
-                a: z(r * d),
-                xmid: z(r * d),
-                h2: z(r * d),
-                m2: z(r),
-                r2: z(r),
-                f: z(r * 4 * d),
-                g: z(r * 4 * d),
-            })
-            .collect();
         GptWork {
             cap,
-            d,
+            d: self.cfg.n_embd,
             n: 0,
-            t,
-            saved,
-            xl: z(r * d),
-            hf: z(r * d),
-            mf: z(r),
-            rf: z(r),
-            logits: z(r * c.vocab),
-            dres: z(r * d),
-            dh: z(r * d),
-            da: z(r * d),
-            dbig: z(r * 4 * d),
-            dbig2: z(r * 4 * d),
-            attn: (0..cap).map(|_| AttnGrad::new(t, d / c.n_head)).collect(),
+            t: self.cfg.block_size,
+            body: self.body.work(cap),
+            dlogits: vec![0f32; cap * self.body.out_dims().len()],
+            spare: self.body.spare(cap).into_iter().map(|s| vec![0f32; s]).collect(),
         }
     }
 
@@ -406,69 +273,17 @@ impl Gpt {
         let n = tokens.len() / t;
         assert!(n <= w.cap, "gpt: batch larger than the workspace");
         assert!(tokens.iter().all(|&x| (x as usize) < c.vocab), "gpt: token outside the vocabulary");
-        let (d, r) = (c.n_embd, n * t);
         w.n = n;
         w.t = t;
-        let attn = Attention { d, heads: c.n_head, t };
-        for (l, b) in self.blocks.iter().enumerate() {
-            let (prev, rest) = w.saved.split_at_mut(l);
-            let s = &mut rest[0];
-            if l == 0 {
-                self.emb.forward(params, tokens, t, &mut s.x[..r * d]);
-            } else {
-                // the block input is the previous block's output, x_mid + out(g)
-                let p = &prev[l - 1];
-                finish_block(k, params, &self.blocks[l - 1], p, r, &mut s.x[..r * d]);
-            }
-            b.ln1.forward(params, &s.x[..r * d], &mut s.h1[..r * d], &mut s.m1, &mut s.r1);
-            b.qkv.forward(k, params, &s.h1[..r * d], r, &mut s.qkv);
-            attn.forward(k, &s.qkv[..r * 3 * d], n, &mut s.a, &mut s.q, &mut s.k, &mut s.v, &mut s.p);
-            b.proj.forward(k, params, &s.a[..r * d], r, &mut s.xmid);
-            for (o, &x) in s.xmid[..r * d].iter_mut().zip(&s.x[..r * d]) {
-                *o += x;
-            }
-            b.ln2.forward(params, &s.xmid[..r * d], &mut s.h2[..r * d], &mut s.m2, &mut s.r2);
-            b.fc.forward(k, params, &s.h2[..r * d], r, &mut s.f);
-            gelu::forward(&s.f[..r * 4 * d], &mut s.g[..r * 4 * d]);
-        }
-        match w.saved.last() {
-            Some(p) => {
-                let last = self.blocks.len() - 1;
-                finish_block(k, params, &self.blocks[last], p, r, &mut w.xl[..r * d])
-            }
-            None => self.emb.forward(params, tokens, t, &mut w.xl[..r * d]),
-        }
-        self.ln_f.forward(params, &w.xl[..r * d], &mut w.hf[..r * d], &mut w.mf, &mut w.rf);
-        self.head.forward(k, params, &w.hf[..r * d], r, &mut w.logits);
-    }
-
-    /// The mean cross-entropy of the last forward pass against `targets`; with `grad`, turns
-    /// the logits into their gradient (softmax − one-hot) / (n·t).
-    fn cross_entropy(&self, w: &mut GptWork, targets: &[u32], into_grad: bool) -> f32 {
-        let v = self.cfg.vocab;
-        let r = w.n * w.t;
-        assert_eq!(targets.len(), r, "gpt: one target per position");
-        let inv = 1.0 / r as f32;
-        let mut total = 0f64;
-        for (row, &y) in w.logits[..r * v].chunks_exact_mut(v).zip(targets) {
-            let m = row.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-            let s: f32 = row.iter().map(|&z| (z - m).exp()).sum();
-            let lse = m + s.ln();
-            total += (lse - row[y as usize]) as f64;
-            if into_grad {
-                for z in row.iter_mut() {
-                    *z = (*z - m).exp() / s * inv;
-                }
-                row[y as usize] -= inv;
-            }
-        }
-        (total / r as f64) as f32
+        let ctx = Ctx { k, params, n, t, tokens };
+        self.body.forward(&ctx, &[], &mut w.body);
     }
 
     /// The loss of windows `x` (n·t tokens) predicting `y`, without gradients.
     pub fn loss(&self, k: &Kernels, params: &[f32], x: &[u32], y: &[u32], t: usize, w: &mut GptWork) -> f32 {
         self.forward(k, params, x, t, w);
-        self.cross_entropy(w, y, false)
+        assert_eq!(y.len(), w.rows(), "gpt: one target per position");
+        super::loss::token_cross_entropy(w.logits(self.cfg.vocab), self.cfg.vocab, y, None)
     }
 
     /// The loss and its gradient (written into `grad`, which is overwritten).
@@ -484,48 +299,15 @@ impl Gpt {
         w: &mut GptWork,
     ) -> f32 {
         self.forward(k, params, x, t, w);
-        let loss = self.cross_entropy(w, y, true);
+        let v = self.cfg.vocab;
+        let r = w.rows();
+        assert_eq!(y.len(), r, "gpt: one target per position");
+        let GptWork { body, dlogits, spare, n, .. } = w;
+        let logits = &body.acts.last().expect("the model has layers")[..r * v];
+        let loss = super::loss::token_cross_entropy(logits, v, y, Some(&mut dlogits[..r * v]));
         grad.fill(0.0);
-        let c = &self.cfg;
-        let (d, n) = (c.n_embd, w.n);
-        let r = n * t;
-        let GptWork { saved, xl, hf, mf, rf, logits, dres, dh, da, dbig, dbig2, attn: ag, .. } = w;
-        let (dres, dh, da) = (&mut dres[..r * d], &mut dh[..r * d], &mut da[..r * d]);
-        // head (tied to wte) and the final LayerNorm
-        dh.fill(0.0);
-        self.head.backward(k, params, grad, &hf[..r * d], &logits[..r * c.vocab], r, Some(dh));
-        dres.fill(0.0);
-        self.ln_f.backward(params, grad, &xl[..r * d], mf, rf, dh, dres);
-        let attn = Attention { d, heads: c.n_head, t };
-        for (b, s) in self.blocks.iter().zip(saved.iter()).rev() {
-            // x_out = x_mid + out(gelu(fc(ln2(x_mid))))
-            let dg = &mut dbig[..r * 4 * d];
-            dg.fill(0.0);
-            b.out.backward(k, params, grad, &s.g[..r * 4 * d], dres, r, Some(dg));
-            let df = &mut dbig2[..r * 4 * d];
-            gelu::backward(&s.f[..r * 4 * d], dg, df);
-            dh.fill(0.0);
-            b.fc.backward(k, params, grad, &s.h2[..r * d], df, r, Some(dh));
-            b.ln2.backward(params, grad, &s.xmid[..r * d], &s.m2, &s.r2, dh, dres);
-            // x_mid = x + proj(attn(ln1(x)))
-            da.fill(0.0);
-            b.proj.backward(k, params, grad, &s.a[..r * d], dres, r, Some(da));
-            let dqkv = &mut dbig[..r * 3 * d];
-            attn.backward(k, da, n, &s.q, &s.k, &s.v, &s.p, ag, dqkv);
-            dh.fill(0.0);
-            b.qkv.backward(k, params, grad, &s.h1[..r * d], dqkv, r, Some(dh));
-            b.ln1.backward(params, grad, &s.x[..r * d], &s.m1, &s.r1, dh, dres);
-        }
-        self.emb.backward(grad, x, t, dres);
+        let ctx = Ctx { k, params, n: *n, t, tokens: x };
+        self.body.backward(&ctx, &[], body, grad, &dlogits[..r * v], None, false, spare);
         loss
-    }
-}
-
-/// A block's output `x_mid + out(g)` into `y`.
-fn finish_block(k: &Kernels, params: &[f32], b: &Block, s: &Saved, r: usize, y: &mut [f32]) {
-    let d = b.out.out;
-    b.out.forward(k, params, &s.g[..r * 4 * d], r, y);
-    for (o, &x) in y.iter_mut().zip(&s.xmid[..r * d]) {
-        *o += x;
     }
 }

@@ -1,10 +1,16 @@
-//! Neural networks on flat parameter and gradient buffers: the seminar's MNIST models and
-//! small sequential models from a spec, with hand-written forward and backward passes.
+//! Neural networks on flat parameter and gradient buffers, as compositions of layers
+//! ([`layer::Layer`], one file per kind in `layers/`) with hand-written forward and backward
+//! passes: the seminar's MNIST models and sequential models from a spec ([`Model`]), and the
+//! character-level GPT ([`Gpt`]), built of the same layers with residual blocks.
 
 pub mod checkpoint;
 pub mod gpt;
+pub mod layer;
 mod layers;
+pub mod loss;
 pub mod model;
+pub mod params;
+pub mod sequential;
 pub mod spec;
 
 pub use gpt::{Gpt, GptConfig, GptWork};

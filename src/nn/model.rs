@@ -1,19 +1,22 @@
-//! A sequential model on flat buffers: parameters and gradients are single `f32` slices in
+//! An image classifier on flat buffers: a [`Sequential`] of layers, then log-softmax and
+//! the mean negative log-likelihood. Parameters and gradients are single `f32` slices in
 //! PyTorch's `model.parameters()` order (each weight row-major in PyTorch's own shape), and
 //! every activation lives in a preallocated [`Workspace`], so a training step allocates
 //! nothing. The layers (one file per kind in `layers/`) do their arithmetic with the
 //! run-time chosen kernels (`crate::kernels`), whose every path gives the same bits; the
 //! workspace says which path it runs on.
 
-use super::layers::{Activation, Conv, Ctx, Grads, Layer, Linear, MaxPool, Scratch};
+use super::layer::{Ctx, Dims, Layer};
+use super::layers::{Act, Activation, Conv, Flatten, Linear, MaxPool};
+use super::params::{InitRule, Params};
+use super::sequential::{SeqWork, Sequential};
 use super::spec::LayerSpec;
 use crate::kernels::{self, Kernels, Path};
 use crate::limits::{self, Allow};
+use crate::optim::Role;
 use anyhow::{bail, Result};
-use rand_chacha::rand_core::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
-/// Channels × height × width of an activation.
+/// Channels × height × width of an image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shape {
     pub c: usize,
@@ -31,14 +34,14 @@ impl Shape {
 }
 
 /// A model: layers, then log-softmax and the mean negative log-likelihood.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Model {
     pub name: String,
     /// The shape of one input sample (channels × height × width).
     pub input: Shape,
-    layers: Vec<Layer>,
-    /// Features of each activation: `sizes[0]` the input, `sizes[i + 1]` layer i's output.
-    sizes: Vec<usize>,
+    body: Sequential,
+    /// The parameter tensors, declared by the layers.
+    pub params: Params,
     pub n_params: usize,
     /// (name, shape) of each parameter tensor, in order.
     pub param_shapes: Vec<(String, Vec<usize>)>,
@@ -49,21 +52,24 @@ pub struct Model {
     pub train_macs: usize,
 }
 
-/// Activations, their gradients and each layer's scratch space for batches of up to `cap`
-/// samples, and the kernels the passes run on.
+/// The input, each layer's output and scratch, the log-probabilities and their gradient and
+/// the gradients between layers, for batches of up to `cap` samples, and the kernels the
+/// passes run on.
 pub struct Workspace {
     cap: usize,
-    acts: Vec<Vec<f32>>,
-    dacts: Vec<Vec<f32>>,
-    scratch: Vec<Scratch>,
+    input: Vec<f32>,
+    body: SeqWork,
+    logp: Vec<f32>,
+    dz: Vec<f32>,
+    spare: Vec<Vec<f32>>,
     kernels: &'static Kernels,
 }
 
 impl Workspace {
     /// The input buffer for `n` samples: write the normalised batch here.
     pub fn input_mut(&mut self, n: usize) -> &mut [f32] {
-        let s = self.acts[0].len() / self.cap;
-        &mut self.acts[0][..n * s]
+        let s = self.input.len() / self.cap;
+        &mut self.input[..n * s]
     }
     pub fn capacity(&self) -> usize {
         self.cap
@@ -141,16 +147,16 @@ impl Model {
         // the most values one activation (one sample) may hold: a quarter of the memory limit
         let max_act = limits::BYTES.max_for(allow) / 4;
         let input_len = mul(input.c, mul(input.h, input.w).unwrap_or(u64::MAX)).filter(|&v| v <= max_act);
-        let Some(input_len) = input_len else {
+        if input_len.is_none() {
             bail!("the input images of {}×{}×{} values are larger than the memory limit", input.c, input.h, input.w);
-        };
+        }
         let mut shape = input;
         // after a linear or flatten layer the activations are flat: no more conv layers
         let mut flat = false;
-        let mut layers = Vec::new();
-        let mut sizes = vec![to_usize(input_len)?];
-        let mut n = 0u64;
-        let mut shapes = Vec::new();
+        let dims_of = |s: Shape, flat: bool| if flat { Dims::fixed(&[s.len()]) } else { Dims::fixed(&[s.c, s.h, s.w]) };
+        let mut body = Sequential::new(dims_of(input, false));
+        let mut params = Params::default();
+        let mut last_relu = false;
         let mut macs = 0u64;
         let mut train_macs = 0u64;
         for (i, s) in specs.iter().enumerate() {
@@ -164,7 +170,8 @@ impl Model {
             };
             let width = |v: usize| check(&limits::WIDTH, "out", Some(v as u64));
             let kernel = |key: &str, v: usize| check(&limits::KERNEL, key, Some(v as u64));
-            let params = |v: Option<u64>| check(&limits::PARAMS, "the model would have", v);
+            let n = params.len() as u64;
+            let count = |v: Option<u64>| check(&limits::PARAMS, "the model would have", v);
             let activation = |c: u64, h: u64, w: u64| -> Result<u64> {
                 mul(c, mul(h, w).unwrap_or(u64::MAX)).filter(|&v| v <= max_act).ok_or_else(|| {
                     at(&format!("its output of {c}×{h}×{w} values is larger than the memory limit allows"))
@@ -172,22 +179,23 @@ impl Model {
             };
             let compute = |macs: u64| check(&limits::MACS, "the model would need", Some(macs));
             let in_len = shape.len() as u64;
-            let l = match *s {
+            let uniform = |fan_in: usize| InitRule::Uniform(1.0 / (fan_in as f32).sqrt());
+            let declare = |params: &mut Params, name: String, shape: Vec<usize>, init: InitRule| {
+                let role = Role::guess(&name, &shape);
+                params.add(name, shape, role, init)
+            };
+            let mut relu = false;
+            let l: Box<dyn Layer> = match *s {
                 LayerSpec::Linear { out } => {
                     width(out)?;
                     let w_len = mul(in_len, out);
-                    let total = params(w_len.and_then(|w| w.checked_add(out as u64)?.checked_add(n)))?;
-                    let (inp, w0) = (shape.len(), to_usize(n)?);
-                    let l = Layer::Linear(Linear { inp, out, w: w0, b: w0 + inp * out });
-                    shapes.push((format!("{i}.linear.weight"), vec![out, inp]));
-                    shapes.push((format!("{i}.linear.bias"), vec![out]));
-                    let m = (inp as u64).saturating_mul(out as u64);
-                    macs = compute(macs.saturating_add(m))?;
-                    train_macs = train_macs.saturating_add(m.saturating_mul(if train_macs == 0 { 2 } else { 3 }));
-                    n = total;
+                    count(w_len.and_then(|w| w.checked_add(out as u64)?.checked_add(n)))?;
+                    let inp = shape.len();
+                    let w = declare(&mut params, format!("{i}.linear.weight"), vec![out, inp], uniform(inp));
+                    let b = declare(&mut params, format!("{i}.linear.bias"), vec![out], uniform(inp));
                     shape = Shape { c: out, h: 1, w: 1 };
                     flat = true;
-                    l
+                    Box::new(Linear { inp, out, w, b: Some(b), tied: None, dims: dims_of(shape, true) })
                 }
                 LayerSpec::Conv { out, k, stride, pad } => {
                     width(out)?;
@@ -210,18 +218,14 @@ impl Model {
                     let (oh, ow) = ((hp - k) / stride + 1, (wp - k) / stride + 1);
                     let taps = mul(shape.c, mul(k, k).unwrap_or(u64::MAX));
                     let w_len = taps.and_then(|t| mul(t, out));
-                    let total = params(w_len.and_then(|w| w.checked_add(out as u64)?.checked_add(n)))?;
-                    let out_len = activation(out as u64, oh as u64, ow as u64)?;
-                    let c = Conv::new(shape.c, shape.h, shape.w, out, k, stride, pad, to_usize(n)?);
+                    count(w_len.and_then(|w| w.checked_add(out as u64)?.checked_add(n)))?;
+                    activation(out as u64, oh as u64, ow as u64)?;
                     let kk = shape.c * k * k;
-                    shapes.push((format!("{i}.conv.weight"), vec![out, shape.c, k, k]));
-                    shapes.push((format!("{i}.conv.bias"), vec![out]));
-                    let m = (kk as u64).saturating_mul(out_len);
-                    macs = compute(macs.saturating_add(m))?;
-                    train_macs = train_macs.saturating_add(m.saturating_mul(if train_macs == 0 { 2 } else { 3 }));
-                    n = total;
+                    let w = declare(&mut params, format!("{i}.conv.weight"), vec![out, shape.c, k, k], uniform(kk));
+                    declare(&mut params, format!("{i}.conv.bias"), vec![out], uniform(kk));
+                    let c = Conv::new(shape.c, shape.h, shape.w, out, k, stride, pad, w);
                     shape = Shape { c: out, h: oh, w: ow };
-                    Layer::Conv(c)
+                    Box::new(c)
                 }
                 LayerSpec::MaxPool { k } => {
                     kernel("k", k)?;
@@ -233,26 +237,45 @@ impl Model {
                     }
                     let (oh, ow) = (shape.h / k, shape.w / k);
                     // a ReLU right before a 2×2 pool is folded into it (same numbers)
-                    let relu = fuse && k == 2 && matches!(layers.last(), Some(Layer::Act(Activation::Relu)));
-                    if relu {
-                        layers.pop();
-                        sizes.pop();
+                    let fold = fuse && k == 2 && last_relu;
+                    if fold {
+                        body.layers.pop();
                     }
-                    let l = Layer::MaxPool(MaxPool { c: shape.c, h: shape.h, wd: shape.w, k, oh, ow, relu });
+                    let l = MaxPool {
+                        c: shape.c,
+                        h: shape.h,
+                        wd: shape.w,
+                        k,
+                        oh,
+                        ow,
+                        relu: fold,
+                        dims: Dims::fixed(&[shape.c, oh, ow]),
+                    };
                     shape = Shape { c: shape.c, h: oh, w: ow };
-                    l
+                    Box::new(l)
                 }
-                LayerSpec::Relu => Layer::Act(Activation::Relu),
-                LayerSpec::Tanh => Layer::Act(Activation::Tanh),
-                LayerSpec::Sigmoid => Layer::Act(Activation::Sigmoid),
+                LayerSpec::Relu | LayerSpec::Tanh | LayerSpec::Sigmoid => {
+                    let f = match *s {
+                        LayerSpec::Relu => Activation::Relu,
+                        LayerSpec::Tanh => Activation::Tanh,
+                        _ => Activation::Sigmoid,
+                    };
+                    relu = f == Activation::Relu;
+                    Box::new(Act { f, dims: dims_of(shape, flat) })
+                }
                 LayerSpec::Flatten => {
                     shape = Shape { c: shape.len(), h: 1, w: 1 };
                     flat = true;
-                    Layer::Flatten
+                    Box::new(Flatten { dims: dims_of(shape, true) })
                 }
             };
-            layers.push(l);
-            sizes.push(shape.len());
+            last_relu = relu;
+            if l.has_params() {
+                let m = l.macs();
+                macs = compute(macs.saturating_add(m))?;
+                train_macs = train_macs.saturating_add(m.saturating_mul(if train_macs == 0 { 2 } else { 3 }));
+            }
+            body.push(l);
         }
         if shape.len() != classes {
             bail!(
@@ -260,16 +283,17 @@ impl Model {
                 shape.len()
             );
         }
-        if n == 0 {
+        if params.is_empty() {
             bail!("the model has no parameters (add a linear or conv layer)");
         }
+        let param_shapes = params.tensors.iter().map(|t| (t.name.clone(), t.shape.clone())).collect();
         let mut model = Model {
             name: name.to_string(),
             input,
-            layers,
-            sizes,
-            n_params: to_usize(n)?,
-            param_shapes: shapes,
+            body,
+            n_params: params.len(),
+            params,
+            param_shapes,
             forward_macs: to_usize(macs).unwrap_or(usize::MAX),
             train_macs: to_usize(train_macs).unwrap_or(usize::MAX),
         };
@@ -280,129 +304,93 @@ impl Model {
         )
         .map_err(anyhow::Error::msg)?;
         // the conv layers' tables, counted in the bytes above, are made once the total is known
-        for l in &mut model.layers {
-            if let Layer::Conv(c) = l {
-                c.make_tables();
-            }
-        }
+        model.body.layers.iter_mut().for_each(|l| l.finish());
         Ok(model)
     }
 
+    /// Values of the logits of one sample.
+    fn classes(&self) -> usize {
+        self.body.out_dims().len()
+    }
+
     /// The bytes a batch of `cap` samples needs: the parameters and their gradient, and the
-    /// workspace ([`Model::workspace`]: activations, their gradients, each layer's scratch).
-    /// `None` if it does not fit in 64 bits.
+    /// workspace ([`Model::workspace`]: the input, every layer's output and scratch, the
+    /// log-probabilities and their gradient, the gradients between layers). `None` if it
+    /// does not fit in 64 bits.
     pub fn bytes_for(&self, cap: usize) -> Option<u64> {
         let params = mul(self.n_params, 8u64)?;
-        let acts = self.sizes.iter().try_fold(0u64, |a, &s| a.checked_add(mul(s, cap)?))?;
-        let scratch = self.layers.iter().try_fold(0u64, |a, l| a.checked_add(l.scratch_bytes(cap as u64)?))?;
-        params.checked_add(mul(acts, 8u64)?)?.checked_add(scratch)
+        let input = mul(self.input_len(), cap)?.checked_mul(4)?;
+        let logits = mul(self.classes(), cap)?.checked_mul(8)?;
+        let spare = self.body.spare(cap).iter().try_fold(0u64, |a, &s| a.checked_add(mul(s, 4u64)?))?;
+        params
+            .checked_add(input)?
+            .checked_add(self.body.work_bytes(cap as u64)?)?
+            .checked_add(logits)?
+            .checked_add(spare)
     }
 
     /// The parameter tensors (names, offsets, PyTorch shapes), for optimizers that work
     /// tensor by tensor.
     pub fn layout(&self) -> crate::optim::Layout {
-        let shapes: Vec<(&str, Vec<usize>)> = self.param_shapes.iter().map(|(n, s)| (n.as_str(), s.clone())).collect();
-        crate::optim::Layout::of(&shapes)
+        self.params.layout()
     }
 
     /// Parameters initialised as PyTorch does by default (kaiming-uniform with a = √5 for
     /// weights, i.e. U(±1/√fan_in), and U(±1/√fan_in) for biases), from `seed`.
     pub fn init(&self, seed: u64) -> Vec<f32> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut p = vec![0f32; self.n_params];
-        let mut uniform = |dst: &mut [f32], bound: f32| {
-            for v in dst {
-                let u = (rng.next_u32() >> 8) as f32 * (1.0 / 16_777_216.0);
-                *v = (2.0 * u - 1.0) * bound;
-            }
-        };
-        for r in self.layers.iter().filter_map(Layer::params) {
-            let bound = 1.0 / (r.fan_in as f32).sqrt();
-            uniform(&mut p[r.w..r.w + r.w_len], bound);
-            uniform(&mut p[r.b..r.b + r.b_len], bound);
-        }
-        p
+        self.params.init(seed)
     }
 
     /// Features of one input sample.
     pub fn input_len(&self) -> usize {
-        self.sizes[0]
+        self.input.len()
     }
 
     /// A workspace for batches of up to `cap` samples, on the active kernel path.
     pub fn workspace(&self, cap: usize) -> Workspace {
-        let acts: Vec<Vec<f32>> = self.sizes.iter().map(|&s| vec![0f32; s * cap]).collect();
-        let dacts = acts.clone();
-        let scratch = self.layers.iter().map(|l| l.scratch(cap)).collect();
-        Workspace { cap, acts, dacts, scratch, kernels: kernels::kernels() }
+        let classes = self.classes();
+        Workspace {
+            cap,
+            input: vec![0f32; cap * self.input_len()],
+            body: self.body.work(cap),
+            logp: vec![0f32; cap * classes],
+            dz: vec![0f32; cap * classes],
+            spare: self.body.spare(cap).into_iter().map(|s| vec![0f32; s]).collect(),
+            kernels: kernels::kernels(),
+        }
     }
 
     /// Forward pass over the `n` samples in the workspace's input; returns the log-probabilities
     /// (`n` × classes).
     pub fn forward<'w>(&self, params: &[f32], ws: &'w mut Workspace, n: usize) -> &'w [f32] {
         assert!(n <= ws.cap && params.len() == self.n_params);
-        let c = Ctx { k: ws.kernels, params, n };
-        for (i, l) in self.layers.iter().enumerate() {
-            let (lo, hi) = ws.acts.split_at_mut(i + 1);
-            let x = &lo[i][..n * self.sizes[i]];
-            let y = &mut hi[0][..n * self.sizes[i + 1]];
-            l.forward(&c, x, y, &mut ws.scratch[i]);
-        }
-        // log-softmax in place on the logits
-        let classes = *self.sizes.last().unwrap();
-        let z = &mut ws.acts.last_mut().unwrap()[..n * classes];
-        for row in z.chunks_exact_mut(classes) {
-            let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let sum: f32 = row.iter().map(|&v| (v - m).exp()).sum();
-            let lse = sum.ln();
-            for v in row.iter_mut() {
-                *v = *v - m - lse;
-            }
-        }
-        &ws.acts.last().unwrap()[..n * classes]
+        let c = Ctx { k: ws.kernels, params, n, t: 1, tokens: &[] };
+        let x = &ws.input[..n * self.input_len()];
+        self.body.forward(&c, x, &mut ws.body);
+        let classes = self.classes();
+        super::loss::log_softmax(self.body.output(&c, &ws.body), classes, &mut ws.logp[..n * classes]);
+        &ws.logp[..n * classes]
     }
 
     /// Mean negative log-likelihood of `labels` for the batch in the workspace, and its
     /// gradient with respect to every parameter, written into `grad`.
     pub fn loss_and_grad(&self, params: &[f32], grad: &mut [f32], ws: &mut Workspace, labels: &[u8]) -> f32 {
         let n = labels.len();
-        let classes = *self.sizes.last().unwrap();
+        let classes = self.classes();
         self.forward(params, ws, n);
-        let nl = self.layers.len();
-        let mut loss = 0f32;
-        {
-            let logp = &ws.acts[nl][..n * classes];
-            let dz = &mut ws.dacts[nl][..n * classes];
-            let inv = 1.0 / n as f32;
-            for (&y, (lp, d)) in labels.iter().zip(logp.chunks_exact(classes).zip(dz.chunks_exact_mut(classes))) {
-                loss -= lp[y as usize];
-                for (c, (dv, &l)) in d.iter_mut().zip(lp).enumerate() {
-                    *dv = l.exp() * inv - if c == y as usize { inv } else { 0.0 };
-                }
-            }
-            loss *= inv;
-        }
-        self.backward(params, grad, ws, n);
+        let loss = super::loss::class_nll(&ws.logp[..n * classes], classes, labels, &mut ws.dz[..n * classes]);
+        grad.fill(0.0);
+        let c = Ctx { k: ws.kernels, params, n, t: 1, tokens: &[] };
+        let Workspace { input, body, dz, spare, .. } = ws;
+        let x = &input[..n * self.input_len()];
+        self.body.backward(&c, x, body, grad, &dz[..n * classes], None, false, spare);
         loss
-    }
-
-    fn backward(&self, params: &[f32], grad: &mut [f32], ws: &mut Workspace, n: usize) {
-        let c = Ctx { k: ws.kernels, params, n };
-        for (i, l) in self.layers.iter().enumerate().rev() {
-            let (lo, hi) = ws.dacts.split_at_mut(i + 1);
-            let dy = &hi[0][..n * self.sizes[i + 1]];
-            // the first layer's input is the data: no gradient needed
-            let dx = (i > 0).then(|| &mut lo[i][..n * self.sizes[i]]);
-            let x = &ws.acts[i][..n * self.sizes[i]];
-            let y = &ws.acts[i + 1][..n * self.sizes[i + 1]];
-            l.backward(&c, x, y, Grads { grad: &mut *grad, dy, dx }, &mut ws.scratch[i]);
-        }
     }
 
     /// Sum of the per-sample losses and the number of correct predictions for the batch in
     /// the workspace (`labels.len()` samples).
     pub fn evaluate(&self, params: &[f32], ws: &mut Workspace, labels: &[u8]) -> (f64, usize) {
-        let classes = *self.sizes.last().unwrap();
+        let classes = self.classes();
         let logp = self.forward(params, ws, labels.len());
         let (mut loss, mut correct) = (0f64, 0usize);
         for (row, &y) in logp.chunks_exact(classes).zip(labels) {
@@ -426,7 +414,7 @@ mod tests {
         let input = Shape { c: 1, h: 28, w: 28 };
         let fused = Model::build(&name, &specs, input, 10, Allow::DEFAULT, true).unwrap();
         let plain = Model::build(&name, &specs, input, 10, Allow::DEFAULT, false).unwrap();
-        assert_eq!(fused.layers.len() + 2, plain.layers.len());
+        assert_eq!(fused.body.layers.len() + 2, plain.body.layers.len());
         let params = fused.init(3);
         let labels: Vec<u8> = (0..5).map(|i| (i * 3 % 10) as u8).collect();
         let mut out = Vec::new();
@@ -537,11 +525,12 @@ mod tests {
             let m = build(spec, Shape { c: 1, h: 17, w: 23 }, Allow::DEFAULT).unwrap();
             for cap in [1, 7] {
                 let ws = m.workspace(cap);
-                let floats: usize = ws.acts.iter().chain(&ws.dacts).map(Vec::len).sum::<usize>()
-                    + ws.scratch.iter().map(|s| s.f.len() + s.g.len() + s.idx.len()).sum::<usize>();
-                let tables: usize =
-                    m.layers.iter().map(|l| if let Layer::Conv(c) = l { c.offs.len() * 8 } else { 0 }).sum();
-                assert_eq!(m.bytes_for(cap), Some((floats * 4 + tables + m.n_params * 8) as u64), "{spec} {cap}");
+                let floats: usize = ws.body.acts.iter().chain(&ws.spare).map(Vec::len).sum::<usize>()
+                    + ws.input.len()
+                    + ws.logp.len()
+                    + ws.dz.len();
+                let scratch: u64 = m.body.layers.iter().map(|l| l.scratch_bytes(cap as u64).unwrap()).sum();
+                assert_eq!(m.bytes_for(cap), Some((floats * 4 + m.n_params * 8) as u64 + scratch), "{spec} {cap}");
             }
         }
     }

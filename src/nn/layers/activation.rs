@@ -1,7 +1,7 @@
 //! Element-wise activations: ReLU, tanh, sigmoid (exact selects or libm per element, so the
 //! same on every kernel path).
 
-use super::Grads;
+use crate::nn::layer::{Ctx, Dims, Grads, Layer, Scratch};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Activation {
@@ -20,14 +20,68 @@ impl Activation {
         }
     }
 
-    /// The input gradient from the output `y` and its gradient.
-    pub fn backward(self, y: &[f32], g: Grads) {
-        let Some(dx) = g.dx else { return };
-        let it = dx.iter_mut().zip(g.dy).zip(y);
+    /// Adds the input gradient from the output `y` and its gradient.
+    pub fn backward(self, y: &[f32], dy: &[f32], dx: &mut [f32]) {
+        let it = dx.iter_mut().zip(dy).zip(y);
         match self {
-            Activation::Relu => it.for_each(|((d, &g), &o)| *d = if o > 0.0 { g } else { 0.0 }),
-            Activation::Tanh => it.for_each(|((d, &g), &o)| *d = g * (1.0 - o * o)),
-            Activation::Sigmoid => it.for_each(|((d, &g), &o)| *d = g * (1.0 - o) * o),
+            Activation::Relu => it.for_each(|((d, &g), &o)| *d += if o > 0.0 { g } else { 0.0 }),
+            Activation::Tanh => it.for_each(|((d, &g), &o)| *d += g * (1.0 - o * o)),
+            Activation::Sigmoid => it.for_each(|((d, &g), &o)| *d += g * (1.0 - o) * o),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+            Activation::Sigmoid => "sigmoid",
+        }
+    }
+}
+
+/// An activation layer (specs `relu`, `tanh`, `sigmoid`), of any shape.
+#[derive(Clone, Debug)]
+pub(crate) struct Act {
+    pub f: Activation,
+    pub dims: Dims,
+}
+
+impl Layer for Act {
+    fn describe(&self) -> String {
+        self.f.name().into()
+    }
+    fn out_dims(&self) -> &Dims {
+        &self.dims
+    }
+    fn forward(&self, _c: &Ctx, x: &[f32], y: &mut [f32], _s: &mut Scratch) {
+        self.f.forward(x, y);
+    }
+    fn backward(&self, _c: &Ctx, _x: &[f32], y: &[f32], g: Grads, _s: &mut Scratch) {
+        if let Some(dx) = g.dx {
+            self.f.backward(y, g.dy, dx);
+        }
+    }
+}
+
+/// Images to feature vectors (spec `flatten`): the layout is already flat, so a copy.
+#[derive(Clone, Debug)]
+pub(crate) struct Flatten {
+    pub dims: Dims,
+}
+
+impl Layer for Flatten {
+    fn describe(&self) -> String {
+        "flatten".into()
+    }
+    fn out_dims(&self) -> &Dims {
+        &self.dims
+    }
+    fn forward(&self, _c: &Ctx, x: &[f32], y: &mut [f32], _s: &mut Scratch) {
+        y.copy_from_slice(x);
+    }
+    fn backward(&self, _c: &Ctx, _x: &[f32], _y: &[f32], g: Grads, _s: &mut Scratch) {
+        if let Some(dx) = g.dx {
+            dx.iter_mut().zip(g.dy).for_each(|(d, &v)| *d += v);
         }
     }
 }

@@ -5,6 +5,7 @@
 //! scalar code: the same bits on every kernel path.
 
 use crate::kernels::{Init, Kernels};
+use crate::nn::layer::{Ctx, Dims, Grads, Layer, Scratch};
 use rayon::prelude::*;
 
 #[derive(Clone, Debug)]
@@ -118,7 +119,7 @@ impl Attention {
         }
     }
 
-    /// Writes `dqkv` (n·t rows of 3d) from `dy` (n·t rows of d) and the saved q, k, v, p;
+    /// Adds into `dqkv` (n·t rows of 3d) from `dy` (n·t rows of d) and the saved q, k, v, p;
     /// `g` holds one [`AttnGrad`] per sample (at least n), so samples run in parallel.
     #[allow(clippy::too_many_arguments)]
     pub fn backward(
@@ -184,10 +185,82 @@ impl Attention {
             kn.gemm(t, t, hd, &g.dp, 1, t, qh, hd, Init::Zero, &mut g.dk, hd);
             for i in 0..t {
                 let row = &mut dqkv[i * 3 * d..][..3 * d];
-                row[h * hd..][..hd].copy_from_slice(&g.dq[i * hd..][..hd]);
-                row[d + h * hd..][..hd].copy_from_slice(&g.dk[i * hd..][..hd]);
-                row[2 * d + h * hd..][..hd].copy_from_slice(&g.dv[i * hd..][..hd]);
+                let add = |dst: &mut [f32], src: &[f32]| dst.iter_mut().zip(src).for_each(|(a, &v)| *a += v);
+                add(&mut row[h * hd..][..hd], &g.dq[i * hd..][..hd]);
+                add(&mut row[d + h * hd..][..hd], &g.dk[i * hd..][..hd]);
+                add(&mut row[2 * d + h * hd..][..hd], &g.dv[i * hd..][..hd]);
             }
         }
+    }
+}
+
+/// The attention layer (spec `attention(heads)`): rows [q | k | v] of width 3d in, d out,
+/// for windows of up to `t` positions.
+#[derive(Clone, Debug)]
+pub(crate) struct SelfAttention {
+    pub d: usize,
+    pub heads: usize,
+    pub t: usize,
+    pub dims: Dims,
+}
+
+/// What the attention layer keeps per batch: q, k, v and the probabilities, and one
+/// gradient buffer per window.
+struct AttnBufs {
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    p: Vec<f32>,
+    grads: Vec<AttnGrad>,
+}
+
+impl SelfAttention {
+    pub fn new(d: usize, heads: usize, t: usize) -> SelfAttention {
+        SelfAttention { d, heads, t, dims: Dims::seq(t, &[d]) }
+    }
+
+    fn at(&self, t: usize) -> Attention {
+        Attention { d: self.d, heads: self.heads, t }
+    }
+}
+
+impl Layer for SelfAttention {
+    fn describe(&self) -> String {
+        format!("attention({})", self.heads)
+    }
+    fn out_dims(&self) -> &Dims {
+        &self.dims
+    }
+    fn macs(&self) -> u64 {
+        // q·kᵀ and p·v over the whole t×t square (the causal half is computed in full)
+        let (t, d) = (self.t as u64, self.d as u64);
+        t.saturating_mul(t).saturating_mul(d)
+    }
+    fn scratch(&self, cap: usize) -> Scratch {
+        let (r, hd) = (cap * self.t, self.d / self.heads);
+        Scratch::new(AttnBufs {
+            q: vec![0.0; r * self.d],
+            k: vec![0.0; r * self.d],
+            v: vec![0.0; r * self.d],
+            p: vec![0.0; cap * self.heads * self.t * self.t],
+            grads: (0..cap).map(|_| AttnGrad::new(self.t, hd)).collect(),
+        })
+    }
+    fn scratch_bytes(&self, cap: u64) -> Option<u64> {
+        let (t, d) = (self.t as u64, self.d as u64);
+        let hd = d / self.heads as u64;
+        let qkv = cap.checked_mul(t)?.checked_mul(d)?.checked_mul(3)?;
+        let p = cap.checked_mul(self.heads as u64)?.checked_mul(t)?.checked_mul(t)?;
+        let grads = cap.checked_mul(t.checked_mul(4 * hd)?.checked_add(t.checked_mul(t)?)?)?;
+        qkv.checked_add(p)?.checked_add(grads)?.checked_mul(4)
+    }
+    fn forward(&self, c: &Ctx, x: &[f32], y: &mut [f32], s: &mut Scratch) {
+        let b = s.get::<AttnBufs>();
+        self.at(c.t).forward(c.k, x, c.n, y, &mut b.q, &mut b.k, &mut b.v, &mut b.p);
+    }
+    fn backward(&self, c: &Ctx, _x: &[f32], _y: &[f32], g: Grads, s: &mut Scratch) {
+        let Some(dx) = g.dx else { return };
+        let b = s.get::<AttnBufs>();
+        self.at(c.t).backward(c.k, g.dy, c.n, &b.q, &b.k, &b.v, &b.p, &mut b.grads, dx);
     }
 }

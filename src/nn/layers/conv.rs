@@ -4,8 +4,9 @@
 //! pass): output rows are vectorised along their columns and every tap is one fused
 //! multiply-add. Other strides go through im2col and the kernels' products.
 
-use super::{Ctx, Grads, ParamRange, Scratch};
+use super::Bufs;
 use crate::kernels::{ConvGeom, Init};
+use crate::nn::layer::{Ctx, Dims, Grads, Layer, Scratch};
 
 #[derive(Clone, Debug)]
 pub(crate) struct Conv {
@@ -23,6 +24,7 @@ pub(crate) struct Conv {
     pub b: usize,
     /// Stride 1: the offset of each kernel tap into a padded sample.
     pub offs: Vec<usize>,
+    pub dims: Dims,
 }
 
 impl Conv {
@@ -31,7 +33,8 @@ impl Conv {
     #[allow(clippy::too_many_arguments)]
     pub fn new(cin: usize, h: usize, wd: usize, cout: usize, k: usize, stride: usize, pad: usize, w: usize) -> Conv {
         let (oh, ow) = ((h + 2 * pad - k) / stride + 1, (wd + 2 * pad - k) / stride + 1);
-        Conv { cin, h, wd, cout, k, stride, pad, oh, ow, w, b: w + cout * cin * k * k, offs: Vec::new() }
+        let dims = Dims::fixed(&[cout, oh, ow]);
+        Conv { cin, h, wd, cout, k, stride, pad, oh, ow, w, b: w + cout * cin * k * k, offs: Vec::new(), dims }
     }
 
     /// Stride 1: the offset of each kernel tap into a padded sample.
@@ -58,10 +61,6 @@ impl Conv {
         self.cin * self.k * self.k
     }
 
-    pub fn params(&self) -> ParamRange {
-        ParamRange { w: self.w, w_len: self.cout * self.taps(), b: self.b, b_len: self.cout, fan_in: self.taps() }
-    }
-
     fn padded_dims(&self) -> (usize, usize) {
         (self.h + 2 * self.pad, self.wd + 2 * self.pad)
     }
@@ -73,18 +72,18 @@ impl Conv {
 
     /// Stride 1: `f` the padded batch, `g` one sample's padded input gradient.
     /// Otherwise: `f` the batch's im2col matrices, `g` one sample's column gradient.
-    pub fn scratch(&self, cap: usize) -> Scratch {
+    fn bufs(&self, cap: usize) -> Bufs {
         let (hp, wp) = self.padded_dims();
         if self.stride == 1 {
             let plane = self.cin * hp * wp;
-            Scratch { f: vec![0f32; cap * plane], g: vec![0f32; plane], ..Default::default() }
+            Bufs { f: vec![0f32; cap * plane], g: vec![0f32; plane], ..Default::default() }
         } else {
             let col = self.taps() * self.oh * self.ow;
-            Scratch { f: vec![0f32; cap * col], g: vec![0f32; col], ..Default::default() }
+            Bufs { f: vec![0f32; cap * col], g: vec![0f32; col], ..Default::default() }
         }
     }
 
-    pub fn forward(&self, c: &Ctx, x: &[f32], y: &mut [f32], s: &mut Scratch) {
+    fn run_forward(&self, c: &Ctx, x: &[f32], y: &mut [f32], s: &mut Bufs) {
         let (ins, outs) = (self.cin * self.h * self.wd, self.cout * self.oh * self.ow);
         let wt = &c.params[self.w..self.w + self.cout * self.taps()];
         let bias = &c.params[self.b..self.b + self.cout];
@@ -109,16 +108,15 @@ impl Conv {
         }
     }
 
-    /// The weight gradient reads the padded input (or columns) kept by the forward pass.
-    pub fn backward(&self, c: &Ctx, g: Grads, s: &mut Scratch) {
+    /// Adds the gradients; the weight gradient reads the padded input (or columns) kept by
+    /// the forward pass.
+    fn run_backward(&self, c: &Ctx, g: Grads, s: &mut Bufs) {
         let (ins, outs) = (self.cin * self.h * self.wd, self.cout * self.oh * self.ow);
         let (kk, pp) = (self.taps(), self.oh * self.ow);
         let wt = &c.params[self.w..self.w + self.cout * kk];
-        let Grads { grad, dy, mut dx } = g;
+        let Grads { grad, dy, mut dx, .. } = g;
         let (dw, rest) = grad[self.w..self.b + self.cout].split_at_mut(self.cout * kk);
         let db = &mut rest[..self.cout];
-        dw.fill(0.0);
-        db.fill(0.0);
         let geom = self.geom();
         let per_sample = if self.stride == 1 { self.cin * geom.hp * geom.wp } else { kk * pp };
         for (i, (dys, fs)) in dy.chunks_exact(outs).zip(s.f.chunks_exact(per_sample)).take(c.n).enumerate() {
@@ -141,7 +139,6 @@ impl Conv {
                     // dcol[t][p] = Σ_c W[c][t]·dY[c][p]
                     let dcol = &mut s.g[..kk * pp];
                     c.k.gemm(kk, self.cout, pp, wt, 1, kk, dys, pp, Init::Zero, dcol, pp);
-                    dxs.fill(0.0);
                     self.col2im(dcol, dxs);
                 }
             }
@@ -163,14 +160,15 @@ impl Conv {
         }
     }
 
-    /// The inner (unpadded) part of a padded input gradient.
+    /// Adds the inner (unpadded) part of a padded input gradient.
     fn crop(&self, dpad: &[f32], dx: &mut [f32]) {
         let (hp, wp) = self.padded_dims();
         let (h, w, pad) = (self.h, self.wd, self.pad);
         for c in 0..self.cin {
             for iy in 0..h {
                 let src = c * hp * wp + (iy + pad) * wp + pad;
-                dx[(c * h + iy) * w..(c * h + iy + 1) * w].copy_from_slice(&dpad[src..src + w]);
+                let row = &mut dx[(c * h + iy) * w..(c * h + iy + 1) * w];
+                row.iter_mut().zip(&dpad[src..src + w]).for_each(|(d, &v)| *d += v);
             }
         }
     }
@@ -220,5 +218,35 @@ impl Conv {
                 }
             }
         }
+    }
+}
+
+impl Layer for Conv {
+    fn describe(&self) -> String {
+        format!("conv({},k={},s={},p={})", self.cout, self.k, self.stride, self.pad)
+    }
+    fn out_dims(&self) -> &Dims {
+        &self.dims
+    }
+    fn macs(&self) -> u64 {
+        (self.taps() as u64).saturating_mul(self.dims.len() as u64)
+    }
+    fn has_params(&self) -> bool {
+        true
+    }
+    fn scratch(&self, cap: usize) -> Scratch {
+        Scratch::new(self.bufs(cap))
+    }
+    fn scratch_bytes(&self, cap: u64) -> Option<u64> {
+        Conv::scratch_bytes(self, cap)
+    }
+    fn finish(&mut self) {
+        self.make_tables();
+    }
+    fn forward(&self, c: &Ctx, x: &[f32], y: &mut [f32], s: &mut Scratch) {
+        self.run_forward(c, x, y, s.get::<Bufs>());
+    }
+    fn backward(&self, c: &Ctx, _x: &[f32], _y: &[f32], g: Grads, s: &mut Scratch) {
+        self.run_backward(c, g, s.get::<Bufs>());
     }
 }

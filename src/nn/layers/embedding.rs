@@ -2,12 +2,17 @@
 //! a deterministic scatter-add backward (rows added in token order, so the same bits for
 //! any thread count and kernel path).
 
-/// `wte` ([vocab, d]) and `wpe` ([block, d]) offsets in the parameter vector.
+use crate::nn::layer::{Ctx, Dims, Grads, Layer, Scratch};
+
+/// `wte` ([vocab, d]) and `wpe` ([block, d]) offsets in the parameter vector; the model's
+/// first layer, reading the batch's tokens ([`Ctx::tokens`]).
 #[derive(Clone, Debug)]
 pub(crate) struct Embedding {
     pub d: usize,
     pub wte: usize,
     pub wpe: usize,
+    pub vocab: usize,
+    pub dims: Dims,
 }
 
 impl Embedding {
@@ -33,5 +38,23 @@ impl Embedding {
             let p = &mut grad[self.wpe + (i % t) * d..][..d];
             p.iter_mut().zip(row).for_each(|(g, &v)| *g += v);
         }
+    }
+}
+
+impl Layer for Embedding {
+    fn describe(&self) -> String {
+        format!("embedding({}, {})", self.vocab, self.d)
+    }
+    fn out_dims(&self) -> &Dims {
+        &self.dims
+    }
+    fn has_params(&self) -> bool {
+        true
+    }
+    fn forward(&self, c: &Ctx, _x: &[f32], y: &mut [f32], _s: &mut Scratch) {
+        Embedding::forward(self, c.params, c.tokens, c.t, y);
+    }
+    fn backward(&self, c: &Ctx, _x: &[f32], _y: &[f32], g: Grads, _s: &mut Scratch) {
+        Embedding::backward(self, g.grad, c.tokens, c.t, g.dy);
     }
 }

@@ -3,6 +3,7 @@
 //! (Φ = ½(1 + erf(x/√2)), φ = e^(−x²/2)/√(2π)). erf is libm's `erff` (within 1 ulp),
 //! the same bits on every kernel path and for every thread count.
 
+use crate::nn::layer::{Ctx, Dims, Grads, Layer, Scratch};
 use rayon::prelude::*;
 use std::f32::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI};
 
@@ -19,8 +20,7 @@ pub(crate) fn forward(x: &[f32], y: &mut [f32]) {
     });
 }
 
-/// `dx = dy·gelu'(x)` element-wise (written, not added: the caller owns `dx`), in parallel
-/// chunks.
+/// `dx += dy·gelu'(x)` element-wise, in parallel chunks.
 pub(crate) fn backward(x: &[f32], dy: &[f32], dx: &mut [f32]) {
     const PDF: f32 = FRAC_2_SQRT_PI * FRAC_1_SQRT_2 * 0.5;
     let n = x.len().min(dy.len()).min(dx.len());
@@ -29,8 +29,31 @@ pub(crate) fn backward(x: &[f32], dy: &[f32], dx: &mut [f32]) {
             for ((o, &v), &g) in dx.iter_mut().zip(x).zip(dy) {
                 let cdf = 0.5 * (1.0 + libm::erff(v * FRAC_1_SQRT_2));
                 let pdf = (-0.5 * v * v).exp() * PDF;
-                *o = g * (cdf + v * pdf);
+                *o += g * (cdf + v * pdf);
             }
         },
     );
+}
+
+/// The GELU layer (spec `gelu`), of any shape.
+#[derive(Clone, Debug)]
+pub(crate) struct Gelu {
+    pub dims: Dims,
+}
+
+impl Layer for Gelu {
+    fn describe(&self) -> String {
+        "gelu".into()
+    }
+    fn out_dims(&self) -> &Dims {
+        &self.dims
+    }
+    fn forward(&self, _c: &Ctx, x: &[f32], y: &mut [f32], _s: &mut Scratch) {
+        forward(x, y);
+    }
+    fn backward(&self, _c: &Ctx, x: &[f32], _y: &[f32], g: Grads, _s: &mut Scratch) {
+        if let Some(dx) = g.dx {
+            backward(x, g.dy, dx);
+        }
+    }
 }

@@ -5,6 +5,7 @@
 //! every kernel path: this is plain scalar code; row blocks run in parallel, which
 //! changes no sum).
 
+use crate::nn::layer::{Ctx, Dims, Grads, Layer, Scratch};
 use rayon::prelude::*;
 
 /// A LayerNorm over rows of `d` features; `w`, `b`: offsets of its gain and bias (`None`:
@@ -15,6 +16,7 @@ pub(crate) struct LayerNorm {
     pub w: usize,
     pub b: Option<usize>,
     pub eps: f32,
+    pub dims: Dims,
 }
 
 /// Rows per parallel task (rows are independent in the forward pass and in the input
@@ -144,6 +146,53 @@ impl LayerNorm {
                     *g += v;
                 }
             }
+        }
+    }
+}
+
+/// Each row's mean and rstd from the forward pass.
+struct Stats {
+    mean: Vec<f32>,
+    rstd: Vec<f32>,
+}
+
+impl LayerNorm {
+    /// Rows of one sample at the longest context.
+    fn rows(&self) -> usize {
+        self.dims.len() / self.d
+    }
+}
+
+impl Layer for LayerNorm {
+    fn describe(&self) -> String {
+        if self.b.is_some() {
+            "layer_norm".into()
+        } else {
+            "layer_norm(bias=false)".into()
+        }
+    }
+    fn out_dims(&self) -> &Dims {
+        &self.dims
+    }
+    fn has_params(&self) -> bool {
+        true
+    }
+    fn scratch(&self, cap: usize) -> Scratch {
+        let r = cap * self.rows();
+        Scratch::new(Stats { mean: vec![0.0; r], rstd: vec![0.0; r] })
+    }
+    fn scratch_bytes(&self, cap: u64) -> Option<u64> {
+        cap.checked_mul(self.rows() as u64)?.checked_mul(8)
+    }
+    fn forward(&self, c: &Ctx, x: &[f32], y: &mut [f32], s: &mut Scratch) {
+        let st = s.get::<Stats>();
+        LayerNorm::forward(self, c.params, x, y, &mut st.mean, &mut st.rstd);
+    }
+    fn backward(&self, c: &Ctx, x: &[f32], _y: &[f32], g: Grads, s: &mut Scratch) {
+        let st = s.get::<Stats>();
+        match g.dx {
+            Some(dx) => LayerNorm::backward(self, c.params, g.grad, x, &st.mean, &st.rstd, g.dy, dx),
+            None => crate::fused!(self.param_grads(g.grad, x, &st.mean, &st.rstd, g.dy)),
         }
     }
 }

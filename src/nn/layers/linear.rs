@@ -1,68 +1,39 @@
-//! Fully connected layer: `y = x·Wᵀ + b`, W stored out×in (row-major, as PyTorch).
+//! Fully connected layer, PyTorch's `nn.Linear(in, out, bias)`: `y = x·Wᵀ + b` on every row
+//! of its input (a flat sample, or each position of a window), W stored out×in (row-major,
+//! as PyTorch). An image input is flattened first, as the seminar's CNN does. The weight may
+//! be another layer's tensor (a language model's head tied to its token embedding), whose
+//! gradient then gets both contributions.
+//!
+//! Two summation orders, each fixed for a layer whatever the batch, thread count or kernel
+//! path: a flat sample's outputs are dot products of 16 partial sums in a fixed tree (the
+//! `dots` kernel: fastest for the few rows of a classifier's batch), a window's positions go
+//! through the GEMM kernel, one fused multiply-add per term in input order (fastest for the
+//! hundreds of rows of a language model's batch, where packing the weight pays).
+//!
+//! Spec: `linear(out)` (aliases `fc`, `dense`; key `out` or `out_features`).
 
-use super::{Ctx, Grads, ParamRange};
-use crate::kernels::Init;
+use crate::kernels::{Init, Kernels};
+use crate::nn::layer::{Ctx, Dims, Grads, Layer, Scratch};
 
 #[derive(Clone, Debug)]
 pub(crate) struct Linear {
     pub inp: usize,
     pub out: usize,
-    /// Offsets of the weight and bias in the parameter vector.
+    /// Offsets of the weight and (if any) the bias in the parameter vector.
     pub w: usize,
-    pub b: usize,
+    pub b: Option<usize>,
+    /// The name of the tensor the weight is tied to (`None`: its own).
+    pub tied: Option<String>,
+    pub dims: Dims,
 }
 
 impl Linear {
-    pub fn params(&self) -> ParamRange {
-        ParamRange { w: self.w, w_len: self.inp * self.out, b: self.b, b_len: self.out, fan_in: self.inp }
-    }
-
-    /// `y[j][o] = Σ_i x[j][i]·W[o][i] + b[o]` (16 partial sums over i, fixed tree).
-    pub fn forward(&self, c: &Ctx, x: &[f32], y: &mut [f32]) {
-        let (inp, out) = (self.inp, self.out);
-        let w = &c.params[self.w..self.w + inp * out];
-        c.k.dots(x, w, c.n, inp, out, Init::Bias(&c.params[self.b..self.b + out]), y);
-    }
-
-    /// dW = dYᵀ·X and dX = dY·W, each term added in sample (resp. output) order; db = the
-    /// sum of dY's rows in sample order.
-    pub fn backward(&self, c: &Ctx, x: &[f32], g: Grads) {
-        let (inp, out, n) = (self.inp, self.out, c.n);
-        let dy = g.dy;
-        // dW[o][i] = Σ_j dY[j][o]·X[j][i]: A(o, j) = dy[j·out + o]
-        c.k.gemm(out, n, inp, dy, 1, out, x, inp, Init::Zero, &mut g.grad[self.w..self.w + inp * out], inp);
-        let db = &mut g.grad[self.b..self.b + out];
-        db.fill(0.0);
-        for row in dy.chunks_exact(out) {
-            db.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
-        }
-        if let Some(dx) = g.dx {
-            // dX[j][i] = Σ_o dY[j][o]·W[o][i]
-            let w = &c.params[self.w..self.w + inp * out];
-            c.k.gemm(n, out, inp, dy, out, 1, w, inp, Init::Zero, dx, inp);
-        }
-    }
-}
-
-/// The linear layer of a transformer: `y = x·Wᵀ (+ b)` applied to every row (token) of its
-/// input, with an optional bias, and a backward pass that *adds* into the input gradient
-/// (so residual branches and a tied head accumulate). The same kernels and summation
-/// orders as [`Linear`].
-#[derive(Clone, Debug)]
-pub(crate) struct RowLinear {
-    pub inp: usize,
-    pub out: usize,
-    pub w: usize,
-    pub b: Option<usize>,
-}
-
-impl RowLinear {
     /// `y[r][o] = b[o] + Σ_i x[r][i]·W[o][i]` for `rows` rows, through the GEMM kernel
     /// reading W transposed (B(i, o) = W[o][i], which the kernel packs into contiguous
     /// panels): each output starts from its bias (or 0) and adds its `inp` terms one fused
     /// multiply-add at a time, in input order. Vectorised across outputs, it keeps a tile of
-    /// outputs in registers (row-by-row dot products, as [`Linear`] uses, ran 1.6× slower).
-    pub fn forward(&self, k: &crate::kernels::Kernels, params: &[f32], x: &[f32], rows: usize, y: &mut [f32]) {
+    /// outputs in registers (row-by-row dot products ran 1.6× slower on the GPT).
+    pub fn forward_rows(&self, k: &Kernels, params: &[f32], x: &[f32], rows: usize, y: &mut [f32]) {
         let (inp, out) = (self.inp, self.out);
         let y = &mut y[..rows * out];
         let w = &params[self.w..self.w + inp * out];
@@ -76,12 +47,12 @@ impl RowLinear {
         }
     }
 
-    /// Adds dW = dYᵀ·X (and db, the column sums of dY in row order) into `grad`, and
-    /// dX = dY·W into `dx` when given.
+    /// Adds dW = dYᵀ·X (each term in row order) and db (the column sums of dY in row order)
+    /// into `grad`, and dX = dY·W into `dx` when given.
     #[allow(clippy::too_many_arguments)]
-    pub fn backward(
+    pub fn backward_rows(
         &self,
-        k: &crate::kernels::Kernels,
+        k: &Kernels,
         params: &[f32],
         grad: &mut [f32],
         x: &[f32],
@@ -101,5 +72,44 @@ impl RowLinear {
             let w = &params[self.w..self.w + inp * out];
             k.gemm(rows, out, inp, dy, out, 1, w, inp, Init::Keep, dx, inp);
         }
+    }
+}
+
+impl Layer for Linear {
+    fn describe(&self) -> String {
+        let mut s = format!("linear({}", self.out);
+        if self.b.is_none() {
+            s.push_str(", bias=false");
+        }
+        if let Some(t) = &self.tied {
+            s.push_str(&format!(", tied=\"{t}\""));
+        }
+        s + ")"
+    }
+    fn out_dims(&self) -> &Dims {
+        &self.dims
+    }
+    fn macs(&self) -> u64 {
+        let rows = if self.dims.seq { self.dims.dims[0] } else { 1 };
+        (rows as u64).saturating_mul(self.inp as u64).saturating_mul(self.out as u64)
+    }
+    fn has_params(&self) -> bool {
+        true
+    }
+    fn forward(&self, c: &Ctx, x: &[f32], y: &mut [f32], _s: &mut Scratch) {
+        let rows = x.len() / self.inp;
+        if self.dims.seq {
+            return self.forward_rows(c.k, c.params, x, rows, y);
+        }
+        let (inp, out) = (self.inp, self.out);
+        let w = &c.params[self.w..self.w + inp * out];
+        let init = match self.b {
+            Some(b) => Init::Bias(&c.params[b..b + out]),
+            None => Init::Zero,
+        };
+        c.k.dots(x, w, rows, inp, out, init, y);
+    }
+    fn backward(&self, c: &Ctx, x: &[f32], _y: &[f32], g: Grads, _s: &mut Scratch) {
+        self.backward_rows(c.k, c.params, g.grad, x, g.dy, x.len() / self.inp, g.dx);
     }
 }

@@ -7,7 +7,8 @@
 //! positive — the same numbers as the two layers one after the other, without writing and
 //! reading the ReLU's output and gradient.
 
-use super::{Ctx, Grads, Scratch};
+use super::Bufs;
+use crate::nn::layer::{Ctx, Dims, Grads, Layer, Scratch};
 
 #[derive(Clone, Debug)]
 pub(crate) struct MaxPool {
@@ -19,14 +20,15 @@ pub(crate) struct MaxPool {
     pub ow: usize,
     /// A ReLU applied to the input first (only with k = 2).
     pub relu: bool,
+    pub dims: Dims,
 }
 
 impl MaxPool {
     /// `idx`: for each output, the index of its maximum within the sample's input; `f`: one
     /// sample's output gradient through the ReLU.
-    pub fn scratch(&self, cap: usize) -> Scratch {
+    fn bufs(&self, cap: usize) -> Bufs {
         let outs = self.c * self.oh * self.ow;
-        Scratch { idx: vec![0u32; cap * outs], f: vec![0f32; if self.relu { outs } else { 0 }], ..Default::default() }
+        Bufs { idx: vec![0u32; cap * outs], f: vec![0f32; if self.relu { outs } else { 0 }], ..Default::default() }
     }
 
     /// The bytes of [`MaxPool::scratch`] for `cap` samples (`None` on overflow).
@@ -35,7 +37,7 @@ impl MaxPool {
         outs.checked_mul(cap.checked_add(self.relu as u64)?)?.checked_mul(4)
     }
 
-    pub fn forward(&self, c: &Ctx, x: &[f32], y: &mut [f32], s: &mut Scratch) {
+    fn run_forward(&self, c: &Ctx, x: &[f32], y: &mut [f32], s: &mut Bufs) {
         let (ch, h, wd, oh, ow) = (self.c, self.h, self.wd, self.oh, self.ow);
         let (ins, outs) = (ch * h * wd, ch * oh * ow);
         for (xs, (ys, ats)) in
@@ -75,12 +77,11 @@ impl MaxPool {
         }
     }
 
-    /// Each output's gradient goes to the input that was its maximum (through the ReLU:
-    /// only where the pooled value is positive); the others get 0.
-    pub fn backward(&self, c: &Ctx, y: &[f32], g: Grads, s: &mut Scratch) {
+    /// Each output's gradient is added to the input that was its maximum (through the ReLU:
+    /// only where the pooled value is positive); the others get nothing.
+    fn run_backward(&self, c: &Ctx, y: &[f32], g: Grads, s: &mut Bufs) {
         let Some(dx) = g.dx else { return };
         let (ins, outs) = (self.c * self.h * self.wd, self.c * self.oh * self.ow);
-        dx.fill(0.0);
         for (((dxs, ats), dys), ys) in dx
             .chunks_exact_mut(ins)
             .zip(s.idx.chunks_exact(outs))
@@ -89,13 +90,45 @@ impl MaxPool {
             .take(c.n)
         {
             // windows do not overlap: each input is the maximum of at most one window
-            if self.relu {
+            let vals = if self.relu {
                 let masked = &mut s.f[..outs];
                 masked.iter_mut().zip(dys.iter().zip(ys)).for_each(|(m, (&d, &v))| *m = if v > 0.0 { d } else { 0.0 });
-                c.k.scatter(dxs, ats, masked);
+                &*masked
             } else {
-                c.k.scatter(dxs, ats, dys);
+                dys
+            };
+            if g.fresh {
+                // into zeros, writing is adding
+                c.k.scatter(dxs, ats, vals);
+            } else {
+                ats.iter().zip(vals).for_each(|(&i, &v)| dxs[i as usize] += v);
             }
         }
+    }
+}
+
+impl Layer for MaxPool {
+    fn describe(&self) -> String {
+        let k = self.k;
+        if self.relu {
+            format!("relu, maxpool({k})")
+        } else {
+            format!("maxpool({k})")
+        }
+    }
+    fn out_dims(&self) -> &Dims {
+        &self.dims
+    }
+    fn scratch(&self, cap: usize) -> Scratch {
+        Scratch::new(self.bufs(cap))
+    }
+    fn scratch_bytes(&self, cap: u64) -> Option<u64> {
+        MaxPool::scratch_bytes(self, cap)
+    }
+    fn forward(&self, c: &Ctx, x: &[f32], y: &mut [f32], s: &mut Scratch) {
+        self.run_forward(c, x, y, s.get::<Bufs>());
+    }
+    fn backward(&self, c: &Ctx, _x: &[f32], y: &[f32], g: Grads, s: &mut Scratch) {
+        self.run_backward(c, y, g, s.get::<Bufs>());
     }
 }

@@ -114,6 +114,9 @@ fn gradients_of_tiny_models_match_finite_differences() {
     for spec in [
         "conv(2,k=3,p=1,s=1),tanh,maxpool(2),conv(2,k=2,s=2),sigmoid,flatten,linear(5),relu,linear(3)",
         "conv(2,k=3,p=1),tanh,conv(3,k=3,p=1),sigmoid,flatten,linear(20),tanh,linear(3)",
+        // blocks: residual branches (nested too), LayerNorm with and without bias, GELU and a
+        // linear layer without bias, whose input gradients add
+        "linear(12),residual(layer_norm,linear(12),gelu),residual(residual(tanh,linear(12,bias=false)),layer_norm(bias=false)),linear(3)",
     ] {
         check_tiny_model(spec);
     }

@@ -35,6 +35,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 (ListWhat::Optimizers, true) => say_raw!("{}", optimizers_markdown()),
                 (ListWhat::Schedulers, _) => say_raw!("{}", list_schedulers()),
                 (ListWhat::Functions, _) => say_raw!("{}", list_functions()),
+                (ListWhat::Layers, _) => say_raw!("{}", crate::nn::spec::list_layers()),
             }
             Ok(())
         }

@@ -557,6 +557,8 @@ pub enum ListWhat {
     /// Learning-rate schedulers and gradient clipping (the modifiers after `|` in a spec)
     Schedulers,
     Functions,
+    /// The layers a `--model` spec can be built of, with their keys and defaults
+    Layers,
 }
 
 #[cfg(test)]

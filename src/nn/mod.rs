@@ -3,6 +3,7 @@
 //! passes: the seminar's MNIST models and sequential models from a spec ([`Model`]), and the
 //! character-level GPT ([`Gpt`]), built of the same layers with residual blocks.
 
+pub mod build;
 pub mod checkpoint;
 pub mod gpt;
 pub mod layer;

@@ -6,14 +6,13 @@
 //! run-time chosen kernels (`crate::kernels`), whose every path gives the same bits; the
 //! workspace says which path it runs on.
 
-use super::layer::{Ctx, Dims, Layer};
-use super::layers::{Act, Activation, Conv, Flatten, Linear, MaxPool};
-use super::params::{InitRule, Params};
+use super::build::{self, Builder};
+use super::layer::{Ctx, Dims};
+use super::params::Params;
 use super::sequential::{SeqWork, Sequential};
 use super::spec::LayerSpec;
 use crate::kernels::{self, Kernels, Path};
 use crate::limits::{self, Allow};
-use crate::optim::Role;
 use anyhow::{bail, Result};
 
 /// Channels × height × width of an image.
@@ -150,138 +149,31 @@ impl Model {
         if input_len.is_none() {
             bail!("the input images of {}×{}×{} values are larger than the memory limit", input.c, input.h, input.w);
         }
-        let mut shape = input;
-        // after a linear or flatten layer the activations are flat: no more conv layers
-        let mut flat = false;
-        let dims_of = |s: Shape, flat: bool| if flat { Dims::fixed(&[s.len()]) } else { Dims::fixed(&[s.c, s.h, s.w]) };
-        let mut body = Sequential::new(dims_of(input, false));
         let mut params = Params::default();
-        let mut last_relu = false;
-        let mut macs = 0u64;
-        let mut train_macs = 0u64;
-        for (i, s) in specs.iter().enumerate() {
-            let at = |what: &dyn std::fmt::Display| anyhow::anyhow!("layer {} ({s}): {what}", i + 1);
-            // the limit's message, with the value named by its key instead of the flag
-            let check = |limit: &limits::Limit, key: &str, v: Option<u64>| -> Result<u64> {
-                limit.check(v, allow).map_err(|e| {
-                    let m = e.0.strip_prefix(limit.flag).map_or(e.0.clone(), |rest| format!("{key}{rest}"));
-                    at(&m)
-                })
-            };
-            let width = |v: usize| check(&limits::WIDTH, "out", Some(v as u64));
-            let kernel = |key: &str, v: usize| check(&limits::KERNEL, key, Some(v as u64));
-            let n = params.len() as u64;
-            let count = |v: Option<u64>| check(&limits::PARAMS, "the model would have", v);
-            let activation = |c: u64, h: u64, w: u64| -> Result<u64> {
-                mul(c, mul(h, w).unwrap_or(u64::MAX)).filter(|&v| v <= max_act).ok_or_else(|| {
-                    at(&format!("its output of {c}×{h}×{w} values is larger than the memory limit allows"))
-                })
-            };
-            let compute = |macs: u64| check(&limits::MACS, "the model would need", Some(macs));
-            let in_len = shape.len() as u64;
-            let uniform = |fan_in: usize| InitRule::Uniform(1.0 / (fan_in as f32).sqrt());
-            let declare = |params: &mut Params, name: String, shape: Vec<usize>, init: InitRule| {
-                let role = Role::guess(&name, &shape);
-                params.add(name, shape, role, init)
-            };
-            let mut relu = false;
-            let l: Box<dyn Layer> = match *s {
-                LayerSpec::Linear { out } => {
-                    width(out)?;
-                    let w_len = mul(in_len, out);
-                    count(w_len.and_then(|w| w.checked_add(out as u64)?.checked_add(n)))?;
-                    let inp = shape.len();
-                    let w = declare(&mut params, format!("{i}.linear.weight"), vec![out, inp], uniform(inp));
-                    let b = declare(&mut params, format!("{i}.linear.bias"), vec![out], uniform(inp));
-                    shape = Shape { c: out, h: 1, w: 1 };
-                    flat = true;
-                    Box::new(Linear { inp, out, w, b: Some(b), tied: None, dims: dims_of(shape, true) })
-                }
-                LayerSpec::Conv { out, k, stride, pad } => {
-                    width(out)?;
-                    kernel("k", k)?;
-                    kernel("s", stride)?;
-                    kernel("p", pad)?;
-                    if flat {
-                        return Err(at(&"a conv layer needs an image, but its input is flat (put conv layers before linear and flatten ones)"));
-                    }
-                    // sizes here are at most 2^31 (the input) plus twice the padding: no overflow
-                    let (hp, wp) = (shape.h + 2 * pad, shape.w + 2 * pad);
-                    if hp < k || wp < k {
-                        return Err(at(&format_args!(
-                            "its {}×{} input{} is smaller than the {k}×{k} kernel",
-                            shape.h,
-                            shape.w,
-                            if pad > 0 { format!(" (padded to {hp}×{wp})") } else { String::new() }
-                        )));
-                    }
-                    let (oh, ow) = ((hp - k) / stride + 1, (wp - k) / stride + 1);
-                    let taps = mul(shape.c, mul(k, k).unwrap_or(u64::MAX));
-                    let w_len = taps.and_then(|t| mul(t, out));
-                    count(w_len.and_then(|w| w.checked_add(out as u64)?.checked_add(n)))?;
-                    activation(out as u64, oh as u64, ow as u64)?;
-                    let kk = shape.c * k * k;
-                    let w = declare(&mut params, format!("{i}.conv.weight"), vec![out, shape.c, k, k], uniform(kk));
-                    declare(&mut params, format!("{i}.conv.bias"), vec![out], uniform(kk));
-                    let c = Conv::new(shape.c, shape.h, shape.w, out, k, stride, pad, w);
-                    shape = Shape { c: out, h: oh, w: ow };
-                    Box::new(c)
-                }
-                LayerSpec::MaxPool { k } => {
-                    kernel("k", k)?;
-                    if shape.h < k || shape.w < k {
-                        return Err(at(&format_args!(
-                            "its {}×{} input is smaller than the {k}×{k} window (the output would be less than 1×1)",
-                            shape.h, shape.w
-                        )));
-                    }
-                    let (oh, ow) = (shape.h / k, shape.w / k);
-                    // a ReLU right before a 2×2 pool is folded into it (same numbers)
-                    let fold = fuse && k == 2 && last_relu;
-                    if fold {
-                        body.layers.pop();
-                    }
-                    let l = MaxPool {
-                        c: shape.c,
-                        h: shape.h,
-                        wd: shape.w,
-                        k,
-                        oh,
-                        ow,
-                        relu: fold,
-                        dims: Dims::fixed(&[shape.c, oh, ow]),
-                    };
-                    shape = Shape { c: shape.c, h: oh, w: ow };
-                    Box::new(l)
-                }
-                LayerSpec::Relu | LayerSpec::Tanh | LayerSpec::Sigmoid => {
-                    let f = match *s {
-                        LayerSpec::Relu => Activation::Relu,
-                        LayerSpec::Tanh => Activation::Tanh,
-                        _ => Activation::Sigmoid,
-                    };
-                    relu = f == Activation::Relu;
-                    Box::new(Act { f, dims: dims_of(shape, flat) })
-                }
-                LayerSpec::Flatten => {
-                    shape = Shape { c: shape.len(), h: 1, w: 1 };
-                    flat = true;
-                    Box::new(Flatten { dims: dims_of(shape, true) })
-                }
-            };
-            last_relu = relu;
-            if l.has_params() {
-                let m = l.macs();
-                macs = compute(macs.saturating_add(m))?;
-                train_macs = train_macs.saturating_add(m.saturating_mul(if train_macs == 0 { 2 } else { 3 }));
-            }
-            body.push(l);
-        }
-        if shape.len() != classes {
-            bail!(
-                "the model ends with {} outputs, but the data has {classes} classes (end with linear({classes}))",
-                shape.len()
-            );
+        let mut b = Builder {
+            params: &mut params,
+            dims: Dims::fixed(&[input.c, input.h, input.w]),
+            allow,
+            max_act,
+            prefix: String::new(),
+            fuse,
+            after_relu: false,
+            folded: false,
+            depth: 0,
+            macs: 0,
+        };
+        let body = build::sequence(specs, &mut b, "")?;
+        let macs = b.macs;
+        // the multiply-adds of a training step: forward, weight gradient, and input gradient
+        // for every parametrised layer but the first
+        let train_macs = body
+            .layers
+            .iter()
+            .filter(|l| l.has_params())
+            .fold(0u64, |t, l| t.saturating_add(l.macs().saturating_mul(if t == 0 { 2 } else { 3 })));
+        let outputs = body.out_dims().len();
+        if outputs != classes {
+            bail!("the model ends with {outputs} outputs, but the data has {classes} classes (end with linear({classes}))");
         }
         if params.is_empty() {
             bail!("the model has no parameters (add a linear or conv layer)");
@@ -405,6 +297,7 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::optim::Role;
 
     #[test]
     fn a_relu_folded_into_the_max_pool_gives_the_same_bits_as_the_two_layers() {
@@ -515,12 +408,40 @@ mod tests {
     }
 
     #[test]
+    fn tensors_inside_blocks_are_named_by_their_path_and_a_block_keeps_its_shape() {
+        let m = build("linear(16),residual(layer_norm,linear(16),gelu),linear(10)", MNIST, Allow::DEFAULT).unwrap();
+        let names: Vec<&str> = m.param_shapes.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "0.linear.weight",
+                "0.linear.bias",
+                "1.0.layer_norm.weight",
+                "1.0.layer_norm.bias",
+                "1.1.linear.weight",
+                "1.1.linear.bias",
+                "2.linear.weight",
+                "2.linear.bias"
+            ]
+        );
+        let roles: Vec<Role> = m.layout().tensors.iter().map(|t| t.role).collect();
+        assert_eq!(roles[2], Role::NormGain);
+        assert_eq!(roles[4], Role::Hidden);
+        let e = err("linear(16),residual(linear(8)),linear(10)", MNIST, Allow::DEFAULT);
+        assert!(e.starts_with("layer 2 (residual(linear(8))): residual: the body's output [8]"), "{e}");
+        let e = err("linear(16),residual(linear(16),conv(2)),linear(10)", MNIST, Allow::DEFAULT);
+        assert!(e.starts_with("layer 2 (residual(linear(16),conv(2,k=3,s=1,p=0))): layer 2 (conv"), "{e}");
+        assert!(err("layer_norm,linear(10)", MNIST, Allow::DEFAULT).contains("needs a flat input"));
+    }
+
+    #[test]
     fn bytes_for_counts_exactly_what_the_workspace_allocates() {
         for spec in [
             "mlp",
             "cnn",
             "conv(4,k=3,s=2,p=1),relu,maxpool(3),linear(10)",
             "conv(2,k=5),tanh,maxpool(2),relu,flatten,linear(10)",
+            "linear(16),residual(layer_norm,linear(16),gelu),linear(10)",
         ] {
             let m = build(spec, Shape { c: 1, h: 17, w: 23 }, Allow::DEFAULT).unwrap();
             for cap in [1, 7] {

@@ -337,6 +337,22 @@ impl Spec {
         }
     }
 
+    /// Parses `spec, spec, ...` (a model's layer list); spans refer to the whole text.
+    pub fn parse_list(text: &str) -> Result<Vec<Spec>, SpecError> {
+        let mut lx = Lexer { s: text, pos: 0, depth: 0 };
+        let mut out = vec![lx.call()?];
+        loop {
+            match lx.peek() {
+                None => return Ok(out),
+                Some(b',') => {
+                    lx.pos += 1;
+                    out.push(lx.call()?);
+                }
+                Some(_) => return Err(lx.error_here("expected ',' or the end of the list".into())),
+            }
+        }
+    }
+
     /// The value given for `key` (case-insensitive), if any.
     pub fn get(&self, key: &str) -> Option<&Arg> {
         self.args.iter().find(|a| a.key.as_deref().is_some_and(|k| k.eq_ignore_ascii_case(key)))

@@ -1,7 +1,9 @@
 //! Element-wise activations: ReLU, tanh, sigmoid (exact selects or libm per element, so the
 //! same on every kernel path).
 
+use crate::nn::build::{boxed, Builder};
 use crate::nn::layer::{Ctx, Dims, Grads, Layer, Scratch};
+use crate::nn::spec::LayerKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Activation {
@@ -85,3 +87,47 @@ impl Layer for Flatten {
         }
     }
 }
+
+fn build_act(f: Activation, b: &mut Builder) -> anyhow::Result<Box<dyn Layer>> {
+    boxed(Act { f, dims: b.dims.clone() })
+}
+
+/// `relu`: PyTorch's `nn.ReLU`, max(x, 0).
+pub(crate) const RELU: LayerKind = LayerKind {
+    name: "relu",
+    aliases: &[],
+    about: "nn.ReLU: max(x, 0)",
+    keys: &[],
+    body: false,
+    build: |_, b| build_act(Activation::Relu, b),
+};
+
+/// `tanh`: PyTorch's `nn.Tanh`.
+pub(crate) const TANH: LayerKind = LayerKind {
+    name: "tanh",
+    aliases: &[],
+    about: "nn.Tanh: tanh x",
+    keys: &[],
+    body: false,
+    build: |_, b| build_act(Activation::Tanh, b),
+};
+
+/// `sigmoid`: PyTorch's `nn.Sigmoid`, 1/(1 + e^−x).
+pub(crate) const SIGMOID: LayerKind = LayerKind {
+    name: "sigmoid",
+    aliases: &[],
+    about: "nn.Sigmoid: 1/(1 + exp(−x))",
+    keys: &[],
+    body: false,
+    build: |_, b| build_act(Activation::Sigmoid, b),
+};
+
+/// `flatten`: PyTorch's `nn.Flatten`, an image to a feature vector.
+pub(crate) const FLATTEN: LayerKind = LayerKind {
+    name: "flatten",
+    aliases: &[],
+    about: "nn.Flatten: an image to a vector of its values",
+    keys: &[],
+    body: false,
+    build: |_, b| boxed(Flatten { dims: Dims::fixed(&[b.dims.len()]) }),
+};

@@ -6,7 +6,11 @@
 
 use super::Bufs;
 use crate::kernels::{ConvGeom, Init};
+use crate::nn::build::{boxed, mul, Builder};
 use crate::nn::layer::{Ctx, Dims, Grads, Layer, Scratch};
+use crate::nn::params::InitRule;
+use crate::nn::spec::{Key, LayerKind, LayerSpec, Ty, Val};
+use anyhow::bail;
 
 #[derive(Clone, Debug)]
 pub(crate) struct Conv {
@@ -249,4 +253,44 @@ impl Layer for Conv {
     fn backward(&self, c: &Ctx, _x: &[f32], _y: &[f32], g: Grads, s: &mut Scratch) {
         self.run_backward(c, g, s.get::<Bufs>());
     }
+}
+
+/// `conv(out, k=3, s=1, p=0)`: PyTorch's `nn.Conv2d(in, out, k, stride=s, padding=p)`, `in`
+/// the input's channels; weight and bias U(±1/√(in·k·k)), PyTorch's default.
+pub(crate) const KIND: LayerKind = LayerKind {
+    name: "conv",
+    aliases: &["conv2d"],
+    about: "nn.Conv2d(in, out, k, stride=s, padding=p) with zero padding, in from the input's channels",
+    keys: &[
+        Key { names: &["out", "out_channels"], ty: Ty::Size, default: None, always_shown: false },
+        Key { names: &["k", "kernel", "kernel_size"], ty: Ty::Size, default: Some(Val::Size(3)), always_shown: true },
+        Key { names: &["s", "stride"], ty: Ty::Size, default: Some(Val::Size(1)), always_shown: true },
+        Key { names: &["p", "padding"], ty: Ty::Count, default: Some(Val::Size(0)), always_shown: true },
+    ],
+    body: false,
+    build,
+};
+
+fn build(s: &LayerSpec, b: &mut Builder) -> anyhow::Result<Box<dyn Layer>> {
+    let out = b.width("out", s.size("out"))?;
+    let k = b.kernel("k", s.size("k"))?;
+    let stride = b.kernel("s", s.size("s"))?;
+    let pad = b.kernel("p", s.size("p"))?;
+    let &[c, h, w] = b.dims.dims.as_slice() else {
+        bail!("a conv layer needs an image, but its input is flat (put conv layers before linear and flatten ones)")
+    };
+    // sizes here are at most 2^31 (the input) plus twice the padding: no overflow
+    let (hp, wp) = (h + 2 * pad, w + 2 * pad);
+    if hp < k || wp < k {
+        let padded = if pad > 0 { format!(" (padded to {hp}×{wp})") } else { String::new() };
+        bail!("its {h}×{w} input{padded} is smaller than the {k}×{k} kernel");
+    }
+    let (oh, ow) = ((hp - k) / stride + 1, (wp - k) / stride + 1);
+    let taps = mul(c, mul(k, k).unwrap_or(u64::MAX));
+    b.room_for(taps.and_then(|t| mul(t, out)).and_then(|w| w.checked_add(out as u64)))?;
+    b.activation(out as u64, oh as u64, ow as u64)?;
+    let init = InitRule::Uniform(1.0 / ((c * k * k) as f32).sqrt());
+    let wt = b.declare("conv.weight", vec![out, c, k, k], init);
+    b.declare("conv.bias", vec![out], init);
+    boxed(Conv::new(c, h, w, out, k, stride, pad, wt))
 }

@@ -3,7 +3,9 @@
 //! (Φ = ½(1 + erf(x/√2)), φ = e^(−x²/2)/√(2π)). erf is libm's `erff` (within 1 ulp),
 //! the same bits on every kernel path and for every thread count.
 
+use crate::nn::build::boxed;
 use crate::nn::layer::{Ctx, Dims, Grads, Layer, Scratch};
+use crate::nn::spec::LayerKind;
 use rayon::prelude::*;
 use std::f32::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI};
 
@@ -57,3 +59,13 @@ impl Layer for Gelu {
         }
     }
 }
+
+/// `gelu`: PyTorch's `nn.GELU()` (the exact erf form).
+pub(crate) const KIND: LayerKind = LayerKind {
+    name: "gelu",
+    aliases: &[],
+    about: "nn.GELU(): x·Φ(x) with the exact erf",
+    keys: &[],
+    body: false,
+    build: |_, b| boxed(Gelu { dims: b.dims.clone() }),
+};

@@ -5,7 +5,11 @@
 //! every kernel path: this is plain scalar code; row blocks run in parallel, which
 //! changes no sum).
 
+use crate::nn::build::{boxed, Builder};
 use crate::nn::layer::{Ctx, Dims, Grads, Layer, Scratch};
+use crate::nn::params::InitRule;
+use crate::nn::spec::{Key, LayerKind, LayerSpec, Ty, Val};
+use crate::optim::Role;
 use rayon::prelude::*;
 
 /// A LayerNorm over rows of `d` features; `w`, `b`: offsets of its gain and bias (`None`:
@@ -165,10 +169,17 @@ impl LayerNorm {
 
 impl Layer for LayerNorm {
     fn describe(&self) -> String {
-        if self.b.is_some() {
+        let mut keys = Vec::new();
+        if self.eps != 1e-5 {
+            keys.push(format!("eps={}", crate::optim::fmt_num(self.eps as f64)));
+        }
+        if self.b.is_none() {
+            keys.push("bias=false".into());
+        }
+        if keys.is_empty() {
             "layer_norm".into()
         } else {
-            "layer_norm(bias=false)".into()
+            format!("layer_norm({})", keys.join(","))
         }
     }
     fn out_dims(&self) -> &Dims {
@@ -195,4 +206,32 @@ impl Layer for LayerNorm {
             None => crate::fused!(self.param_grads(g.grad, x, &st.mean, &st.rstd, g.dy)),
         }
     }
+}
+
+/// `layer_norm(eps=1e-5, bias=true)`: PyTorch's `nn.LayerNorm(d, eps, bias)` over the
+/// features of a flat input or of each position; gain 1, bias 0.
+pub(crate) const KIND: LayerKind = LayerKind {
+    name: "layer_norm",
+    aliases: &["layernorm", "ln"],
+    about: "nn.LayerNorm(d, eps, bias): (x − mean)/√(var + eps)·w + b over the features",
+    keys: &[
+        Key { names: &["eps"], ty: Ty::Float, default: Some(Val::Float(1e-5)), always_shown: false },
+        Key { names: &["bias"], ty: Ty::Flag, default: Some(Val::Flag(true)), always_shown: false },
+    ],
+    body: false,
+    build,
+};
+
+fn build(s: &LayerSpec, b: &mut Builder) -> anyhow::Result<Box<dyn Layer>> {
+    if !b.dims.seq && b.dims.dims.len() != 1 {
+        anyhow::bail!("layer_norm needs a flat input (put it after a linear or flatten layer)");
+    }
+    let d = b.dims.last();
+    let bias = s.flag("bias");
+    b.room_for(Some(if bias { 2 * d as u64 } else { d as u64 }))?;
+    let name = |what: &str| format!("{}layer_norm.{what}", b.prefix);
+    let (wn, bn) = (name("weight"), name("bias"));
+    let w = b.params.add(wn, vec![d], Role::NormGain, InitRule::Ones);
+    let bb = bias.then(|| b.params.add(bn, vec![d], Role::Bias, InitRule::Zeros));
+    boxed(LayerNorm { d, w, b: bb, eps: s.float("eps") as f32, dims: b.dims.clone() })
 }

@@ -13,7 +13,10 @@
 //! Spec: `linear(out)` (aliases `fc`, `dense`; key `out` or `out_features`).
 
 use crate::kernels::{Init, Kernels};
+use crate::nn::build::{boxed, features, mul, Builder};
 use crate::nn::layer::{Ctx, Dims, Grads, Layer, Scratch};
+use crate::nn::params::InitRule;
+use crate::nn::spec::{Key, LayerKind, LayerSpec, Ty, Val};
 
 #[derive(Clone, Debug)]
 pub(crate) struct Linear {
@@ -112,4 +115,30 @@ impl Layer for Linear {
     fn backward(&self, c: &Ctx, x: &[f32], _y: &[f32], g: Grads, _s: &mut Scratch) {
         self.backward_rows(c.k, c.params, g.grad, x, g.dy, x.len() / self.inp, g.dx);
     }
+}
+
+/// `linear(out, bias=true)`: PyTorch's `nn.Linear(in, out, bias)`, `in` taken from its input
+/// (an image is flattened); weight and bias U(±1/√in), PyTorch's default.
+pub(crate) const KIND: LayerKind = LayerKind {
+    name: "linear",
+    aliases: &["fc", "dense"],
+    about: "nn.Linear(in, out, bias): y = x·Wᵀ + b, in from the input (an image is flattened first)",
+    keys: &[
+        Key { names: &["out", "out_features"], ty: Ty::Size, default: None, always_shown: false },
+        Key { names: &["bias"], ty: Ty::Flag, default: Some(Val::Flag(true)), always_shown: false },
+    ],
+    body: false,
+    build,
+};
+
+fn build(s: &LayerSpec, b: &mut Builder) -> anyhow::Result<Box<dyn Layer>> {
+    let out = b.width("out", s.size("out"))?;
+    let bias = s.flag("bias");
+    let inp = features(&b.dims);
+    b.room_for(mul(inp, out).and_then(|w| w.checked_add(if bias { out as u64 } else { 0 })))?;
+    let init = InitRule::Uniform(1.0 / (inp as f32).sqrt());
+    let w = b.declare("linear.weight", vec![out, inp], init);
+    let bb = bias.then(|| b.declare("linear.bias", vec![out], init));
+    let dims = if b.dims.seq { Dims::seq(b.dims.dims[0], &[out]) } else { Dims::fixed(&[out]) };
+    boxed(Linear { inp, out, w, b: bb, tied: None, dims })
 }

@@ -14,15 +14,27 @@ mod linear;
 mod pool;
 mod residual;
 
-pub(crate) use activation::{Act, Activation, Flatten};
 pub(crate) use attention::SelfAttention;
-pub(crate) use conv::Conv;
 pub(crate) use embedding::Embedding;
 pub(crate) use gelu::Gelu;
 pub(crate) use layer_norm::LayerNorm;
 pub(crate) use linear::Linear;
-pub(crate) use pool::MaxPool;
 pub(crate) use residual::Residual;
+
+/// The layers a model spec can name, each declared once in its own file (a new layer is its
+/// file and one line here).
+pub(crate) const KINDS: &[&crate::nn::spec::LayerKind] = &[
+    &linear::KIND,
+    &conv::KIND,
+    &pool::KIND,
+    &activation::RELU,
+    &activation::TANH,
+    &activation::SIGMOID,
+    &activation::FLATTEN,
+    &gelu::KIND,
+    &layer_norm::KIND,
+    &residual::KIND,
+];
 
 /// Plain buffers a layer keeps between its passes (the conv's padded input or columns, the
 /// max-pool's argmax indices).

@@ -8,7 +8,10 @@
 //! reading the ReLU's output and gradient.
 
 use super::Bufs;
+use crate::nn::build::{boxed, Builder};
 use crate::nn::layer::{Ctx, Dims, Grads, Layer, Scratch};
+use crate::nn::spec::{Key, LayerKind, LayerSpec, Ty, Val};
+use anyhow::bail;
 
 #[derive(Clone, Debug)]
 pub(crate) struct MaxPool {
@@ -131,4 +134,34 @@ impl Layer for MaxPool {
     fn backward(&self, c: &Ctx, _x: &[f32], y: &[f32], g: Grads, s: &mut Scratch) {
         self.run_backward(c, y, g, s.get::<Bufs>());
     }
+}
+
+/// `maxpool(k=2)`: PyTorch's `nn.MaxPool2d(k)` (stride k). Right after a ReLU, a 2×2 pool
+/// takes the ReLU into itself.
+pub(crate) const KIND: LayerKind = LayerKind {
+    name: "maxpool",
+    aliases: &["maxpool2d", "pool"],
+    about: "nn.MaxPool2d(k): the maximum of each k×k window, stride k",
+    keys: &[Key {
+        names: &["k", "kernel", "kernel_size"],
+        ty: Ty::Size,
+        default: Some(Val::Size(2)),
+        always_shown: false,
+    }],
+    body: false,
+    build,
+};
+
+fn build(s: &LayerSpec, b: &mut Builder) -> anyhow::Result<Box<dyn Layer>> {
+    let k = b.kernel("k", s.size("k"))?;
+    let &[c, h, w] = b.dims.dims.as_slice() else {
+        bail!("a max-pool layer needs an image, but its input is flat (put it before linear and flatten layers)")
+    };
+    if h < k || w < k {
+        bail!("its {h}×{w} input is smaller than the {k}×{k} window (the output would be less than 1×1)");
+    }
+    let (oh, ow) = (h / k, w / k);
+    let relu = b.fuse && k == 2 && b.after_relu;
+    b.folded = relu;
+    boxed(MaxPool { c, h, wd: w, k, oh, ow, relu, dims: Dims::fixed(&[c, oh, ow]) })
 }

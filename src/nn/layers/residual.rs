@@ -2,8 +2,10 @@
 //! `x = x + mlp(ln_2(x))`): a sequence of layers whose output has its input's shape, added to
 //! its input. The backward pass gives the input the output's gradient plus the body's.
 
+use crate::nn::build::{body, boxed};
 use crate::nn::layer::{Ctx, Dims, Grads, Layer, Scratch};
 use crate::nn::sequential::{SeqWork, Sequential};
+use crate::nn::spec::LayerKind;
 
 #[derive(Debug)]
 pub(crate) struct Residual {
@@ -69,3 +71,14 @@ impl Layer for Residual {
         self.body.backward(c, x, s.get::<SeqWork>(), grad, dy, dx, false, spare);
     }
 }
+
+/// `residual(layer, ...)`: `x + body(x)`, the body a list of layers whose output has the
+/// input's shape.
+pub(crate) const KIND: LayerKind = LayerKind {
+    name: "residual",
+    aliases: &[],
+    about: "x + body(x): the layers given, added to their input (a transformer block's skip connection)",
+    keys: &[],
+    body: true,
+    build: |s, b| boxed(Residual::new(body(&s.body, b)?)?),
+};

@@ -576,5 +576,8 @@ fn model_specs_nested_30000_deep_fail_cleanly() {
     let e = nn::build(&text, Shape::MNIST, Allow::LARGE).unwrap_err().to_string();
     one_line(&e, 300);
     let text = format!("linear{}10{}", "(".repeat(3_000), ")".repeat(3_000));
-    assert!(nn::build(&text, Shape::MNIST, Allow::LARGE).unwrap_err().to_string().contains("nested deeper than 16 levels"));
+    assert!(nn::build(&text, Shape::MNIST, Allow::LARGE)
+        .unwrap_err()
+        .to_string()
+        .contains("nested deeper than 16 levels"));
 }

@@ -10,12 +10,13 @@
 //! ReduceLROnPlateau reads the validation loss. Runs go in parallel (rayon), each
 //! single-threaded, so results are the same bits for any number of threads.
 
+use super::task::{self, End, Metrics, Period, Plan, Progress, Task};
 use crate::data::text::{Part, TextData};
 use crate::limits::{self, Allow};
 use crate::nn::{Gpt, GptWork};
 use rayon::prelude::*;
 use serde::Serialize;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use super::train::RunSpec;
@@ -186,6 +187,58 @@ pub fn evaluate(
     sum / batches.max(1) as f64
 }
 
+/// Character-level language modelling as a [`Task`]: random windows of the training split
+/// drawn from the seed and the step; evaluation on fixed windows of both splits
+/// (`train_loss`, `val_loss`, and the validation perplexity and bits per character).
+struct CharLm<'a> {
+    model: &'a Gpt,
+    data: &'a TextData,
+    s: &'a LmSettings,
+}
+
+/// A language-model run's buffers: the workspace and the batch's inputs and targets.
+struct LmWork {
+    w: GptWork,
+    x: Vec<u32>,
+    y: Vec<u32>,
+}
+
+impl Task for CharLm<'_> {
+    type Work = LmWork;
+    fn layout(&self) -> crate::optim::Layout {
+        self.model.layout()
+    }
+    fn init(&self, seed: u64) -> Vec<f32> {
+        self.model.init(seed)
+    }
+    fn work(&self) -> LmWork {
+        let len = self.s.batch_size * self.model.cfg.block_size;
+        LmWork { w: self.model.work(self.s.batch_size), x: vec![0; len], y: vec![0; len] }
+    }
+    fn batch(&self, seed: u64, step: usize, w: &mut LmWork) {
+        let (n, t) = (self.s.batch_size, self.model.cfg.block_size);
+        self.data.batch(Part::Train, seed, step as u64, n, t, &mut w.x, &mut w.y);
+    }
+    fn loss_and_grad(&self, params: &[f32], grad: &mut [f32], w: &mut LmWork) -> f32 {
+        let k = crate::kernels::kernels();
+        self.model.loss_and_grad(k, params, grad, &w.x, &w.y, self.model.cfg.block_size, &mut w.w)
+    }
+    fn evaluate(&self, params: &[f32], w: &mut LmWork) -> Metrics {
+        let (b, n) = (self.s.eval_batches, self.s.batch_size);
+        let train = evaluate(self.model, params, self.data, Part::Train, b, n, &mut w.w);
+        let val = evaluate(self.model, params, self.data, Part::Val, b, n, &mut w.w);
+        Metrics(vec![
+            ("train_loss", train),
+            ("val_loss", val),
+            ("val_perplexity", val.exp()),
+            ("val_bpc", val / std::f64::consts::LN_2),
+        ])
+    }
+    fn watched(&self, m: &Metrics) -> Option<f64> {
+        m.get("val_loss")
+    }
+}
+
 /// Trains one run.
 pub fn train_one(
     model: &Gpt,
@@ -196,81 +249,53 @@ pub fn train_one(
     stop: &AtomicBool,
     observe: &(dyn Fn(LmEvent) + Sync),
 ) -> LmResult {
-    let k = crate::kernels::kernels();
-    let (n, t) = (s.batch_size, model.cfg.block_size);
-    let mut params = model.init(run.seed);
-    let mut shown = params.clone();
-    let mut opt = run.config.build_with::<f32>(&model.layout(), crate::schedule::Cadence::Training);
-    let mut w = model.work(n);
-    let (mut x, mut y) = (vec![0u32; n * t], vec![0u32; n * t]);
-    let mut evals = Vec::new();
-    let mut steps = Vec::with_capacity(s.steps.min(1 << 22));
-    let mut status = LmStatus::Completed;
-    let t0 = Instant::now();
-    let mut last_report = Instant::now();
-    let mut since = 0usize;
-    for step in 1..=s.steps {
-        if stop.load(Ordering::Relaxed) {
-            status = LmStatus::Interrupted { step };
-            break;
+    let task = CharLm { model, data, s };
+    let tokens = |step: usize| (step * s.batch_size * model.cfg.block_size) as u64;
+    let plan = Plan {
+        steps: s.steps,
+        period: s.eval_every,
+        records: s.eval_batches > 0,
+        report_every: 10,
+        grad_norm: true,
+        checkpoint_every: s.checkpoint_every,
+    };
+    let record = |p: &Period| EvalRecord {
+        optimizer: run.label.clone(),
+        seed: run.seed,
+        step: p.step,
+        train_loss: p.metrics.get("train_loss").unwrap_or(f64::NAN),
+        val_loss: p.metrics.get("val_loss").unwrap_or(f64::NAN),
+        lr: p.lr_last,
+        tokens: tokens(p.step),
+        seconds: p.elapsed,
+    };
+    let (mut last, mut last_step) = (Instant::now(), 0usize);
+    let mut progress = |e: Progress| match e {
+        Progress::Step { step, loss } => {
+            let dt = last.elapsed().as_secs_f64().max(1e-9);
+            let tokens_per_s = (tokens(step) - tokens(last_step)) as f64 / dt;
+            observe(LmEvent::Step { run: index, step, loss, tokens_per_s });
+            (last, last_step) = (Instant::now(), step);
         }
-        data.batch(Part::Train, run.seed, step as u64, n, t, &mut x, &mut y);
-        let lr = *opt.group(0).lr;
-        let mut norm = f32::NAN;
-        let loss = {
-            let mut obj = |p: &[f32], g: &mut [f32]| {
-                let l = model.loss_and_grad(k, p, g, &x, &y, t, &mut w);
-                norm = g.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>().sqrt() as f32;
-                l
-            };
-            opt.step(&mut params, &mut obj)
-        };
-        steps.push(StepRecord { loss, lr, grad_norm: norm });
-        if !loss.is_finite() {
-            status = LmStatus::Diverged { step };
-            break;
-        }
-        since += 1;
-        if step % 10 == 0 || step == s.steps {
-            let dt = last_report.elapsed().as_secs_f64();
-            observe(LmEvent::Step { run: index, step, loss, tokens_per_s: (since * n * t) as f64 / dt.max(1e-9) });
-            last_report = Instant::now();
-            since = 0;
-        }
-        if s.checkpoint_every.is_some_and(|c| step.is_multiple_of(c)) {
-            opt.report(&params, &mut shown);
-            observe(LmEvent::Checkpoint { run: index, step, params: &shown });
-        }
-        if s.is_eval_step(step) {
-            opt.report(&params, &mut shown);
-            let train_loss = evaluate(model, &shown, data, Part::Train, s.eval_batches, n, &mut w);
-            let val_loss = evaluate(model, &shown, data, Part::Val, s.eval_batches, n, &mut w);
-            opt.end_epoch(Some(val_loss));
-            let rec = EvalRecord {
-                optimizer: run.label.clone(),
-                seed: run.seed,
-                step,
-                train_loss,
-                val_loss,
-                lr,
-                tokens: (step * n * t) as u64,
-                seconds: t0.elapsed().as_secs_f64(),
-            };
-            observe(LmEvent::Eval { run: index, record: &rec });
-            evals.push(rec);
-        }
-    }
-    opt.report(&params, &mut shown);
+        Progress::Period(p) => observe(LmEvent::Eval { run: index, record: &record(p) }),
+        Progress::Checkpoint { step, params } => observe(LmEvent::Checkpoint { run: index, step, params }),
+    };
+    let out = task::run(&task, run, &plan, stop, &mut progress);
+    let status = match out.end {
+        End::Completed => LmStatus::Completed,
+        End::Diverged(step) => LmStatus::Diverged { step },
+        End::Interrupted(step) => LmStatus::Interrupted { step },
+    };
     observe(LmEvent::Finished { run: index, status });
     LmResult {
         label: run.label.clone(),
         spec: run.config.canonical(),
         seed: run.seed,
-        evals,
-        steps,
+        evals: out.periods.iter().map(record).collect(),
+        steps: out.steps.iter().map(|st| StepRecord { loss: st.loss, lr: st.lr, grad_norm: st.grad_norm }).collect(),
         status,
-        params: shown,
-        seconds: t0.elapsed().as_secs_f64(),
+        params: out.params,
+        seconds: out.seconds,
     }
 }
 

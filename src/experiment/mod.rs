@@ -8,6 +8,7 @@ pub mod presets;
 pub mod sample;
 pub mod seminar;
 pub mod sweep;
+pub mod task;
 pub mod train;
 pub mod tune;
 

@@ -6,6 +6,7 @@
 //! one's weights; optlab does not. Runs go in parallel (rayon), each single-threaded, so
 //! the results are bit-identical whatever the number of threads.
 
+use super::task::{self, End, Metrics, Period, Plan, Progress, Task};
 use crate::data::Dataset;
 use crate::limits::{self, Allow};
 use crate::nn::Model;
@@ -14,8 +15,7 @@ use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::atomic::AtomicBool;
 
 /// How to train. [`TrainSettings::validate`] checks them before any work; [`train`] and
 /// [`train_one`] expect settings that passed it.
@@ -226,6 +226,79 @@ pub fn evaluate(
     Some((loss / n_test as f64, correct as f64 / n_test as f64))
 }
 
+/// Image classification as a [`Task`]: the training images in a shuffled order per epoch,
+/// the test images for evaluation (`test_loss`, `test_accuracy`).
+struct Classify<'a> {
+    model: &'a Model,
+    data: &'a Dataset,
+    s: &'a TrainSettings,
+    n_train: usize,
+    n_test: usize,
+}
+
+/// A classification run's buffers: the training workspace, the evaluation workspace (none
+/// without a test set), the epoch's order and the batch's labels.
+struct ClassWork {
+    ws: crate::nn::Workspace,
+    eval: Option<crate::nn::Workspace>,
+    order: Vec<usize>,
+    labels: Vec<u8>,
+}
+
+impl Classify<'_> {
+    fn steps_per_epoch(&self) -> usize {
+        self.n_train.div_ceil(self.s.batch_size)
+    }
+}
+
+impl Task for Classify<'_> {
+    type Work = ClassWork;
+    fn layout(&self) -> crate::optim::Layout {
+        self.model.layout()
+    }
+    fn init(&self, seed: u64) -> Vec<f32> {
+        self.model.init(seed)
+    }
+    fn work(&self) -> ClassWork {
+        let (s, n_test) = (self.s, self.n_test);
+        ClassWork {
+            ws: self.model.workspace(s.batch_size),
+            // an empty test set: no evaluation, no test metrics
+            eval: (s.evaluate && n_test > 0).then(|| self.model.workspace(s.eval_chunk.min(n_test))),
+            order: Vec::new(),
+            labels: Vec::with_capacity(s.batch_size),
+        }
+    }
+    fn batch(&self, seed: u64, step: usize, w: &mut ClassWork) {
+        let spe = self.steps_per_epoch();
+        let (epoch, k) = ((step - 1) / spe + 1, (step - 1) % spe);
+        if k == 0 {
+            w.order = shuffled(self.n_train, seed, epoch);
+        }
+        let bs = self.s.batch_size;
+        let batch = &w.order[k * bs..((k + 1) * bs).min(self.n_train)];
+        self.data.train.gather(batch, self.data.mean, self.data.std, w.ws.input_mut(batch.len()));
+        w.labels.clear();
+        w.labels.extend(batch.iter().map(|&i| self.data.train.labels[i]));
+    }
+    fn loss_and_grad(&self, params: &[f32], grad: &mut [f32], w: &mut ClassWork) -> f32 {
+        self.model.loss_and_grad(params, grad, &mut w.ws, &w.labels)
+    }
+    fn evaluate(&self, params: &[f32], w: &mut ClassWork) -> Metrics {
+        let mut m = Metrics::default();
+        if let Some((loss, acc)) =
+            w.eval.as_mut().and_then(|e| evaluate(self.model, params, self.data, self.n_test, self.s.eval_chunk, e))
+        {
+            m.push("test_loss", loss);
+            m.push("test_accuracy", acc);
+        }
+        m
+    }
+    fn watched(&self, m: &Metrics) -> Option<f64> {
+        m.get("test_loss")
+    }
+}
+
 /// Trains one run.
 pub fn train_one(
     model: &Model,
@@ -236,74 +309,53 @@ pub fn train_one(
     stop: &AtomicBool,
     observe: &(dyn Fn(Event) + Sync),
 ) -> RunResult {
-    let (n_train, n_test) = (s.n_train(data), s.n_test(data));
-    let mut params = model.init(run.seed);
-    let mut shown = params.clone();
-    let mut opt = run.config.build_with::<f32>(&model.layout(), crate::schedule::Cadence::Training);
-    let mut ws = model.workspace(s.batch_size);
-    // an empty test set: no evaluation, no test metrics
-    let mut eval_ws = if s.evaluate && n_test > 0 { Some(model.workspace(s.eval_chunk.min(n_test))) } else { None };
-    let steps_per_epoch = n_train.div_ceil(s.batch_size);
-    let mut epochs = Vec::with_capacity(s.epochs);
-    let mut step_losses = Vec::with_capacity(s.epochs.saturating_mul(steps_per_epoch).min(1 << 20));
-    let mut labels = vec![0u8; s.batch_size];
-    let mut status = RunStatus::Completed;
-    'outer: for epoch in 1..=s.epochs {
-        let t0 = Instant::now();
-        let order = shuffled(n_train, run.seed, epoch);
-        let mut sum = 0f64;
-        for (step, batch) in order.chunks(s.batch_size).enumerate() {
-            if stop.load(Ordering::Relaxed) {
-                status = RunStatus::Interrupted { epoch };
-                break 'outer;
-            }
-            let n = batch.len();
-            data.train.gather(batch, data.mean, data.std, ws.input_mut(n));
-            for (l, &i) in labels.iter_mut().zip(batch) {
-                *l = data.train.labels[i];
-            }
-            let lab = &labels[..n];
-            let lr = *opt.group(0).lr;
-            let loss = {
-                let mut obj = |p: &[f32], g: &mut [f32]| model.loss_and_grad(p, g, &mut ws, lab);
-                opt.step(&mut params, &mut obj)
-            };
-            step_losses.push((epoch as u32, loss, lr));
-            if !loss.is_finite() {
-                status = RunStatus::Diverged { epoch, step: step + 1 };
-                break 'outer;
-            }
-            sum += loss as f64;
-            if step % 25 == 0 || step + 1 == steps_per_epoch {
-                observe(Event::Step { run: index, epoch, step: step + 1, steps_per_epoch, loss });
-            }
-        }
-        let (test_loss, test_accuracy) = match eval_ws.as_mut() {
-            Some(ews) => {
-                // the point the method returns (Schedule-Free's x; the parameters otherwise)
-                opt.report(&params, &mut shown);
-                let m = evaluate(model, &shown, data, n_test, s.eval_chunk, ews);
-                (m.map(|m| m.0), m.map(|m| m.1))
-            }
-            None => (None, None),
-        };
-        // epoch-wise schedulers step here; ReduceLROnPlateau watches the test loss
-        opt.end_epoch(test_loss);
-        let rec = EpochRecord {
-            optimizer: run.label.clone(),
-            seed: run.seed,
-            epoch,
-            train_loss: sum / steps_per_epoch as f64,
-            test_loss,
-            test_accuracy,
-            lr: *opt.group(0).lr,
-            seconds: t0.elapsed().as_secs_f64(),
-        };
-        observe(Event::Epoch { run: index, record: &rec });
-        epochs.push(rec);
-    }
+    let task = Classify { model, data, s, n_train: s.n_train(data), n_test: s.n_test(data) };
+    let spe = task.steps_per_epoch();
+    let epoch_of = |step: usize| (step - 1) / spe + 1;
+    let plan = Plan {
+        steps: s.epochs * spe,
+        period: spe,
+        records: true,
+        report_every: 25,
+        grad_norm: false,
+        checkpoint_every: None,
+    };
+    let record = |p: &Period| EpochRecord {
+        optimizer: run.label.clone(),
+        seed: run.seed,
+        epoch: p.period,
+        train_loss: p.batch_loss,
+        test_loss: p.metrics.get("test_loss"),
+        test_accuracy: p.metrics.get("test_accuracy"),
+        lr: p.lr_after,
+        seconds: p.seconds,
+    };
+    let mut progress = |e: Progress| match e {
+        Progress::Step { step, loss } => observe(Event::Step {
+            run: index,
+            epoch: epoch_of(step),
+            step: (step - 1) % spe + 1,
+            steps_per_epoch: spe,
+            loss,
+        }),
+        Progress::Period(p) => observe(Event::Epoch { run: index, record: &record(p) }),
+        Progress::Checkpoint { .. } => {}
+    };
+    let out = task::run(&task, run, &plan, stop, &mut progress);
+    let status = match out.end {
+        End::Completed => RunStatus::Completed,
+        End::Diverged(step) => RunStatus::Diverged { epoch: epoch_of(step), step: (step - 1) % spe + 1 },
+        End::Interrupted(step) => RunStatus::Interrupted { epoch: epoch_of(step) },
+    };
     observe(Event::Finished { run: index, status });
-    RunResult { label: run.label.clone(), spec: run.config.canonical(), seed: run.seed, epochs, step_losses, status }
+    RunResult {
+        label: run.label.clone(),
+        spec: run.config.canonical(),
+        seed: run.seed,
+        epochs: out.periods.iter().map(record).collect(),
+        step_losses: out.steps.iter().enumerate().map(|(i, st)| (epoch_of(i + 1) as u32, st.loss, st.lr)).collect(),
+        status,
+    }
 }
 
 /// Trains every run, in parallel over the current rayon pool; results in `runs` order.

@@ -882,3 +882,36 @@ fn values_written_into_the_job_files_are_quoted_or_refused() {
     assert!(sbatch.contains("#SBATCH --partition=gpu,debug\n"));
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Found in the audit: the plotting library's log axis loops over every decade, so a study
+/// over lr = 1e-200 and 1e200 never finished its report. Our own axis code draws it.
+#[test]
+fn a_report_over_400_decades_of_learning_rate_finishes_quickly_with_its_figures() {
+    let dir = tmp("decades");
+    let study = dir.join("decades.toml");
+    std::fs::write(
+        &study,
+        "name = \"decades\"\nseeds = 1\noptimizers = [\"sgd\", \"adam\"]\n[budget]\nsteps = 20\n[space]\nlr = [1e-200, 1e-3, 1e200]\n[[problem]]\nfunction = \"rosenbrock\"\n",
+    )
+    .unwrap();
+    let p = dir.join("study");
+    let o = run(&["study", "plan", study.to_str().unwrap(), "--out", p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&["study", "run", p.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let t = Instant::now();
+    let mut child = optlab().args(["study", "report", p.to_str().unwrap()]).stdout(Stdio::null()).spawn().unwrap();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if t.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("study report over 1e-200..1e200 took more than 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success());
+    let svg = std::fs::read_to_string(p.join("report/lr-rosenbrock.svg")).unwrap();
+    assert!(svg.contains("1e200") && svg.contains("1e-200"), "the lr axis is labelled in decades");
+}

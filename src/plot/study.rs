@@ -2,6 +2,7 @@
 //! DeepOBS draws it, learning curves of the best hyperparameters) and performance profiles
 //! as AlgoPerf scores them.
 
+use super::axis::{self, Axis};
 use super::theme::{line_color, tick, FONT_FAMILY};
 use super::{perr, Figure};
 use anyhow::Result;
@@ -66,18 +67,33 @@ impl Figure for Bands<'_> {
             let d = lo.abs().max(1e-3) * 0.5;
             (lo, hi) = (lo - d, hi + d);
         }
+        let hb = self.higher_is_better;
         let title = if log_y { format!("{} (log scale)", self.title) } else { self.title.clone() };
         // the legend stands in a column of its own, right of the axes, so it hides nothing
-        let room = 0.0;
         let widest = self.lines.iter().map(|l| l.label.chars().count()).max().unwrap_or(0);
         let legend_w = (widest as u32 * 8 + 44).clamp(110, 320).min(self.size.0 / 3);
         let (plot_area, legend_area) = area.split_horizontally(self.size.0.saturating_sub(legend_w));
         let area = &plot_area;
         legend_column(&legend_area, self.lines.iter().map(|l| l.label.as_str()), 50)?;
+        // every axis goes through our own axis code: a log axis over more decades than
+        // plotters can draw (lr = 1e-200..1e200) becomes a linear axis over the decades
+        let plain = |lo: f64, hi: f64| Axis::Linear(axis::linear("", lo, hi));
+        let xa = if self.log_x { Axis::log("x", x0, x1, 0.8, 1.25, None) } else { plain(x0, x1) };
+        // the y range in values, the floor and top bands are cut at, and the edge where the
+        // crosses of diverged runs stand
+        let (ya, floor, top, edge) = if log_y {
+            let (a, z) = (lo * 0.8, hi * 1.6);
+            (Axis::log("y", a, z, 1.0, 1.0, None), a, z, if hb { a * 1.15 } else { hi * 1.3 })
+        } else {
+            let pad = 0.08 * (hi - lo);
+            let (a, z) = (lo - pad, hi + pad);
+            (plain(a, z), a, z, if hb { a + 0.5 * pad } else { hi + 0.5 * pad })
+        };
+        let (fx, fy) = (xa.fit().range(), ya.fit().range());
         let mut b = ChartBuilder::on(area);
         b.caption(&title, (FONT_FAMILY, 18)).margin(12).x_label_area_size(40).y_label_area_size(70);
         macro_rules! body {
-            ($chart:expr, $top:expr, $floor:expr, $edge:expr) => {{
+            ($chart:expr) => {{
                 let mut chart = $chart;
                 let whole = |v: &f64| if v.fract() == 0.0 { format!("{v:.0}") } else { String::new() };
                 let n_x = if self.integer_x { ((x1 - x0) as usize + 1).clamp(2, 11) } else { 10 };
@@ -86,65 +102,41 @@ impl Figure for Bands<'_> {
                     .x_desc(self.x_desc.as_str())
                     .y_desc(self.y_desc.as_str())
                     .x_labels(n_x)
-                    .x_label_formatter(&|v| if self.integer_x { whole(v) } else { tick(*v) })
-                    .y_label_formatter(&|v| tick(*v))
+                    .x_label_formatter(&|v| if self.integer_x { whole(v) } else { xa.label(*v) })
+                    .y_label_formatter(&|v| ya.label(*v))
                     .label_style((FONT_FAMILY, 13))
                     .axis_desc_style((FONT_FAMILY, 14))
                     .light_line_style(BLACK.mix(0.05))
                     .bold_line_style(BLACK.mix(0.12))
                     .draw()
                     .map_err(perr)?;
+                let (x, y) = (|v: f64| xa.chart(v), |v: f64| ya.chart(v));
                 for (i, l) in self.lines.iter().enumerate() {
                     let c = line_color(i);
                     let pts: Vec<(f64, f64, f64)> =
                         l.points.iter().copied().filter(|p| p.1.is_finite() && p.2.is_finite()).collect();
                     if pts.len() > 1 && pts.iter().any(|p| p.2 > 0.0) {
-                        let mut poly: Vec<(f64, f64)> = pts.iter().map(|p| (p.0, (p.1 + p.2).min($top))).collect();
-                        poly.extend(pts.iter().rev().map(|p| (p.0, (p.1 - p.2).max($floor))));
+                        let mut poly: Vec<(f64, f64)> = pts.iter().map(|p| (x(p.0), y((p.1 + p.2).min(top)))).collect();
+                        poly.extend(pts.iter().rev().map(|p| (x(p.0), y((p.1 - p.2).max(floor)))));
                         chart.draw_series(std::iter::once(Polygon::new(poly, c.mix(0.16).filled()))).map_err(perr)?;
                     }
                     chart
                         .draw_series(
-                            LineSeries::new(pts.iter().map(|p| (p.0, p.1)), c.stroke_width(2))
+                            LineSeries::new(pts.iter().map(|p| (x(p.0), y(p.1))), c.stroke_width(2))
                                 .point_size(if pts.len() <= 40 { 3 } else { 0 }),
                         )
                         .map_err(perr)?;
-                    let edge = $edge;
                     chart
-                        .draw_series(l.diverged.iter().map(|&x| Cross::new((x, edge), 6, c.stroke_width(2))))
+                        .draw_series(l.diverged.iter().map(|&d| Cross::new((x(d), y(edge)), 6, c.stroke_width(2))))
                         .map_err(perr)?;
                 }
             }};
         }
-        let hb = self.higher_is_better;
-        match (self.log_x, log_y) {
-            (true, true) => {
-                let (a, z) = (lo * 0.8, hi * 1.6 * (hi / lo).powf(room));
-                let edge = if hb { a * 1.15 } else { hi * 1.3 };
-                body!(
-                    b.build_cartesian_2d((x0 * 0.8..x1 * 1.25).log_scale(), (a..z).log_scale()).map_err(perr)?,
-                    z,
-                    a,
-                    edge
-                )
-            }
-            (true, false) => {
-                let pad = 0.08 * (hi - lo);
-                let (a, z) = (lo - pad, hi + pad + room * (hi - lo));
-                let edge = if hb { a + 0.5 * pad } else { hi + 0.5 * pad };
-                body!(b.build_cartesian_2d((x0 * 0.8..x1 * 1.25).log_scale(), a..z).map_err(perr)?, z, a, edge)
-            }
-            (false, true) => {
-                let (a, z) = (lo * 0.8, hi * 1.6 * (hi / lo).powf(room));
-                let edge = if hb { a * 1.15 } else { hi * 1.3 };
-                body!(b.build_cartesian_2d(x0..x1, (a..z).log_scale()).map_err(perr)?, z, a, edge)
-            }
-            (false, false) => {
-                let pad = 0.08 * (hi - lo);
-                let (a, z) = (lo - pad, hi + pad + room * (hi - lo));
-                let edge = if hb { a + 0.5 * pad } else { hi + 0.5 * pad };
-                body!(b.build_cartesian_2d(x0..x1, a..z).map_err(perr)?, z, a, edge)
-            }
+        match (xa.is_log(), ya.is_log()) {
+            (true, true) => body!(b.build_cartesian_2d(fx.log_scale(), fy.log_scale()).map_err(perr)?),
+            (true, false) => body!(b.build_cartesian_2d(fx.log_scale(), fy).map_err(perr)?),
+            (false, true) => body!(b.build_cartesian_2d(fx, fy.log_scale()).map_err(perr)?),
+            (false, false) => body!(b.build_cartesian_2d(fx, fy).map_err(perr)?),
         }
         Ok(())
     }

@@ -170,6 +170,20 @@ pub fn shorten(text: &str, max: usize) -> String {
     format!("{head}… ({} characters in all)", text.chars().count())
 }
 
+/// The user's text for a message: control characters escaped (so the message stays on one
+/// line and no escape sequence reaches the terminal), at most `max` characters.
+pub fn echo(text: &str, max: usize) -> String {
+    let mut s = String::new();
+    for c in text.chars() {
+        if c.is_control() {
+            s.extend(c.escape_default());
+        } else {
+            s.push(c);
+        }
+    }
+    shorten(&s, max)
+}
+
 /// Points at `text[start..start + len]` (byte offsets) in one line: a window of at most
 /// about 60 characters around the fault, the fault between `»` and `«`, e.g.
 /// `x^2 + »sinn«(y)`. Control characters are shown as spaces.

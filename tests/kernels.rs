@@ -580,6 +580,13 @@ fn the_command_line_names_the_path_and_refuses_one_the_cpu_lacks_with_exit_2() {
     let o = optlab(Some("fast"), &["list", "functions"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown kernel path"));
+    // a hostile value is echoed shortened and escaped, on one line
+    let hostile = format!("{}\u{1b}[31m\nrm -rf ~", "x".repeat(100_000));
+    let o = optlab(Some(&hostile), &["list", "functions"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err.len() < 400 && err.trim_end().lines().count() == 1 && !err.contains('\u{1b}'), "{err}");
+    assert!(err.contains("unknown kernel path") && err.contains("characters in all"), "{err}");
 }
 
 #[test]

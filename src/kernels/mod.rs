@@ -138,12 +138,13 @@ pub fn choose(value: Option<&str>) -> Result<Path, ChoiceError> {
         return Ok(best());
     }
     let have = supported().iter().map(|p| p.name()).collect::<Vec<_>>().join(", ");
+    let shown = crate::limits::echo(v, 40);
     match Path::parse(v) {
         None => Err(ChoiceError(format!(
-            "{ENV}={v}: unknown kernel path; use one of scalar, avx2, avx512, neon or auto (this CPU has {have})"
+            "{ENV}={shown}: unknown kernel path; use one of scalar, avx2, avx512, neon or auto (this CPU has {have})"
         ))),
         Some(p) if !p.supported() => Err(ChoiceError(format!(
-            "{ENV}={v}: this CPU cannot run the {} kernels ({}); it has {have}",
+            "{ENV}={shown}: this CPU cannot run the {} kernels ({}); it has {have}",
             p.name(),
             p.describe()
         ))),

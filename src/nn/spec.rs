@@ -158,15 +158,7 @@ const SHOWN: usize = 60;
 /// The user's text for a message: control characters escaped (so the message stays on
 /// one line), at most `max` characters.
 pub(crate) fn show(text: &str, max: usize) -> String {
-    let mut s = String::new();
-    for c in text.chars() {
-        if c.is_control() {
-            s.extend(c.escape_default());
-        } else {
-            s.push(c);
-        }
-    }
-    limits::shorten(&s, max)
+    limits::echo(text, max)
 }
 
 /// The layer kind a name (or alias) stands for, case-insensitively.

@@ -317,3 +317,36 @@ fn schedulers_step_per_batch_or_per_epoch_in_training_and_the_lr_is_recorded() {
     assert!(dir.join("lr.png").is_file() && dir.join("lr.svg").is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// SIGKILL cannot be handled: history.csv is written after every epoch, so a run killed
+/// outright keeps every epoch it finished (complete rows, an atomic file) and no manifest
+/// (the folder does not look like a complete run).
+#[test]
+fn a_run_killed_outright_keeps_its_finished_epochs() {
+    let dir = tmp("sigkill");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_optlab"))
+        .args(["train", "--model", "mlp", "--epochs", "500", "--limit", "2000", "-o", "adam", "--out"])
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for l in lines {
+        if l.unwrap().contains("epoch 3/500") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let hist = std::fs::read_to_string(dir.join("history.csv")).unwrap();
+    let rows: Vec<&str> = hist.lines().collect();
+    assert!(rows[0].starts_with("optimizer,seed,epoch,train_loss"), "{hist}");
+    assert!((4..501).contains(&rows.len()), "{} epochs kept", rows.len() - 1);
+    for (i, r) in rows[1..].iter().enumerate() {
+        let f: Vec<&str> = r.split(',').collect();
+        assert_eq!((f.len(), f[2]), (8, (i + 1).to_string().as_str()), "{r}");
+    }
+    assert!(!dir.join(".optlab-files").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

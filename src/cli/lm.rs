@@ -163,7 +163,16 @@ pub fn cmd_train_lm(a: &TrainArgs) -> Result<()> {
         record::write_atomic(&path, &bytes)
     };
     let t0 = Instant::now();
+    // history.csv is rewritten (atomically) after every evaluation, so that a run killed
+    // outright keeps the evaluations it finished
+    let history = dir.join("history.csv");
+    let done = std::sync::Mutex::new(Vec::new());
     let observe = |e: LmEvent| {
+        if let LmEvent::Eval { record, .. } = &e {
+            let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
+            d.push((*record).clone());
+            let _ = record::write_atomic(&history, record::lm::history_rows(d.iter()).as_bytes());
+        }
         if let LmEvent::Checkpoint { run, step, params } = &e {
             if let Err(err) = save(*run, *step, params) {
                 say!("checkpoint of {} at step {step} not written: {err:#}", runs[*run].label);

@@ -141,7 +141,19 @@ pub fn cmd_train(a: &TrainArgs) -> Result<()> {
     }
     install_ctrlc();
     let progress = Progress::new(runs, epochs, n_train.div_ceil(batch_size));
-    let t = super::lab::train(setup, a.threads, &STOP, &|e| progress.observe(e))?;
+    // history.csv is rewritten (atomically) after every epoch, so that a run killed outright
+    // keeps the epochs it finished; the end of the run writes it again in run order
+    let history = out.join("history.csv");
+    let done = std::sync::Mutex::new(Vec::new());
+    let observe = |e: Event| {
+        if let Event::Epoch { record, .. } = &e {
+            let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
+            d.push((*record).clone());
+            let _ = crate::record::write_atomic(&history, crate::record::train::history_rows(d.iter()).as_bytes());
+        }
+        progress.observe(e);
+    };
+    let t = super::lab::train(setup, a.threads, &STOP, &observe)?;
     drop(progress);
     super::lab::write_train(&mut out, &t)?;
     let (results, seconds) = (&t.results, t.seconds);

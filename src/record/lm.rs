@@ -2,17 +2,23 @@
 //! `steps.csv` (one row per step) and `summary.json`.
 
 use super::{csv_field, OutDir};
-use crate::experiment::lm::{LmResult, LmSettings};
+use crate::experiment::lm::{EvalRecord, LmResult, LmSettings};
 use anyhow::Result;
 use std::fmt::Write as _;
 
 /// `history.csv`: optimizer, seed, step, train_loss, val_loss, val_perplexity,
 /// val_bits_per_char, lr, tokens, seconds.
 pub fn history_csv(results: &[LmResult]) -> String {
+    history_rows(results.iter().flat_map(|r| &r.evals))
+}
+
+/// [`history_csv`] of evaluations as they complete (written during training, so that a run
+/// killed outright keeps its finished evaluations).
+pub fn history_rows<'a>(evals: impl IntoIterator<Item = &'a EvalRecord>) -> String {
     let mut s =
         String::from("optimizer,seed,step,train_loss,val_loss,val_perplexity,val_bits_per_char,lr,tokens,seconds\n");
-    for r in results {
-        for e in &r.evals {
+    {
+        for e in evals {
             let _ = writeln!(
                 s,
                 "{},{},{},{:?},{:?},{:?},{:?},{:?},{},{:.3}",

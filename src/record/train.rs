@@ -1,17 +1,23 @@
 //! The records of a training run: `history.csv`, `steps.csv` and `summary.json`.
 
 use super::{csv_field, OutDir};
-use crate::experiment::train::{RunResult, TrainSettings};
+use crate::experiment::train::{EpochRecord, RunResult, TrainSettings};
 use anyhow::Result;
 use std::fmt::Write as _;
 
 /// `history.csv`: optimizer, seed, epoch, train_loss, test_loss, test_accuracy, lr (in
 /// force at the end of the epoch), seconds. Test columns are empty without a test set.
 pub fn history_csv(results: &[RunResult]) -> String {
+    history_rows(results.iter().flat_map(|r| &r.epochs))
+}
+
+/// [`history_csv`] of epochs as they complete (written during training, so that a run
+/// killed outright keeps its finished epochs).
+pub fn history_rows<'a>(epochs: impl IntoIterator<Item = &'a EpochRecord>) -> String {
     let mut s = String::from("optimizer,seed,epoch,train_loss,test_loss,test_accuracy,lr,seconds\n");
     let opt = |v: Option<f64>| v.map(|v| format!("{v:?}")).unwrap_or_default();
-    for r in results {
-        for e in &r.epochs {
+    {
+        for e in epochs {
             let _ = writeln!(
                 s,
                 "{},{},{},{:?},{},{},{:?},{:.4}",

@@ -359,13 +359,24 @@ pub fn trial_cost(problem: &Problem) -> (f64, f64) {
             let flops = 2.0 * (m.train_macs as f64 * n + m.forward_macs as f64 * nt);
             let secs = *epochs as f64 * (flops / 5e9 + 2e-6 * (n + nt)) + 0.5;
             let data_mb = (train_n + test_n) as f64 * 785.0 / 1e6;
-            let ws = m.workspace(*batch_size).capacity() + m.workspace(500).capacity();
-            let mb = data_mb + (m.n_params as f64 * 4.0 * 8.0 + ws as f64 * 4.0) / 1e6 + n * 8.0 / 1e6;
+            // the training and evaluation workspaces (with their parameters and gradient),
+            // counted without allocating them, and the optimizer state (≤ 6 buffers)
+            let eval_chunk = (nt as usize).clamp(1, 500);
+            let ws =
+                m.bytes_for(*batch_size).unwrap_or(u64::MAX / 4) as f64 + m.bytes_for(eval_chunk).unwrap_or(0) as f64;
+            let mb = data_mb + (m.n_params as f64 * 4.0 * 6.0 + ws) / 1e6 + n * 8.0 / 1e6;
             (secs, mb)
         }
         ProblemKind::LanguageModel { model, dataset, text, steps, batch_size, eval_every, eval_batches } => {
-            let vocab = if text.is_some() { 256 } else { 65 };
+            // the vocabulary of the text where this machine can read it (the study is planned
+            // where it runs, usually), else a generous guess
             let _ = dataset;
+            let vocab = match text {
+                None => 65,
+                Some(t) => {
+                    crate::data::text::TextData::from_file(std::path::Path::new(t)).map_or(512, |d| d.vocab.len())
+                }
+            };
             let Ok(m) = crate::nn::GptConfig::parse(model, vocab)
                 .and_then(|c| crate::nn::Gpt::new(c, crate::limits::Allow::DEFAULT))
             else {
@@ -483,6 +494,26 @@ starts = "random"
 function = "rosenbrock"
 starts = [[-1, 1], [0, 0], [1, -1]]
 "#;
+
+    fn train_cost(batch: usize) -> (f64, f64) {
+        let s = study(&format!(
+            "optimizers = [\"adam\"]\n[budget]\nepochs = 2\n[[problem]]\ntrain = \"mlp\"\nbatch_size = {batch}\nlimit = 1000\n"
+        ));
+        trial_cost(&s.problems[0])
+    }
+
+    #[test]
+    fn the_memory_of_a_training_trial_counts_its_workspaces_in_bytes() {
+        let (small_s, small) = train_cost(32);
+        let (_, big) = train_cost(1000);
+        // the MLP's activations and gradients: about 1000 × (784 + 4·64 + 4·10) floats more
+        // for a batch of 1000 than for one of 32
+        let grown = big - small;
+        assert!((3.0..6.0).contains(&grown), "{small} MB → {big} MB");
+        // data (70,000 × 785 bytes at most) and a small model: tens of MB, not more
+        assert!((5.0..100.0).contains(&small), "{small} MB");
+        assert!(small_s > 0.5 && small_s < 60.0, "{small_s} s");
+    }
 
     #[test]
     fn trials_are_numbered_problem_optimizer_point_replicate() {

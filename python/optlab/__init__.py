@@ -316,17 +316,69 @@ def _bar(total_hint=None):
 
 
 def train(model="cnn", optimizers=None, epochs=20, batch_size=None, seed=0, seeds=1, dataset=None, data_dir=None,
-          full=False, subset=False, limit=None, threads=None, allow_large=False, progress=True) -> TrainResult:
-    """``optlab train`` on MNIST / Fashion-MNIST (the embedded MNIST subset when the full set is not fetched)."""
+          full=False, subset=False, limit=None, threads=None, allow_large=False, progress=True,
+          steps=2000, eval_every=250, eval_batches=20, text=None):
+    """``optlab train``: an image classifier on MNIST / Fashion-MNIST (the embedded MNIST subset
+    when the full set is not fetched; ``epochs``, ``limit``), or, for ``model="gpt(...)"``,
+    ``dataset="shakespeare-char"`` or a ``text`` file, the character-level language model
+    (``steps``, ``eval_every``, ``eval_batches``; batch 12 windows by default). Returns a
+    :class:`TrainResult` or an :class:`LmTrainResult`."""
+    language = (str(model).strip().lower().startswith("gpt") or text is not None
+                or dataset == "shakespeare-char")
     bar, update = _bar() if progress else (None, None)
     try:
-        native = _optlab.train(model, optimizers, epochs, batch_size, seed, seeds, dataset,
-                               None if data_dir is None else str(data_dir), full, subset, limit, threads,
-                               allow_large, update)
+        if language:
+            native = _optlab.train_lm("gpt" if model == "cnn" else model, optimizers, steps, batch_size, eval_every,
+                                      eval_batches, seed, seeds, dataset, None if text is None else str(text),
+                                      threads, allow_large, update)
+        else:
+            native = _optlab.train(model, optimizers, epochs, batch_size, seed, seeds, dataset,
+                                   None if data_dir is None else str(data_dir), full, subset, limit, threads,
+                                   allow_large, update)
     finally:
         if bar is not None:
             bar.close()
-    return _warn_interrupted(TrainResult(native))
+    return _warn_interrupted(LmTrainResult(native) if language else TrainResult(native))
+
+
+class LmTrainResult(_Figures):
+    """A language-model training: ``runs`` (per run: label, spec, seed, status, per-step
+    ``loss``/``lr``/``grad_norm`` arrays, ``evals`` records); ``history()`` (per evaluation:
+    train and val loss, perplexity, bits per character, lr, tokens, seconds) and ``steps()``
+    frames; ``params(i)`` the final parameters of run ``i``."""
+
+    default = "val_loss"
+
+    def __init__(self, native):
+        self._native = native
+        self.runs = native.runs()
+        self.model, self.parameters, self.seconds = native.model, native.parameters, native.seconds
+        self.interrupted = native.interrupted
+
+    def history(self):
+        """The history.csv frame (one row per run and evaluation)."""
+        return _frame(self._native.history_csv())
+
+    def steps(self):
+        """The steps.csv frame (one row per run and step)."""
+        return _frame(self._native.steps_csv())
+
+    to_pandas = history
+
+    def params(self, i=0):
+        """The final parameters of run ``i`` (float32, PyTorch's parameter order)."""
+        return self._native.params(i)
+
+    def save(self, dir) -> list:
+        """Writes the files ``optlab train --model gpt --out DIR`` writes (with checkpoints)."""
+        return self._native.save(str(dir))
+
+    def _render(self):
+        return self._native.figures()
+
+    def __repr__(self):
+        last = [f"{r['label']} seed {r['seed']}: {len(r['loss'])} steps" for r in self.runs]
+        return f"<optlab train {self.model} ({self.parameters} parameters), {self.seconds:.1f} s\n  " + "\n  ".join(last) + ">"
 
 
 class SeminarResult:

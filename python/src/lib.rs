@@ -550,6 +550,149 @@ impl Training {
     }
 }
 
+#[pyclass(module = "optlab._optlab", frozen)]
+struct LmTraining {
+    setup: lab::LmSetup,
+    inner: lab::LmTraining,
+    interrupted: bool,
+}
+
+#[pymethods]
+impl LmTraining {
+    /// history.csv, as text (one row per run and evaluation).
+    fn history_csv(&self) -> String {
+        optlab::record::lm::history_csv(&self.inner.results)
+    }
+
+    /// steps.csv, as text (one row per run and step).
+    fn steps_csv(&self) -> String {
+        optlab::record::lm::steps_csv(&self.inner.results)
+    }
+
+    /// Per run: label, spec, seed, status, the per-step loss, lr and grad_norm arrays and the
+    /// evaluation records.
+    fn runs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for r in &self.inner.results {
+            let d = PyDict::new(py);
+            d.set_item("label", &r.label)?;
+            d.set_item("spec", &r.spec)?;
+            d.set_item("seed", r.seed)?;
+            d.set_item("status", to_json(py, &r.status)?)?;
+            d.set_item("loss", r.steps.iter().map(|s| s.loss).collect::<Vec<f32>>().into_pyarray(py))?;
+            d.set_item("lr", r.steps.iter().map(|s| s.lr).collect::<Vec<f64>>().into_pyarray(py))?;
+            d.set_item("grad_norm", r.steps.iter().map(|s| s.grad_norm).collect::<Vec<f32>>().into_pyarray(py))?;
+            d.set_item("evals", to_json(py, &r.evals)?)?;
+            list.append(d)?;
+        }
+        Ok(list)
+    }
+
+    /// The final parameters of run `i` (the point the method reports), a float32 array.
+    fn params<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        match self.inner.results.get(i) {
+            Some(r) => Ok(r.params.clone().into_pyarray(py)),
+            None => Err(PyValueError::new_err(format!("run {i}: there are {} runs", self.inner.results.len()))),
+        }
+    }
+
+    #[getter]
+    fn model(&self) -> String {
+        self.setup.model.cfg.canonical()
+    }
+
+    #[getter]
+    fn parameters(&self) -> usize {
+        self.setup.model.n_params
+    }
+
+    #[getter]
+    fn seconds(&self) -> f64 {
+        self.inner.seconds
+    }
+
+    #[getter]
+    fn interrupted(&self) -> bool {
+        self.interrupted
+    }
+
+    /// Writes the files `optlab train --model gpt --out DIR` writes (records, checkpoints,
+    /// figures).
+    fn save(&self, py: Python<'_>, dir: PathBuf) -> PyResult<Vec<String>> {
+        let mut out = out_dir(&dir)?;
+        py.detach(|| lab::write_lm(&mut out, &self.setup, &self.inner)).map_err(py_err)?;
+        finish(out)
+    }
+
+    /// The figures: name → (SVG, PNG).
+    fn figures(&self, py: Python<'_>) -> PyResult<Py<PyDict>> {
+        let what = lab::lm_what(&self.setup);
+        figures(py, |out| optlab::report::figures::lm(out, "", &what, &self.inner.results))
+    }
+}
+
+/// `optlab train --model gpt`: a character-level language model on tiny Shakespeare or a
+/// text file; `progress(done, total)` is called with the steps done.
+#[pyfunction]
+#[pyo3(signature = (model="gpt", optimizers=None, steps=2000, batch_size=None, eval_every=250, eval_batches=20, seed=0, seeds=1, dataset=None, text=None, threads=None, allow_large=false, progress=None))]
+#[allow(clippy::too_many_arguments)]
+fn train_lm(
+    py: Python<'_>,
+    model: &str,
+    optimizers: Option<&Bound<'_, PyAny>>,
+    steps: usize,
+    batch_size: Option<usize>,
+    eval_every: usize,
+    eval_batches: usize,
+    seed: u64,
+    seeds: u64,
+    dataset: Option<String>,
+    text: Option<PathBuf>,
+    threads: Option<usize>,
+    allow_large: bool,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<LmTraining> {
+    let a = TrainArgs {
+        model: model.to_string(),
+        dataset,
+        text,
+        steps,
+        eval_every,
+        eval_batches,
+        checkpoint_every: None,
+        optimizers: specs(optimizers)?,
+        epochs: 1,
+        batch_size,
+        seed,
+        seeds,
+        data_dir: None,
+        full: false,
+        subset: false,
+        limit: None,
+        threads,
+        out: None,
+        allow_large,
+    };
+    let setup = lab::lm_setup(&a).map_err(py_err)?;
+    let total = (setup.runs.len() * setup.settings.steps) as u64;
+    let done = AtomicU64::new(0);
+    let last: Vec<AtomicU64> = setup.runs.iter().map(|_| AtomicU64::new(0)).collect();
+    let tick = |e: optlab::experiment::lm::LmEvent| {
+        if let optlab::experiment::lm::LmEvent::Step { run, step, .. } = e {
+            let before = last[run].swap(step as u64, Ordering::Relaxed);
+            done.fetch_add((step as u64).saturating_sub(before), Ordering::Relaxed);
+        }
+    };
+    let report = |py: Python<'_>| {
+        if let Some(p) = &progress {
+            let _ = p.call1(py, (done.load(Ordering::Relaxed), total));
+        }
+    };
+    let (r, interrupted) = interruptible_with(py, |stop| lab::train_lm(&setup, threads, stop, &tick), &report)?;
+    report(py);
+    Ok(LmTraining { inner: r.map_err(py_err)?, setup, interrupted })
+}
+
 /// `optlab train` on MNIST / Fashion-MNIST; `progress(done, total)` is called with the
 /// training steps done (from the calling thread, about every 50 ms).
 #[pyfunction]
@@ -572,10 +715,8 @@ fn train(
     allow_large: bool,
     progress: Option<Py<PyAny>>,
 ) -> PyResult<Training> {
-    if model == "gpt" || model.starts_with("gpt(") {
-        return Err(PyValueError::new_err(
-            "--model gpt: language models are not bound in Python yet; run `python -m optlab train --model gpt`",
-        ));
+    if optlab::nn::is_gpt_spec(model) {
+        return Err(PyValueError::new_err("--model gpt: a language model trains through train_lm"));
     }
     let a = TrainArgs {
         model: model.to_string(),
@@ -1067,6 +1208,7 @@ fn _optlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(map, m)?)?;
     m.add_function(wrap_pyfunction!(sweep_lr, m)?)?;
     m.add_function(wrap_pyfunction!(train, m)?)?;
+    m.add_function(wrap_pyfunction!(train_lm, m)?)?;
     m.add_function(wrap_pyfunction!(seminar, m)?)?;
     m.add_function(wrap_pyfunction!(optimizers_json, m)?)?;
     m.add_function(wrap_pyfunction!(functions_json, m)?)?;
@@ -1078,6 +1220,7 @@ fn _optlab(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Maps>()?;
     m.add_class::<Sweep>()?;
     m.add_class::<Training>()?;
+    m.add_class::<LmTraining>()?;
     m.add_class::<Server>()?;
     m.add_class::<Optimizer>()?;
     Ok(())

@@ -201,6 +201,30 @@ def test_tune_sweep_and_train_results(tmp_path):
     assert any(f.endswith("history.csv") for f in files)
 
 
+def test_the_language_model_trains_from_python_with_the_cli_s_numbers_and_files(tmp_path):
+    model = "gpt(n_layer=1, n_head=2, n_embd=32, block_size=16)"
+    specs = ["adamw(lr=1e-3)", "muon(lr=0.02, fallback=adamw(lr=1e-3))"]
+    p = cli("train", "--model", model, "--steps", "30", "--eval-every", "10", "--eval-batches", "2",
+            "--out", str(tmp_path / "cli"), "--optimizer", *specs)
+    assert p.returncode == 0, p.stderr
+    r = optlab.train(model, specs, steps=30, eval_every=10, eval_batches=2, progress=False)
+    assert r.model == "gpt(n_layer=1, n_head=2, n_embd=32, block_size=16, bias=true, dropout=0)"
+    assert [len(run["loss"]) for run in r.runs] == [30, 30]
+    assert r.runs[1]["grad_norm"].dtype == np.float32 and np.isfinite(r.runs[1]["grad_norm"]).all()
+    no_seconds = lambda text: [row.rsplit(",", 1)[0] for row in text.splitlines()]
+    assert no_seconds(r._native.history_csv()) == no_seconds((tmp_path / "cli" / "history.csv").read_text())
+    assert r._native.steps_csv() == (tmp_path / "cli" / "steps.csv").read_text()
+    assert r.params(0).dtype == np.float32 and len(r.params(0)) == r.parameters
+    files = r.save(tmp_path / "py")
+    names = lambda d: sorted(str(q.relative_to(d)) for q in d.rglob("*") if q.is_file())
+    assert names(tmp_path / "py") == names(tmp_path / "cli")
+    for f in (tmp_path / "cli" / "checkpoints").iterdir():
+        assert (tmp_path / "py" / "checkpoints" / f.name).read_bytes() == f.read_bytes(), f.name
+    assert r._repr_svg_().startswith("<svg")
+    with pytest.raises(ValueError, match="n_head"):
+        optlab.train("gpt(n_head=3)", steps=2, progress=False)
+
+
 def test_every_public_function_has_a_docstring():
     for name in optlab.__all__:
         assert getattr(optlab, name).__doc__, name

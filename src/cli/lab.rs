@@ -401,3 +401,116 @@ pub fn seminar(
     progress(results.total_units, results.total_units, "done");
     Ok((results, outcome, files))
 }
+
+// ---------------------------------------------------------------- language models
+
+/// A checked language-model training: the model, its text, the runs and the settings.
+pub struct LmSetup {
+    pub model: crate::nn::Gpt,
+    pub data: crate::data::text::TextData,
+    pub runs: Vec<RunSpec>,
+    pub settings: crate::experiment::lm::LmSettings,
+}
+
+/// The checkpoint file of run `i` inside the output folder.
+pub fn checkpoint_rel(i: usize, label: &str, seed: u64) -> String {
+    format!("checkpoints/{}-{}-seed{seed}.safetensors", i + 1, crate::experiment::presets::slug(label))
+}
+
+impl LmSetup {
+    /// The checkpoint of run `i` after `step`: the same file during training and at the end.
+    pub fn checkpoint_bytes(&self, i: usize, step: usize, params: &[f32]) -> Result<Vec<u8>> {
+        let r = &self.runs[i];
+        let meta = crate::nn::checkpoint::Meta {
+            vocab: self.data.vocab.clone(),
+            optimizer: r.config.canonical(),
+            seed: r.seed,
+            step,
+        };
+        crate::nn::checkpoint::to_bytes(&self.model, params, &meta)
+    }
+}
+
+/// Checks everything `train --model gpt` is given before any work (one-line errors, exit 2).
+pub fn lm_setup(a: &TrainArgs) -> Result<LmSetup> {
+    use crate::data::text::TextData;
+    use crate::nn::{Gpt, GptConfig};
+    let allow = Allow { large: a.allow_large };
+    let steps = check(limits::STEPS, a.steps, allow)?;
+    let batch_size = check(limits::BATCH, a.batch_size.unwrap_or(12), allow)?;
+    let seeds = check(limits::SEEDS, a.seeds as usize, allow)? as u64;
+    if a.seed.checked_add(seeds - 1).is_none() {
+        return Err(usage(format!("--seed {} with --seeds {seeds} runs past the largest seed, 2^64 − 1", a.seed)));
+    }
+    if let Some(t) = a.threads {
+        check(limits::THREADS, t, allow)?;
+    }
+    if a.checkpoint_every == Some(0) {
+        return Err(usage("--checkpoint-every 0: give a number of steps ≥ 1"));
+    }
+    let dataset = a.dataset.as_deref().unwrap_or("shakespeare-char");
+    if a.text.is_some() && a.dataset.is_some() {
+        return Err(usage("give either --dataset or --text, not both"));
+    }
+    let data = TextData::load(dataset, a.text.as_deref()).map_err(|e| usage(format!("{e:#}")))?;
+    let spec = if a.model.trim().eq_ignore_ascii_case("cnn") { "gpt" } else { a.model.as_str() };
+    let cfg = GptConfig::parse(spec, data.vocab.len()).map_err(|e| usage(format!("--model: {e:#}")))?;
+    let model = Gpt::new(cfg, allow).map_err(|e| usage(format!("--model: {e:#}")))?;
+    let runs = super::training::run_specs_or(&a.optimizers, &[crate::experiment::presets::GPT_ADAMW], a.seed, seeds)?;
+    let layout = model.layout();
+    for r in &runs {
+        r.config.check_layout(&layout).map_err(|e| usage(format!("--optimizer: {e}")))?;
+    }
+    let settings = crate::experiment::lm::LmSettings {
+        steps,
+        batch_size,
+        eval_every: a.eval_every,
+        eval_batches: a.eval_batches,
+        checkpoint_every: a.checkpoint_every,
+    };
+    settings.validate(&model, &data, runs.len(), allow).map_err(usage)?;
+    Ok(LmSetup { model, data, runs, settings })
+}
+
+/// A language-model training's results.
+pub struct LmTraining {
+    pub results: Vec<crate::experiment::lm::LmResult>,
+    pub seconds: f64,
+}
+
+/// Trains every run of `s` (in a pool of `threads`, or all cores).
+pub fn train_lm(
+    s: &LmSetup,
+    threads: Option<usize>,
+    stop: &AtomicBool,
+    observe: &(dyn Fn(crate::experiment::lm::LmEvent) + Sync),
+) -> Result<LmTraining> {
+    let t0 = std::time::Instant::now();
+    let results = super::training::in_pool(threads, || {
+        crate::experiment::lm::train(&s.model, &s.data, &s.runs, &s.settings, stop, observe)
+    })?;
+    Ok(LmTraining { results, seconds: t0.elapsed().as_secs_f64() })
+}
+
+/// The files of `train --model gpt`: history.csv, steps.csv, summary.json, the final
+/// checkpoints and the figures.
+pub fn write_lm(out: &mut OutDir, s: &LmSetup, t: &LmTraining) -> Result<()> {
+    let spec = s.model.cfg.canonical();
+    let c = record::lm::LmContext::of(&spec, &s.model, &s.data);
+    record::lm::write(out, "", &c, &s.settings, &t.results, t.seconds)?;
+    for (i, r) in t.results.iter().enumerate() {
+        out.bytes(checkpoint_rel(i, &r.label, r.seed), &s.checkpoint_bytes(i, r.steps.len(), &r.params)?)?;
+    }
+    figures::lm(out, "", &lm_what(s), &t.results)
+}
+
+/// What the language-model figures are of.
+pub fn lm_what(s: &LmSetup) -> String {
+    format!(
+        "{} on {}, batch {}×{}",
+        s.model.cfg.canonical(),
+        s.data.name,
+        s.settings.batch_size,
+        s.model.cfg.block_size
+    )
+}

@@ -52,7 +52,24 @@ pub fn to_bytes(model: &Gpt, params: &[f32], meta: &Meta) -> Result<Vec<u8>> {
         ("seed".to_string(), meta.seed.to_string()),
         ("step".to_string(), meta.step.to_string()),
     ]);
-    Ok(safetensors::serialize(views, Some(info))?)
+    Ok(canonical_header(safetensors::serialize(views, Some(info))?))
+}
+
+/// The same file with its JSON header's keys in sorted order (the metadata is a hash map,
+/// so the crate writes it in a different order every run): the same checkpoint is the same
+/// bytes. The header stays padded with spaces to a multiple of 8 bytes, and the tensors'
+/// offsets are relative to the data, so nothing else moves.
+fn canonical_header(file: Vec<u8>) -> Vec<u8> {
+    let n = u64::from_le_bytes(file[..8].try_into().expect("8 bytes")) as usize;
+    let Ok(header) = serde_json::from_slice::<serde_json::Value>(&file[8..8 + n]) else { return file };
+    // serde_json's maps are ordered by key
+    let mut text = serde_json::to_vec(&header).expect("a JSON value serialises");
+    text.resize(text.len().div_ceil(8) * 8, b' ');
+    let mut out = Vec::with_capacity(8 + text.len() + file.len() - 8 - n);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&file[8 + n..]);
+    out
 }
 
 /// Reads a checkpoint: the model (built within the ordinary limits unless `allow.large`),
@@ -123,6 +140,22 @@ mod tests {
         assert_eq!(meta2, meta);
         let st = SafeTensors::deserialize(&bytes).unwrap();
         assert_eq!(st.tensor("head.weight").unwrap().data(), st.tensor("wte.weight").unwrap().data());
+    }
+
+    #[test]
+    fn the_same_checkpoint_is_the_same_bytes_with_an_aligned_header() {
+        let m = small();
+        let p = m.init(5);
+        let meta = Meta { vocab: "abcde".chars().collect(), optimizer: "sgd".into(), seed: 5, step: 1 };
+        let first = to_bytes(&m, &p, &meta).unwrap();
+        // the metadata map iterates in a new order in every process and often within one
+        for _ in 0..20 {
+            assert_eq!(to_bytes(&m, &p, &meta).unwrap(), first);
+        }
+        let n = u64::from_le_bytes(first[..8].try_into().unwrap()) as usize;
+        assert_eq!(n % 8, 0);
+        let header = std::str::from_utf8(&first[8..8 + n]).unwrap();
+        assert!(header.starts_with("{\"__metadata__\":{\"config\":"), "{header}");
     }
 
     #[test]

@@ -27,8 +27,6 @@ const NOT_YET: &[&str] = &[
     "normuon-row-rosen",
     "adamuon-row-sincos",
     "adamuon-col-himmel",
-    "adam-mini-block-sincos",
-    "adam-mini-embed-rosen",
     "kron-vec-sincos",
     "kron-mat-rosen",
     "shampoo-vec-sincos",
@@ -39,25 +37,31 @@ const NOT_YET: &[&str] = &[
     "sophia-h-rosen-rad",
     "adahessian-sincos",
     "adahessian-himmel-gauss",
-    "spam-sincos",
-    "spam-rosen-reset",
-    "stable-spam-sincos",
-    "stable-spam-himmel-tmax",
     "apollo-vec-sincossq",
     "apollo-rank1-rosen",
     "apollo-channel-himmel",
     "galore-row-sincos",
     "galore-vec-rosen",
-    "lookahead-adamw-sincos",
     "lookahead-sgd-pullback-rosen",
-    "sam-sgd-sincos",
-    "sam-adaptive-himmel",
-    "sgd-wsd-cosine-sincos",
-    "adamw-wsd-linear-rosen",
 ];
 
 /// Cases compared with another tolerance than 1e-12, and why.
-const KNOWN: &[Known] = &[];
+const KNOWN: &[Known] = &[
+    (
+        "adam-mini-embed-rosen",
+        1e-7,
+        "the embed branch keeps m and v in float32: from step 2 optlab's float32 quotient m/h is one float32 ulp \
+         (1.5e-8) away from the reference's (-0.18826403 vs -0.18826401 in x); the reference's op sequence there \
+         is not pinned down yet, so this case is compared at float32 precision",
+    ),
+    (
+    "spam-rosen-reset",
+    1e-10,
+    "the first difference is one ulp (6e-17) at step 94, after many clipped steps and two resets that match bit for bit; it grows \
+     with the path (1.04e-12 by step 129) towards the case's chaos step 137. Most likely a 1-ulp square root: torch's \
+     float64 vector sqrt on the reference's CPU is not correctly rounded (see modern_parity's lamb-himmel-wd)",
+    ),
+];
 
 /// The keyword under which each wrapper takes the optimizer it wraps (the reference's).
 fn inner_key(wrapper: &str) -> &'static str {

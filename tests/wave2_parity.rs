@@ -42,7 +42,6 @@ const NOT_YET: &[&str] = &[
     "apollo-channel-himmel",
     "galore-row-sincos",
     "galore-vec-rosen",
-    "lookahead-sgd-pullback-rosen",
 ];
 
 /// Cases compared with another tolerance than 1e-12, and why.

@@ -9,14 +9,21 @@
 //! every k-th step:   θ ← θ + (1 − α)·(φ − θ)   (torch lerp),   φ ← θ
 //! ```
 //!
+//! `pullback_momentum` acts on torch SGD's momentum buffer b at each sync: "reset" zeroes it,
+//! "pullback" pulls it towards its slow copy like the weights, b ← b + (1 − α)·(b_slow − b)
+//! (torch lerp; b_slow = 0 at first), then b_slow ← b. Other inner methods keep no such
+//! buffer, so these modes need `optimizer=sgd(...)`.
+//!
 //! Keywords as in pytorch-optimizer: `optimizer` (the inner method's spec, e.g.
-//! `adamw(lr=1e-3)`), k 5, alpha α = 0.5. The inner method must take one gradient at its
-//! parameters (so SAM, LBFGS and Schedule-Free are refused). The reference's
-//! `pullback_momentum` is its default "none" here: "reset" and "pullback" rewrite the inner
-//! method's momentum buffer, which optlab's wrappers cannot reach yet, so the key is absent. `lr` (None: the inner method's) replaces the inner learning rate; a
+//! `adamw(lr=1e-3)`), k 5, alpha α = 0.5, pullback_momentum "none". The inner method must
+//! take one gradient at its parameters (so SAM, LBFGS and Schedule-Free are refused). `lr` (None: the inner method's) replaces the inner learning rate; a
 //! scheduler after `|` acts on the inner method's groups.
 
-use super::{ops, Check, Group, GroupHyper, Hyper, Kind, Layout, Method, Objective, Optimizer, OptimizerConfig, Param, Point, Real, Value};
+use super::sgd::{Sgd, SgdConfig};
+use super::{
+    ensure_len, ops, Check, FirstOrder, Group, GroupHyper, Hyper, Kind, Layout, Method, Objective, Optimizer, OptimizerConfig, Param,
+    Point, Real, Value,
+};
 
 pub(super) const METHOD: Method = Method {
     name: "lookahead",
@@ -28,13 +35,14 @@ pub(super) const METHOD: Method = Method {
         Param::new("optimizer", Kind::MaybeOptimizer, "adamw(lr=1e-3)", Check::Custom(inner_given), "the inner method, a spec (e.g. adamw(lr=1e-3))"),
         Param::new("k", Kind::Int, "5", Check::AtLeast(1), "inner steps between synchronisations"),
         Param::new("alpha", Kind::Num, "0.5", Check::Unit, "weight α of the fast weights at a sync, in [0, 1)"),
+        Param::new("pullback_momentum", Kind::Choice(&["none", "reset", "pullback"]), "\"none\"", Check::Any, "what a sync does to the inner SGD's momentum buffer"),
         Param::new("lr", Kind::MaybeNum, "None", Check::Lr, "None: the inner method's lr; a number: replaces it"),
     ],
     elementwise: false,
     closure: false,
     point: Point::Current,
     matrix_only: false,
-    rules: super::no_rules,
+    rules,
     build_f64: build::<f64>,
     build_f32: build::<f32>,
 };
@@ -45,6 +53,19 @@ pub(super) fn inner_given(v: &Value) -> Result<(), String> {
         Value::None => Err("a wrapper needs the optimizer it wraps, as a spec like adamw(lr=1e-3)".into()),
         _ => Ok(()),
     }
+}
+
+/// "reset" and "pullback" rewrite torch SGD's momentum buffer: the inner method must be sgd.
+fn rules(h: &Hyper) -> Result<(), String> {
+    let mode = h.choice("pullback_momentum").unwrap_or("none");
+    let inner = h.maybe_spec("optimizer").map(|s| s.name.to_ascii_lowercase());
+    if mode != "none" && inner.as_deref() != Some("sgd") {
+        return Err(format!(
+            "pullback_momentum=\"{mode}\" rewrites torch SGD's momentum buffer: use optimizer=sgd(...) (got {}), or pullback_momentum=\"none\"",
+            inner.unwrap_or_else(|| "None".into())
+        ));
+    }
+    Ok(())
 }
 
 /// The inner method of a wrapper under `key`, with the wrapper's `lr` if it gives one.
@@ -61,17 +82,66 @@ pub(super) fn inner_config(h: &Hyper, key: &str) -> OptimizerConfig {
 }
 
 fn build<T: Real>(h: &Hyper, layout: &Layout) -> Box<dyn Optimizer<T>> {
-    let inner = inner_config(h, "optimizer").build::<T>(layout);
-    Box::new(Lookahead { inner, k: h.int("k").max(1) as u64, alpha: h.num("alpha"), counter: 0, slow: Vec::new() })
+    let cfg = inner_config(h, "optimizer");
+    let pullback = match h.choice("pullback_momentum") {
+        Some("reset") => MomentumSync::Reset,
+        Some("pullback") => MomentumSync::Pullback,
+        _ => MomentumSync::Keep,
+    };
+    let inner = if pullback != MomentumSync::Keep && cfg.name() == "sgd" && cfg.modifiers.is_empty() {
+        Inner::Sgd(FirstOrder::new(Sgd::new(SgdConfig::from_hyper(&cfg.hyper))))
+    } else {
+        Inner::Any(cfg.build::<T>(layout))
+    };
+    Box::new(Lookahead {
+        inner,
+        k: h.int("k").max(1) as u64,
+        alpha: h.num("alpha"),
+        pullback,
+        counter: 0,
+        slow: Vec::new(),
+        slow_momentum: Vec::new(),
+    })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a sync does to the inner SGD's momentum buffer (`pullback_momentum`).
+enum MomentumSync {
+    Keep,
+    Reset,
+    Pullback,
+}
+
+/// The inner optimizer: any, or torch SGD held as such (its momentum buffer is rewritten).
+enum Inner<T: Real> {
+    Any(Box<dyn Optimizer<T>>),
+    Sgd(FirstOrder<T, Sgd<T>>),
+}
+
+impl<T: Real> Inner<T> {
+    fn get(&mut self) -> &mut dyn Optimizer<T> {
+        match self {
+            Inner::Any(o) => o.as_mut(),
+            Inner::Sgd(o) => o,
+        }
+    }
+    fn get_ref(&self) -> &dyn Optimizer<T> {
+        match self {
+            Inner::Any(o) => o.as_ref(),
+            Inner::Sgd(o) => o,
+        }
+    }
 }
 
 /// Lookahead state: the inner optimizer, the step counter and the slow weights φ.
 pub struct Lookahead<T: Real> {
-    inner: Box<dyn Optimizer<T>>,
+    inner: Inner<T>,
     k: u64,
     alpha: f64,
+    pullback: MomentumSync,
     counter: u64,
     slow: Vec<T>,
+    slow_momentum: Vec<T>,
 }
 
 impl<T: Real> Optimizer<T> for Lookahead<T> {
@@ -79,7 +149,7 @@ impl<T: Real> Optimizer<T> for Lookahead<T> {
         if self.slow.len() != params.len() {
             self.slow = params.to_vec();
         }
-        let loss = self.inner.step(params, objective);
+        let loss = self.inner.get().step(params, objective);
         self.counter += 1;
         if self.counter >= self.k {
             self.counter = 0;
@@ -88,16 +158,35 @@ impl<T: Real> Optimizer<T> for Lookahead<T> {
                 *p = ops::lerp(*p, *s, w);
                 *s = *p;
             }
+            if let Inner::Sgd(sgd) = &mut self.inner {
+                let buf = sgd.rule.momentum_buffer();
+                // the reference creates the buffer (zeros) if SGD has none yet
+                if buf.len() != params.len() {
+                    buf.clear();
+                    buf.resize(params.len(), T::zero());
+                }
+                match self.pullback {
+                    MomentumSync::Reset => buf.iter_mut().for_each(|b| *b = T::zero()),
+                    MomentumSync::Pullback => {
+                        ensure_len(&mut self.slow_momentum, params.len(), T::zero());
+                        for (b, s) in buf.iter_mut().zip(self.slow_momentum.iter_mut()) {
+                            *b = ops::lerp(*b, *s, w);
+                            *s = *b;
+                        }
+                    }
+                    MomentumSync::Keep => {}
+                }
+            }
         }
         loss
     }
     fn group_count(&self) -> usize {
-        self.inner.group_count()
+        self.inner.get_ref().group_count()
     }
     fn group(&mut self, i: usize) -> GroupHyper<'_> {
-        self.inner.group(i)
+        self.inner.get().group(i)
     }
     fn end_epoch(&mut self, metric: Option<f64>) {
-        self.inner.end_epoch(metric)
+        self.inner.get().end_epoch(metric)
     }
 }

@@ -51,7 +51,7 @@ fn every_method_can_be_tuned_and_swept() {
 fn every_method_draws_a_basin_map_batched_or_start_by_start() {
     let f = objective::builtin("himmelblau").unwrap().function();
     let named: Vec<(String, OptimizerConfig)> =
-        all().into_iter().map(|c| (c.label(), c.with_lr(if c.method.closure { 1.0 } else { 0.01 }))).collect();
+        all().into_iter().map(|c| (c.label(), c.with_lr(if c.name() == "lbfgs" { 1.0 } else { 0.01 }))).collect();
     let o = MapOptions { grid: 6, steps: 40, domain: f.domain, shape: Shape2::Vector };
     let maps = map(&f, &named, &o);
     assert_eq!(maps.len(), named.len());

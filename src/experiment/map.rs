@@ -92,7 +92,7 @@ fn run_block(
     move_tol: f64,
     stop: Option<&std::sync::atomic::AtomicBool>,
 ) -> Vec<End> {
-    if cfg.method.elementwise && cfg.modifiers.iter().all(|m| m.is_elementwise()) {
+    if cfg.elementwise() && cfg.modifiers.iter().all(|m| m.is_elementwise()) {
         run_batch(f, cfg, starts, &Layout::flat(2 * starts.len()), o.steps, move_tol, stop)
     } else {
         let layout = crate::experiment::effective_shape(cfg, o.shape).layout();

@@ -17,9 +17,11 @@
 //! Defaults as in pytorch-optimizer: lr γ = 1e-3, betas (0.9, 0.999, 0.9999),
 //! weight_decay λ = 0, weight_decouple false (true: θ·(1 − γλ) before the step, or
 //! θ·(1 − λ) with fixed_decay), alpha 5, t_alpha_beta3 None, eps 1e-8, maximize false.
-//! The package's extra switches `cautious` and `stable_adamw` rescale the update by
-//! statistics of a whole tensor; optlab's AdEMAMix is element-wise and accepts them as
-//! `false` only. `foreach` (a faster multi-tensor path, same arithmetic) is not a key.
+//! `cautious`: m_t/(1 − β₁ᵗ) is replaced by a copy of m_t kept only where m_t·g_t > 0 and
+//! scaled by n/(kept + 1) per tensor, then divided by 1 − β₁ᵗ (a tensor-wise statistic: such a
+//! run is not element-wise). The package's `stable_adamw` rescales the step by the RMS of
+//! g²/v over a tensor; optlab accepts it as `false` only. `foreach` (a faster multi-tensor
+//! path, same arithmetic) is not a key.
 
 use super::{
     ensure_len, ops, Check, FirstOrder, GradientRule, Group, GroupHyper, Hyper, Kind, Layout, Method, Optimizer, Param,
@@ -42,7 +44,7 @@ pub(super) const METHOD: Method = Method {
         Param::new("t_alpha_beta3", Kind::MaybeNum, "None", Check::NonNeg, "steps over which α and β₃ warm up (None: no warm-up)"),
         Param::new("eps", Kind::Num, "1e-8", Check::NonNeg, "added to the denominator"),
         Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
-        Param::new("cautious", Kind::Off, "false", Check::Custom(no_cautious), "mask updates against the gradient (tensor-wise: false only)"),
+        Param::new("cautious", Kind::Bool, "false", Check::Any, "mask the fast momentum against the gradient, rescaled per tensor (tensor-wise)"),
         Param::new("stable_adamw", Kind::Off, "false", Check::Custom(no_stable_adamw), "StableAdamW update clipping (tensor-wise: false only)"),
     ],
     elementwise: true,
@@ -80,11 +82,6 @@ fn tensor_wise_off(key: &str, what: &str, v: &Value) -> Result<(), String> {
     }
 }
 
-/// pytorch-optimizer's `cautious`: not available.
-pub(super) fn no_cautious(v: &Value) -> Result<(), String> {
-    tensor_wise_off("cautious", "rescales the update by the fraction of entries that agree with the gradient", v)
-}
-
 /// pytorch-optimizer's `stable_adamw`: not available.
 pub(super) fn no_stable_adamw(v: &Value) -> Result<(), String> {
     tensor_wise_off("stable_adamw", "divides the update by the RMS of g²/v over the tensor", v)
@@ -110,8 +107,8 @@ fn rules(h: &Hyper) -> Result<(), String> {
     Ok(())
 }
 
-fn build<T: Real>(h: &Hyper, _layout: &Layout) -> Box<dyn Optimizer<T>> {
-    FirstOrder::boxed(AdEMAMix::<T>::new(AdEMAMixConfig::from_hyper(h)))
+fn build<T: Real>(h: &Hyper, layout: &Layout) -> Box<dyn Optimizer<T>> {
+    FirstOrder::boxed(AdEMAMix::<T>::new(AdEMAMixConfig::from_hyper(h), layout.clone()))
 }
 
 /// pytorch-optimizer's `apply_weight_decay`, resolved for one step: multiply θ, or add λθ
@@ -164,6 +161,7 @@ pub struct AdEMAMixConfig {
     pub t_alpha_beta3: Option<f64>,
     pub eps: f64,
     pub maximize: bool,
+    pub cautious: bool,
 }
 
 impl AdEMAMixConfig {
@@ -179,6 +177,7 @@ impl AdEMAMixConfig {
             t_alpha_beta3: h.maybe_num("t_alpha_beta3"),
             eps: h.num("eps"),
             maximize: h.flag("maximize"),
+            cautious: h.flag("cautious"),
         }
     }
 
@@ -222,11 +221,25 @@ pub struct AdEMAMix<T> {
     exp_avg: Vec<T>,
     exp_avg_sq: Vec<T>,
     exp_avg_slow: Vec<T>,
+    /// The tensors `cautious` masks over, and its scratch (the masked m and the gradient).
+    layout: Layout,
+    masked: Vec<T>,
+    g: Vec<T>,
 }
 
 impl<T: Real> AdEMAMix<T> {
-    pub fn new(cfg: AdEMAMixConfig) -> Self {
-        AdEMAMix { cfg, step: 0, exp_avg: Vec::new(), exp_avg_sq: Vec::new(), exp_avg_slow: Vec::new() }
+    /// With the tensors that `cautious` masks over (one tensor when the layout does not fit).
+    pub fn new(cfg: AdEMAMixConfig, layout: Layout) -> Self {
+        AdEMAMix {
+            cfg,
+            step: 0,
+            exp_avg: Vec::new(),
+            exp_avg_sq: Vec::new(),
+            exp_avg_slow: Vec::new(),
+            layout,
+            masked: Vec::new(),
+            g: Vec::new(),
+        }
     }
 }
 
@@ -251,6 +264,30 @@ impl<T: Real> GradientRule<T> for AdEMAMix<T> {
         let decay = WeightDecay::new(c.weight_decay, c.weight_decouple, c.fixed_decay, c.lr);
         let (w1, b2, w2, w3) = (T::of(1.0 - beta1), T::of(beta2), T::of(1.0 - beta2), T::of(1.0 - beta3_t));
         let (eps, neg_lr) = (T::of(c.eps), T::of(-c.lr));
+        if c.cautious {
+            ensure_len(&mut self.masked, n, T::zero());
+            ensure_len(&mut self.g, n, T::zero());
+            for i in 0..n {
+                let p = &mut params[i];
+                let g = if c.maximize { -grad[i] } else { grad[i] };
+                let g = decay.apply(p, g);
+                self.g[i] = g;
+                let m = ops::lerp(self.exp_avg[i], g, w1);
+                self.exp_avg[i] = m;
+                self.masked[i] = m;
+                self.exp_avg_sq[i] = ops::addcmul(self.exp_avg_sq[i] * b2, g, g, w2);
+                self.exp_avg_slow[i] = ops::lerp(self.exp_avg_slow[i], g, w3);
+            }
+            for r in ops::tensor_ranges(&self.layout, n) {
+                ops::cautious(&mut self.masked[r.clone()], &self.g[r]);
+            }
+            for (i, p) in params.iter_mut().enumerate() {
+                let denom = self.exp_avg_sq[i].sqrt() / bias_correction2_sq + eps;
+                let update = ops::add_alpha(self.masked[i] / bias_correction1, self.exp_avg_slow[i], alpha_t);
+                *p = ops::addcdiv(*p, update, denom, neg_lr);
+            }
+            return;
+        }
         for i in 0..n {
             let p = &mut params[i];
             let g = if c.maximize { -grad[i] } else { grad[i] };

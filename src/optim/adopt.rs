@@ -15,10 +15,12 @@
 //! weight_decouple false (true: θ·(1 − γλ), or θ·(1 − λ) with fixed_decay; applied on the
 //! first step too), eps 1e-6, maximize false. The package's `clip_lambda` is a function of
 //! the step, by default `step ** 0.25`; here it is the exponent (0.25), or None for no
-//! clipping. Its `cautious` and `stable_adamw` switches need statistics of a whole tensor;
-//! optlab's ADOPT is element-wise and accepts them as `false` only. `foreach` is not a key.
+//! clipping. `cautious`: the step uses a copy of m_t kept only where m_t·n_t > 0 and scaled by
+//! k/(kept + 1) per tensor of k entries (a tensor-wise statistic: such a run is not
+//! element-wise). Its `stable_adamw` switch rescales the step by the RMS of g²/v over a tensor;
+//! optlab accepts it as `false` only. `foreach` is not a key.
 
-use super::ademamix::{no_cautious, no_stable_adamw, WeightDecay};
+use super::ademamix::{no_stable_adamw, WeightDecay};
 use super::{
     ensure_len, ops, Check, FirstOrder, GradientRule, Group, GroupHyper, Hyper, Kind, Layout, Method, Optimizer, Param,
     Point, Real,
@@ -39,7 +41,7 @@ pub(super) const METHOD: Method = Method {
         Param::new("fixed_decay", Kind::Bool, "false", Check::Any, "decoupled decay θ·(1 − λ), not scaled by lr"),
         Param::new("eps", Kind::Num, "1e-6", Check::NonNeg, "lower bound of √v"),
         Param::new("maximize", Kind::Bool, "false", Check::Any, "maximise the objective instead"),
-        Param::new("cautious", Kind::Off, "false", Check::Custom(no_cautious), "mask updates against the gradient (tensor-wise: false only)"),
+        Param::new("cautious", Kind::Bool, "false", Check::Any, "mask the momentum against the normalised gradient, rescaled per tensor (tensor-wise)"),
         Param::new("stable_adamw", Kind::Off, "false", Check::Custom(no_stable_adamw), "StableAdamW update scaling (tensor-wise: false only)"),
     ],
     elementwise: true,
@@ -51,8 +53,8 @@ pub(super) const METHOD: Method = Method {
     build_f32: build::<f32>,
 };
 
-fn build<T: Real>(h: &Hyper, _layout: &Layout) -> Box<dyn Optimizer<T>> {
-    FirstOrder::boxed(Adopt::<T>::new(AdoptConfig::from_hyper(h)))
+fn build<T: Real>(h: &Hyper, layout: &Layout) -> Box<dyn Optimizer<T>> {
+    FirstOrder::boxed(Adopt::<T>::new(AdoptConfig::from_hyper(h), layout.clone()))
 }
 
 /// Hyperparameters of [`Adopt`], pytorch-optimizer's names and defaults.
@@ -67,6 +69,7 @@ pub struct AdoptConfig {
     pub fixed_decay: bool,
     pub eps: f64,
     pub maximize: bool,
+    pub cautious: bool,
 }
 
 impl AdoptConfig {
@@ -80,6 +83,7 @@ impl AdoptConfig {
             fixed_decay: h.flag("fixed_decay"),
             eps: h.num("eps"),
             maximize: h.flag("maximize"),
+            cautious: h.flag("cautious"),
         }
     }
 }
@@ -90,11 +94,26 @@ pub struct Adopt<T> {
     step: u64,
     exp_avg: Vec<T>,
     exp_avg_sq: Vec<T>,
+    /// The tensors `cautious` masks over, and its scratch (masked m, normalised and plain g).
+    layout: Layout,
+    masked: Vec<T>,
+    normed: Vec<T>,
+    g: Vec<T>,
 }
 
 impl<T: Real> Adopt<T> {
-    pub fn new(cfg: AdoptConfig) -> Self {
-        Adopt { cfg, step: 0, exp_avg: Vec::new(), exp_avg_sq: Vec::new() }
+    /// With the tensors that `cautious` masks over (one tensor when the layout does not fit).
+    pub fn new(cfg: AdoptConfig, layout: Layout) -> Self {
+        Adopt {
+            cfg,
+            step: 0,
+            exp_avg: Vec::new(),
+            exp_avg_sq: Vec::new(),
+            layout,
+            masked: Vec::new(),
+            normed: Vec::new(),
+            g: Vec::new(),
+        }
     }
 }
 
@@ -123,10 +142,7 @@ impl<T: Real> GradientRule<T> for Adopt<T> {
         let clip = c.clip_lambda.map(|e| T::of((self.step as f64).powf(e)));
         let (w1, b2, w2, eps, neg_lr) =
             (T::of(1.0 - beta1), T::of(beta2), T::of(1.0 - beta2), T::of(c.eps), T::of(-c.lr));
-        for (((p, &g), m), v) in
-            params.iter_mut().zip(grad).zip(self.exp_avg.iter_mut()).zip(self.exp_avg_sq.iter_mut())
-        {
-            let g = decay.apply(p, sign(g));
+        let normalise = |g: T, v: T| {
             let root = v.sqrt();
             // clamp_(min=eps): NaN stays NaN
             let denom = if root < eps { eps } else { root };
@@ -135,7 +151,35 @@ impl<T: Real> GradientRule<T> for Adopt<T> {
                 normed = ops::maximum(normed, -cl);
                 normed = if normed.is_nan() || normed <= cl { normed } else { cl };
             }
-            *m = ops::lerp(*m, normed, w1);
+            normed
+        };
+        if c.cautious {
+            for buf in [&mut self.masked, &mut self.normed, &mut self.g] {
+                ensure_len(buf, n, T::zero());
+            }
+            for i in 0..n {
+                let g = decay.apply(&mut params[i], sign(grad[i]));
+                self.g[i] = g;
+                let normed = normalise(g, self.exp_avg_sq[i]);
+                self.normed[i] = normed;
+                self.exp_avg[i] = ops::lerp(self.exp_avg[i], normed, w1);
+                self.masked[i] = self.exp_avg[i];
+            }
+            for r in ops::tensor_ranges(&self.layout, n) {
+                ops::cautious(&mut self.masked[r.clone()], &self.normed[r]);
+            }
+            for (i, p) in params.iter_mut().enumerate() {
+                *p = ops::add_alpha(*p, self.masked[i], neg_lr);
+                let g = self.g[i];
+                self.exp_avg_sq[i] = ops::addcmul(self.exp_avg_sq[i] * b2, g, g, w2);
+            }
+            return;
+        }
+        for (((p, &g), m), v) in
+            params.iter_mut().zip(grad).zip(self.exp_avg.iter_mut()).zip(self.exp_avg_sq.iter_mut())
+        {
+            let g = decay.apply(p, sign(g));
+            *m = ops::lerp(*m, normalise(g, *v), w1);
             *p = ops::add_alpha(*p, *m, neg_lr);
             *v = ops::addcmul(*v * b2, g, g, w2);
         }

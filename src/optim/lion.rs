@@ -13,6 +13,11 @@
 //! (γ₀ the lr given at construction, γ the lr in force), so that a scheduler scales the
 //! step but not the decay. The update has the same size γ in every coordinate; only its
 //! sign comes from the momentum. `use_triton` (a GPU kernel) is accepted as `false` only.
+//!
+//! `cautious` is pytorch-optimizer 4.1.0 Lion's switch (whose update and decoupled decay are
+//! the arithmetic above): the update u_t is kept only where u_t·g_t > 0 and scaled by
+//! n/(kept + 1) per tensor of n entries (a tensor-wise statistic: such a run is not
+//! element-wise).
 
 use super::{
     ensure_len, ops, Check, FirstOrder, GradientRule, Group, GroupHyper, Hyper, Kind, Layout, Method, Optimizer, Param,
@@ -31,6 +36,7 @@ pub(super) const METHOD: Method = Method {
         Param::new("weight_decay", Kind::Num, "0", Check::Any, "decoupled decay λ: θ·(1 − lr·λ) before the step"),
         Param::new("use_triton", Kind::Off, "false", Check::Custom(no_triton), "the package's GPU kernel (not available: false only)"),
         Param::new("decoupled_weight_decay", Kind::Bool, "false", Check::Any, "decay by λ/lr₀ per unit lr (lr₀ = the lr at construction)"),
+        Param::new("cautious", Kind::Bool, "false", Check::Any, "mask the update against the gradient, rescaled per tensor (pytorch-optimizer's Lion; tensor-wise)"),
     ],
     elementwise: true,
     closure: false,
@@ -48,8 +54,10 @@ fn no_triton(v: &Value) -> Result<(), String> {
     }
 }
 
-fn build<T: Real>(h: &Hyper, _layout: &Layout) -> Box<dyn Optimizer<T>> {
-    FirstOrder::boxed(Lion::<T>::new(LionConfig::from_hyper(h)))
+fn build<T: Real>(h: &Hyper, layout: &Layout) -> Box<dyn Optimizer<T>> {
+    let mut lion = Lion::<T>::new(LionConfig::from_hyper(h));
+    lion.layout = layout.clone();
+    FirstOrder::boxed(lion)
 }
 
 /// Hyperparameters of [`Lion`], lion-pytorch's names and defaults.
@@ -59,6 +67,7 @@ pub struct LionConfig {
     pub betas: (f64, f64),
     pub weight_decay: f64,
     pub decoupled_weight_decay: bool,
+    pub cautious: bool,
 }
 
 impl LionConfig {
@@ -68,6 +77,7 @@ impl LionConfig {
             betas: h.pair("betas"),
             weight_decay: h.num("weight_decay"),
             decoupled_weight_decay: h.flag("decoupled_weight_decay"),
+            cautious: h.flag("cautious"),
         }
     }
 }
@@ -77,11 +87,15 @@ pub struct Lion<T> {
     pub cfg: LionConfig,
     init_lr: f64,
     exp_avg: Vec<T>,
+    /// The tensors `cautious` masks over (one tensor when the layout does not fit), and the
+    /// update it masks.
+    pub layout: Layout,
+    u: Vec<T>,
 }
 
 impl<T: Real> Lion<T> {
     pub fn new(cfg: LionConfig) -> Self {
-        Lion { init_lr: cfg.lr, cfg, exp_avg: Vec::new() }
+        Lion { init_lr: cfg.lr, cfg, exp_avg: Vec::new(), layout: Layout::flat(0), u: Vec::new() }
     }
 }
 
@@ -102,6 +116,22 @@ impl<T: Real> GradientRule<T> for Lion<T> {
         let (b1, b2) = c.betas;
         let decay = T::of(1.0 - c.lr * wd);
         let (b1t, w1, b2t, w2, neg_lr) = (T::of(b1), T::of(1.0 - b1), T::of(b2), T::of(1.0 - b2), T::of(-c.lr));
+        if c.cautious {
+            let n = params.len();
+            ensure_len(&mut self.u, n, T::zero());
+            for (((p, &g), m), u) in params.iter_mut().zip(grad).zip(self.exp_avg.iter_mut()).zip(self.u.iter_mut()) {
+                *p = *p * decay;
+                *u = ops::sign(ops::add_alpha(*m * b1t, g, w1));
+                *m = ops::add_alpha(*m * b2t, g, w2);
+            }
+            for r in ops::tensor_ranges(&self.layout, n) {
+                ops::cautious(&mut self.u[r.clone()], &grad[r]);
+            }
+            for (p, &u) in params.iter_mut().zip(self.u.iter()) {
+                *p = ops::add_alpha(*p, u, neg_lr);
+            }
+            return;
+        }
         for ((p, &g), m) in params.iter_mut().zip(grad).zip(self.exp_avg.iter_mut()) {
             *p = *p * decay;
             let u = ops::sign(ops::add_alpha(*m * b1t, g, w1));

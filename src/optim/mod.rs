@@ -34,7 +34,8 @@ macro_rules! methods {
 
 methods!(
     gd, momentum, nag, sgd, adagrad, adadelta, adam, adamw, rmsprop, nadam, radam, adamax, rprop, asgd, adafactor,
-    lbfgs, muon, lion, sf_adamw, sf_sgd, prodigy, ademamix, adabelief, adopt, adan, lamb, lars, mars, soap, partition
+    lbfgs, muon, lion, sf_adamw, sf_sgd, prodigy, ademamix, adabelief, adopt, adan, lamb, lars, mars, soap, partition,
+    signsgd, signum, madgrad, laprop, came, dadapt, spam, stablespam, lookahead, sam, adam_mini
 );
 
 pub use layout::{Layout, Role, Shape2, TensorInfo};

@@ -77,6 +77,28 @@ pub fn effective_grad<T: Real>(g: T, p: T, maximize: bool, weight_decay: f64) ->
     }
 }
 
+/// pytorch-optimizer's `apply_cautious` on one tensor: the update `u` is kept where it agrees
+/// in sign with the gradient (u·g > 0), zeroed elsewhere, and the kept entries are scaled by
+/// n/(kept + 1), with n/(kept + 1) rounded as torch's `n / tensor` is (reciprocal, then times n).
+pub fn cautious<T: Real>(u: &mut [T], g: &[T]) {
+    let kept = u.iter().zip(g).filter(|(&a, &b)| a * b > T::zero()).count();
+    let scale = (T::one() / (T::of(kept as f64) + T::one())) * T::of(u.len() as f64);
+    for (a, &b) in u.iter_mut().zip(g) {
+        *a = if *a * b > T::zero() { *a * scale } else { *a * T::zero() };
+    }
+}
+
+/// The index ranges of the tensors of `layout` (one range over all `n` entries when the
+/// layout does not cover exactly `n`): what tensor-wise statistics such as [`cautious`] run
+/// over.
+pub fn tensor_ranges(layout: &super::Layout, n: usize) -> Vec<std::ops::Range<usize>> {
+    if layout.len() == n && !layout.tensors.is_empty() {
+        layout.tensors.iter().map(|t| t.range()).collect()
+    } else {
+        std::iter::once(0..n).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

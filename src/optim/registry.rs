@@ -168,7 +168,7 @@ impl OptimizerConfig {
             let first_order = !sub.method.closure && sub.method.point == Point::Current;
             let span = || spec.get(p.key).map_or(0..0, |a| a.span.clone());
             match p.kind {
-                super::Kind::Optimizer if !first_order || !sub.method.elementwise => {
+                super::Kind::Optimizer if !first_order || !sub.elementwise() => {
                     return Err(SpecError::new(
                         format!(
                             "{} of {} must be an element-wise first-order method that takes its gradient at its parameters (e.g. adamw)",
@@ -197,6 +197,14 @@ impl OptimizerConfig {
     /// The method with every hyperparameter at its default.
     pub fn defaults(method: &'static Method) -> Self {
         OptimizerConfig { method, hyper: Hyper::defaults(method.name, method.params), modifiers: Vec::new() }
+    }
+
+    /// Whether this configuration updates every coordinate from its own gradient and state
+    /// only (so independent problems can be batched in one vector): the method's property,
+    /// unless an option makes the run tensor-wise (`cautious=true` masks and rescales by a
+    /// count over each tensor).
+    pub fn elementwise(&self) -> bool {
+        self.method.elementwise && !(self.hyper.has("cautious") && self.hyper.flag("cautious"))
     }
 
     /// The method's short name (`adam`, `sgd`, ...).

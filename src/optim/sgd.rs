@@ -93,6 +93,12 @@ impl<T: Real> Sgd<T> {
     pub fn new(cfg: SgdConfig) -> Self {
         Sgd { cfg, buf: Vec::new() }
     }
+
+    /// torch's `state['momentum_buffer']` (empty before the first step with a momentum):
+    /// what Lookahead's `pullback_momentum` rewrites.
+    pub(super) fn momentum_buffer(&mut self) -> &mut Vec<T> {
+        &mut self.buf
+    }
 }
 
 impl<T: Real> GradientRule<T> for Sgd<T> {

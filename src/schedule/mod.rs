@@ -61,6 +61,7 @@ schedulers!(
     one_cycle_lr,
     sequential_lr,
     reduce_lr_on_plateau,
+    wsd,
 );
 
 /// The gradient-clipping rules.

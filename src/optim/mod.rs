@@ -33,8 +33,40 @@ macro_rules! methods {
 }
 
 methods!(
-    gd, momentum, nag, sgd, adagrad, adadelta, adam, adamw, rmsprop, nadam, radam, adamax, rprop, asgd, adafactor,
-    lbfgs, muon, lion, sf_adamw, sf_sgd, prodigy, ademamix, adabelief, adopt, adan, lamb, lars, mars, soap, partition
+    gd,
+    momentum,
+    nag,
+    sgd,
+    adagrad,
+    adadelta,
+    adam,
+    adamw,
+    rmsprop,
+    nadam,
+    radam,
+    adamax,
+    rprop,
+    asgd,
+    adafactor,
+    lbfgs,
+    muon,
+    lion,
+    sf_adamw,
+    sf_sgd,
+    prodigy,
+    ademamix,
+    adabelief,
+    adopt,
+    adan,
+    lamb,
+    lars,
+    mars,
+    soap,
+    normuon,
+    adamuon,
+    scion,
+    scion_light,
+    partition
 );
 
 pub use layout::{Layout, Role, Shape2, TensorInfo};

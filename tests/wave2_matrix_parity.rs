@@ -27,8 +27,6 @@ const METHODS: &[&str] =
 const NOT_YET: &[&str] = &[
     "kron-vec-sincos",
     "kron-mat-rosen",
-    "shampoo-vec-sincos",
-    "shampoo-mat-himmel-mom",
     "scalable-shampoo-defaults-sincos",
     "scalable-shampoo-precond-rosen",
     "apollo-vec-sincossq",

@@ -66,6 +66,7 @@ methods!(
     adamuon,
     scion,
     scion_light,
+    shampoo,
     partition
 );
 

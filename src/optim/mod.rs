@@ -14,6 +14,7 @@
 //! Element-wise arithmetic follows ATen's CPU kernels (see [`ops`]) so that trajectories
 //! agree with `torch.optim` to the last few ulps.
 
+pub mod draws;
 pub mod layout;
 pub mod linalg;
 mod newton_schulz;
@@ -67,6 +68,7 @@ methods!(
     scion,
     scion_light,
     shampoo,
+    galore,
     partition
 );
 

@@ -69,6 +69,7 @@ methods!(
     scion_light,
     shampoo,
     galore,
+    apollo,
     partition
 );
 

@@ -25,11 +25,16 @@ const METHODS: &[&str] =
     &["normuon", "adamuon", "scion", "scion-light", "shampoo", "galore", "apollo", "kron", "scalable-shampoo"];
 
 /// Cases of those methods that optlab does not implement yet (printed as skipped).
-const NOT_YET: &[&str] =
-    &["kron-vec-sincos", "kron-mat-rosen", "scalable-shampoo-defaults-sincos", "scalable-shampoo-precond-rosen"];
+const NOT_YET: &[&str] = &["scalable-shampoo-defaults-sincos", "scalable-shampoo-precond-rosen"];
 
 /// Cases compared with another tolerance than 1e-12, and why.
-const KNOWN: &[Known] = &[];
+const KNOWN: &[Known] = &[(
+    "kron-mat-rosen",
+    1e-7,
+    "Kron's preconditioner is float32 and torch contracts it with einsum (through opt_einsum); optlab applies the \
+     factors in the pairing that reproduces the first 81 steps bit for bit, then one float32 rounding differs \
+     (1.5e-10 of the point) and grows to 4e-8 by step 150 (not chaotic: the case has no chaos step)",
+)];
 
 fn golden() -> Option<Value> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/golden/wave2_optim_2d.json");
@@ -58,8 +63,11 @@ fn with_group_keys(case: &Value) -> Value {
 fn given(case: &Value) -> Given {
     let mut g = Given::default();
     for d in case.get("random_draws").and_then(|d| d.as_array()).into_iter().flatten() {
-        if d["fn"].as_str().is_some_and(|f| f.starts_with("randn")) {
-            g.normals.extend(d["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()));
+        let values = d["values"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap());
+        match d["fn"].as_str().unwrap() {
+            f if f.starts_with("randn") => g.normals.extend(values),
+            "numpy.random.random" => g.uniforms.extend(values),
+            f => panic!("a draw of {f}, which no method here makes"),
         }
     }
     for p in case.get("projectors").and_then(|d| d.as_array()).into_iter().flatten() {
@@ -98,12 +106,12 @@ fn every_wave2_matrix_case_matches_its_reference_before_its_chaos_step() {
         ran += 1;
         let (result, left) = with_given(given(case), || check_case(&with_group_keys(case), KNOWN));
         let result = result.and_then(|worst| {
-            if left.normals.is_empty() && left.projectors.is_empty() {
+            if left.normals.is_empty() && left.uniforms.is_empty() && left.projectors.is_empty() {
                 Ok(worst)
             } else {
                 Err(format!(
                     "{id}: {} recorded draws and {} projectors left unused",
-                    left.normals.len(),
+                    left.normals.len() + left.uniforms.len(),
                     left.projectors.len()
                 ))
             }

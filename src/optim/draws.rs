@@ -19,6 +19,8 @@ use std::sync::{Arc, Mutex};
 pub struct Given {
     /// Standard normal draws (`torch.randn` values, flattened in call order).
     pub normals: VecDeque<f64>,
+    /// Uniform draws in [0, 1) (`numpy.random.random()` values), in call order.
+    pub uniforms: VecDeque<f64>,
     /// Projection matrices (row-major), one per projector computation.
     pub projectors: VecDeque<Vec<f64>>,
 }
@@ -76,6 +78,14 @@ impl Source {
         r * th.cos()
     }
 
+    /// A uniform draw in [0, 1). Replaying, the next given uniform (NaN once they run out).
+    pub fn uniform(&mut self) -> f64 {
+        if let Some(g) = &self.given {
+            return g.lock().ok().and_then(|mut g| g.uniforms.pop_front()).unwrap_or(f64::NAN);
+        }
+        (self.rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
     /// The projector a method computed, or, replaying, the next given one (when its size
     /// fits).
     pub fn projector(&mut self, computed: Vec<f64>) -> Vec<f64> {
@@ -100,7 +110,7 @@ mod tests {
         let xs: Vec<f64> = (0..5).map(|_| a.normal()).collect();
         assert_eq!(xs, (0..5).map(|_| b.normal()).collect::<Vec<_>>());
         assert!(xs.iter().all(|x| x.is_finite() && x.abs() < 10.0));
-        let given = Given { normals: [1.5, -2.0].into(), projectors: [vec![0.5, 0.25]].into() };
+        let given = Given { normals: [1.5, -2.0].into(), projectors: [vec![0.5, 0.25]].into(), ..Given::default() };
         let ((x, y, p), left) = with_given(given, || {
             let mut s = Source::new(0);
             (s.normal(), s.normal(), s.projector(vec![9.0, 9.0]))

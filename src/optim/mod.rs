@@ -70,6 +70,7 @@ methods!(
     shampoo,
     galore,
     apollo,
+    kron,
     partition
 );
 

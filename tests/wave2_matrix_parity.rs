@@ -25,7 +25,7 @@ const METHODS: &[&str] =
     &["normuon", "adamuon", "scion", "scion-light", "shampoo", "galore", "apollo", "kron", "scalable-shampoo"];
 
 /// Cases of those methods that optlab does not implement yet (printed as skipped).
-const NOT_YET: &[&str] = &["scalable-shampoo-defaults-sincos", "scalable-shampoo-precond-rosen"];
+const NOT_YET: &[&str] = &[];
 
 /// Cases compared with another tolerance than 1e-12, and why.
 const KNOWN: &[Known] = &[(

@@ -71,6 +71,7 @@ methods!(
     galore,
     apollo,
     kron,
+    scalable_shampoo,
     partition
 );
 

@@ -17,8 +17,13 @@ mod common;
 use common::{args, check_case_spec, selected, spec_value, sub_spec, Known};
 use serde_json::Value;
 
-/// Cases whose method (or wrapper, or scheduler) optlab does not have yet.
-const NOT_YET: &[&str] = &[
+/// Cases whose method optlab does not have yet (the Hessian-based ones come with the
+/// curvature issue's Hessian-vector products).
+const NOT_YET: &[&str] = &["sophia-h-sincos", "sophia-h-rosen-rad", "adahessian-sincos", "adahessian-himmel-gauss"];
+
+/// Cases of the matrix methods, checked by `tests/wave2_matrix_parity.rs` (which replays the
+/// references' recorded random draws and projectors).
+const ELSEWHERE: &[&str] = &[
     "scion-mat-sincos",
     "scion-vec-rosen",
     "scion-sign-constraint",
@@ -33,10 +38,6 @@ const NOT_YET: &[&str] = &[
     "shampoo-mat-himmel-mom",
     "scalable-shampoo-defaults-sincos",
     "scalable-shampoo-precond-rosen",
-    "sophia-h-sincos",
-    "sophia-h-rosen-rad",
-    "adahessian-sincos",
-    "adahessian-himmel-gauss",
     "apollo-vec-sincossq",
     "apollo-rank1-rosen",
     "apollo-channel-himmel",
@@ -104,13 +105,16 @@ fn every_wave2_golden_case_of_an_implemented_method_matches_its_reference() {
     let cases = g["cases"].as_array().unwrap();
     assert_eq!(cases.len() as u64, g["case_count"].as_u64().unwrap());
     let ids: Vec<&str> = cases.iter().map(|c| c["id"].as_str().unwrap()).collect();
-    for n in NOT_YET {
-        assert!(ids.contains(n), "NOT_YET names {n}, which is not a case of the golden file");
+    for n in NOT_YET.iter().chain(ELSEWHERE) {
+        assert!(ids.contains(n), "{n} is not a case of the golden file");
     }
     let (mut ran, mut skipped, mut failures, mut ready) = (0, Vec::new(), Vec::new(), Vec::new());
     for case in cases {
         let id = case["id"].as_str().unwrap();
         if !selected(id) {
+            continue;
+        }
+        if ELSEWHERE.contains(&id) {
             continue;
         }
         let spec = spec_of(case);

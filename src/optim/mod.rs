@@ -14,6 +14,7 @@
 //! Element-wise arithmetic follows ATen's CPU kernels (see [`ops`]) so that trajectories
 //! agree with `torch.optim` to the last few ulps.
 
+pub mod draws;
 pub mod layout;
 pub mod linalg;
 mod newton_schulz;
@@ -33,9 +34,56 @@ macro_rules! methods {
 }
 
 methods!(
-    gd, momentum, nag, sgd, adagrad, adadelta, adam, adamw, rmsprop, nadam, radam, adamax, rprop, asgd, adafactor,
-    lbfgs, muon, lion, sf_adamw, sf_sgd, prodigy, ademamix, adabelief, adopt, adan, lamb, lars, mars, soap, partition,
-    signsgd, signum, madgrad, laprop, came, dadapt, spam, stablespam, lookahead, sam, adam_mini
+    gd,
+    momentum,
+    nag,
+    sgd,
+    adagrad,
+    adadelta,
+    adam,
+    adamw,
+    rmsprop,
+    nadam,
+    radam,
+    adamax,
+    rprop,
+    asgd,
+    adafactor,
+    lbfgs,
+    muon,
+    lion,
+    sf_adamw,
+    sf_sgd,
+    prodigy,
+    ademamix,
+    adabelief,
+    adopt,
+    adan,
+    lamb,
+    lars,
+    mars,
+    soap,
+    normuon,
+    adamuon,
+    scion,
+    scion_light,
+    shampoo,
+    galore,
+    apollo,
+    kron,
+    scalable_shampoo,
+    signsgd,
+    signum,
+    madgrad,
+    laprop,
+    came,
+    dadapt,
+    spam,
+    stablespam,
+    adam_mini,
+    lookahead,
+    sam,
+    partition
 );
 
 pub use layout::{Layout, Role, Shape2, TensorInfo};

@@ -84,7 +84,21 @@ impl NewtonSchulz {
 
     /// [`iterate`](Self::iterate) on kernel path `path`, which this CPU must support (the
     /// scalar path otherwise).
-    pub fn iterate_on(&mut self, path: Path, p: usize, q: usize, eps: f64, (a, b, c): (f32, f32, f32), steps: usize) {
+    pub fn iterate_on(&mut self, path: Path, p: usize, q: usize, eps: f64, coef: (f32, f32, f32), steps: usize) {
+        self.iterate_schedule_on(path, p, q, eps, steps, |_| coef);
+    }
+
+    /// [`iterate_on`](Self::iterate_on) with coefficients of their own for each of the
+    /// `steps` iterations (`coef(i)`), as pytorch-optimizer's coefficient schedules.
+    fn iterate_schedule_on(
+        &mut self,
+        path: Path,
+        p: usize,
+        q: usize,
+        eps: f64,
+        steps: usize,
+        coef: impl Fn(usize) -> (f32, f32, f32),
+    ) {
         // ‖X‖ (accumulated wide, rounded to bfloat16), clamped at eps, then X / ‖X‖
         let norm = self.x.iter().fold(0.0f64, |s, &v| (v as f64).mul_add(v as f64, s)).sqrt();
         let norm = bf16_of_f32(norm as f32) as f64;
@@ -92,7 +106,8 @@ impl NewtonSchulz {
         for v in self.x.iter_mut() {
             *v = bf16_of_f32(*v / norm);
         }
-        for _ in 0..steps {
+        for i in 0..steps {
+            let (a, b, c) = coef(i);
             let s = &mut *self;
             let sizes = (p, q, a, b, c);
             match path {
@@ -105,6 +120,83 @@ impl NewtonSchulz {
                 _ => one_step::<false>(s, sizes),
             }
             std::mem::swap(&mut self.x, &mut self.next);
+        }
+    }
+}
+
+/// pytorch-optimizer's coefficient presets of `zero_power_via_newton_schulz_5`
+/// (`ns_coeffs`): the names and their (a, b, c) per iteration, the last repeated.
+pub(super) const NS_PRESETS: &[&str] = &["original", "quintic", "polar_express", "polar_express_safer"];
+
+/// The coefficients of preset `name` (see [`NS_PRESETS`]; anything else is "original").
+pub(super) fn ns_preset(name: &str) -> &'static [(f64, f64, f64)] {
+    match name {
+        "quintic" => &[
+            (4.0848, -6.8946, 2.9270),
+            (3.9505, -6.3029, 2.6377),
+            (3.7418, -5.5913, 2.3037),
+            (2.8769, -3.1427, 1.2046),
+            (2.8366, -3.0525, 1.2012),
+        ],
+        "polar_express" => &[
+            (8.237312490495555, -23.157747414558198, 16.680568411445915),
+            (4.082441999064835, -2.893047735332586, 0.5252849256975648),
+            (3.9263479922546582, -2.8547468034765298, 0.5318022422894988),
+            (3.2982187133085143, -2.424541981026706, 0.48632008358844075),
+            (2.2970369434552573, -1.63662558125903, 0.4002628455953627),
+            (1.8763805351440397, -1.2347896577722228, 0.35891887501668385),
+            (1.8564423485617974, -1.2132449880935525, 0.3568003487825883),
+            (1.8749994008682747, -1.2499988017229169, 0.3749994008546422),
+        ],
+        "polar_express_safer" => &[
+            (8.156554524902461, -22.48329292557795, 15.878769915207462),
+            (4.0429299351667245, -2.808917465908704, 0.5000178451051299),
+            (3.8916678022926563, -2.7724841532176825, 0.5060648178503389),
+            (3.285753657755658, -2.3681294933425394, 0.46449024233003117),
+            (2.3005307116270983, -1.6111665557258408, 0.3833374427545273),
+            (1.8631210546382593, -1.2042160621002727, 0.3421879560523383),
+            (1.8382572152247512, -1.1779263289537742, 0.3396513038637379),
+            (1.8749999923301852, -1.2499999836060613, 0.374999991275876),
+        ],
+        _ => &[(3.4445, -4.7750, 2.0315)],
+    }
+}
+
+/// pytorch-optimizer's `zero_power_via_newton_schulz_5` (bfloat16, eps 1e-7) of the
+/// rows × cols matrix `m`: transposed when rows > cols, cast to bfloat16, divided by its
+/// norm, then `steps` iterations with the preset's coefficients (iteration i takes entry
+/// min(i, last)). The result (bfloat16 values held as f32) is written to `out`, rows × cols
+/// like `m`.
+pub(super) fn zero_power_bf16<T: super::Real>(
+    ns: &mut NewtonSchulz,
+    m: &[T],
+    rows: usize,
+    cols: usize,
+    steps: usize,
+    coefs: &[(f64, f64, f64)],
+    out: &mut [f32],
+) {
+    let transposed = rows > cols;
+    let (p, q) = if transposed { (cols, rows) } else { (rows, cols) };
+    let x = ns.start(p, q);
+    for i in 0..rows {
+        for j in 0..cols {
+            let v = bf16_of_f32(m[i * cols + j].f64() as f32);
+            if transposed {
+                x[j * q + i] = v;
+            } else {
+                x[i * q + j] = v;
+            }
+        }
+    }
+    let coef = |i: usize| {
+        let (a, b, c) = coefs[i.min(coefs.len() - 1)];
+        (a as f32, b as f32, c as f32)
+    };
+    ns.iterate_schedule_on(crate::kernels::active(), p, q, 1e-7, steps, coef);
+    for i in 0..rows {
+        for j in 0..cols {
+            out[i * cols + j] = if transposed { ns.x[j * q + i] } else { ns.x[i * q + j] };
         }
     }
 }

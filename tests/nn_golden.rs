@@ -117,6 +117,9 @@ fn gradients_of_tiny_models_match_finite_differences() {
         // blocks: residual branches (nested too), LayerNorm with and without bias, GELU and a
         // linear layer without bias, whose input gradients add
         "linear(12),residual(layer_norm,linear(12),gelu),residual(residual(tanh,linear(12,bias=false)),layer_norm(bias=false)),linear(3)",
+        // a conv and a (1×1, so smooth) max-pool inside a block: their backward adds into a
+        // gradient that already holds the skip connection's (the pool's `fresh = false` path)
+        "conv(2,k=3,p=1),tanh,residual(conv(2,k=3,p=1),sigmoid,maxpool(1)),flatten,linear(3)",
     ] {
         check_tiny_model(spec);
     }

@@ -158,6 +158,9 @@ pub fn cmd_sample(a: &SampleArgs) -> Result<()> {
     }
     let chars = check(limits::STEPS, a.chars, Allow::DEFAULT)?;
     let (model, params, meta) = checkpoint::load(&a.checkpoint, Allow::DEFAULT).map_err(|e| usage(format!("{e:#}")))?;
+    // a small file can describe a model whose one-window workspace is huge
+    crate::nn::model::check_bytes("sampling from this checkpoint", model.work_bytes(1), Allow::DEFAULT)
+        .map_err(usage)?;
     let data =
         TextData { name: String::new(), source: String::new(), vocab: meta.vocab.clone(), train: vec![], val: vec![] };
     let mut tokens = data.encode(&a.prompt).map_err(|c| {

@@ -76,7 +76,7 @@ impl LmSettings {
     pub fn bytes_needed(&self, model: &Gpt, runs: usize, threads: usize) -> Option<u64> {
         let params = (model.n_params as u64).checked_mul(4 * 7)?;
         let running = model.work_bytes(self.batch_size)?.checked_add(params)?;
-        let kept = (self.steps as u64).checked_mul(24)?;
+        let kept = (self.steps as u64).checked_mul(40)?;
         let at_once = runs.min(threads.max(1)) as u64;
         running.checked_mul(at_once)?.checked_add(kept.checked_mul(runs as u64)?)
     }
@@ -256,6 +256,7 @@ pub fn train_one(
         period: s.eval_every,
         records: s.eval_batches > 0,
         report_every: 10,
+        report_global: true,
         grad_norm: true,
         checkpoint_every: s.checkpoint_every,
     };

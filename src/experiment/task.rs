@@ -69,8 +69,11 @@ pub struct Plan {
     pub period: usize,
     /// Whether period ends evaluate and make a record.
     pub records: bool,
-    /// Progress reports every `report_every` steps of a period, and at its last step.
+    /// Progress reports every `report_every` steps of a period (from its first), and at its
+    /// last step; with `report_global`, at every multiple of `report_every` of the run's step
+    /// instead (and at the last step).
     pub report_every: usize,
+    pub report_global: bool,
     /// Record the gradient's norm at every step (before any clipping).
     pub grad_norm: bool,
     /// Hand the parameters out every N steps.
@@ -152,7 +155,7 @@ pub fn run<T: Task>(
     let mut opt = run.config.build_with::<f32>(&task.layout(), crate::schedule::Cadence::Training);
     let mut w = task.work();
     let mut periods = Vec::new();
-    let mut steps = Vec::with_capacity(plan.steps.min(1 << 22));
+    let mut steps = Vec::with_capacity(plan.steps.min(1 << 20));
     let mut end = End::Completed;
     let t0 = Instant::now();
     let mut tp = Instant::now();
@@ -183,7 +186,9 @@ pub fn run<T: Task>(
         sum += loss as f64;
         in_period += 1;
         let last = plan.period_end(step);
-        if (in_period - 1).is_multiple_of(plan.report_every.max(1)) || last {
+        let every = plan.report_every.max(1);
+        let due = if plan.report_global { step.is_multiple_of(every) } else { (in_period - 1).is_multiple_of(every) };
+        if due || last {
             observe(Progress::Step { step, loss });
         }
         if plan.checkpoint_every.is_some_and(|c| step.is_multiple_of(c)) {
@@ -254,8 +259,15 @@ mod tests {
 
     #[test]
     fn periods_end_every_period_steps_and_after_the_last_with_their_mean_batch_loss() {
-        let plan =
-            Plan { steps: 7, period: 3, records: true, report_every: 2, grad_norm: true, checkpoint_every: Some(4) };
+        let plan = Plan {
+            steps: 7,
+            period: 3,
+            records: true,
+            report_every: 2,
+            report_global: false,
+            grad_norm: true,
+            checkpoint_every: Some(4),
+        };
         let (mut reports, mut checkpoints) = (Vec::new(), Vec::new());
         let stop = AtomicBool::new(false);
         let out = run(&Toy, &spec("sgd(lr=0.1)"), &plan, &stop, &mut |e| match e {
@@ -279,8 +291,15 @@ mod tests {
 
     #[test]
     fn a_stop_keeps_the_completed_periods_and_a_nan_loss_ends_the_run() {
-        let plan =
-            Plan { steps: 10, period: 2, records: true, report_every: 1, grad_norm: false, checkpoint_every: None };
+        let plan = Plan {
+            steps: 10,
+            period: 2,
+            records: true,
+            report_every: 1,
+            report_global: false,
+            grad_norm: false,
+            checkpoint_every: None,
+        };
         let stop = AtomicBool::new(false);
         let out = run(&Toy, &spec("sgd(lr=0.1)"), &plan, &stop, &mut |e| {
             if let Progress::Step { step: 5, .. } = e {

@@ -100,8 +100,8 @@ impl TrainSettings {
         }
         running = running.checked_add(n_train.checked_mul(8)?)?;
         let steps = n_train.div_ceil(self.batch_size.max(1) as u64).checked_mul(self.epochs as u64)?;
-        // a step record (epoch, loss, lr) and an epoch record with its label
-        let kept = steps.checked_mul(16)?.checked_add((self.epochs as u64).checked_mul(160)?)?;
+        // a step record (epoch, loss, lr) and, while it is made, the loop's own (16 bytes each), and an epoch record with its label
+        let kept = steps.checked_mul(32)?.checked_add((self.epochs as u64).checked_mul(160)?)?;
         let at_once = runs.min(threads.max(1)) as u64;
         running.checked_mul(at_once)?.checked_add(kept.checked_mul(runs as u64)?)
     }
@@ -317,6 +317,7 @@ pub fn train_one(
         period: spe,
         records: true,
         report_every: 25,
+        report_global: false,
         grad_norm: false,
         checkpoint_every: None,
     };

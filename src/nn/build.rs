@@ -117,6 +117,8 @@ pub fn body(specs: &[LayerSpec], b: &mut Builder) -> Result<Sequential> {
     b.depth -= 1;
     b.dims = dims;
     b.after_relu = after;
+    // a fold inside the body is the body's own: the block drops nothing of the outer list
+    b.folded = false;
     seq
 }
 

@@ -27,7 +27,7 @@ impl Shape {
 
 /// Whether a model spec names the language model (`gpt` or `gpt(...)`).
 pub fn is_gpt_spec(spec: &str) -> bool {
-    let m = spec.trim_start().to_ascii_lowercase();
+    let m = spec.trim().to_ascii_lowercase();
     m == "gpt" || m.starts_with("gpt(")
 }
 

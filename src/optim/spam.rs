@@ -71,6 +71,9 @@ pub(super) struct CosineDecay {
 
 impl CosineDecay {
     pub(super) fn new(start: f64, t_max: i64, eta_min: f64) -> Self {
+        // at most 2^52 steps (more than any run takes), so that t_max + 1 and twice it stay
+        // exact: a t_max of 1e300 saturated to i64::MAX and its period wrapped round to 0
+        let t_max = t_max.clamp(0, 1 << 52);
         // the scheduler's constructor steps once, to last_epoch 0 (lr = start)
         CosineDecay { start, t_max, eta_min, lr: start, step_count: 1 }
     }
@@ -196,5 +199,23 @@ impl<T: Real> GradientRule<T> for Spam<T> {
             self.current_step = 0;
             self.warmup = CosineDecay::new(0.99, c.warmup_epoch, 0.0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by fuzzing: `stable-spam(t_max=1e300)` saturated to i64::MAX, and the cosine's
+    /// period 2·(t_max + 1) wrapped round to 0 (a remainder by zero).
+    #[test]
+    fn a_huge_t_max_is_a_long_schedule_not_a_division_by_zero() {
+        let mut c = CosineDecay::new(1.0, i64::MAX, 0.5);
+        for step in 0..5 {
+            let v = c.get(step);
+            assert!(v.is_finite() && (0.5..=1.0).contains(&v), "{v}");
+        }
+        let mut c = CosineDecay::new(1.0, -3, 0.5);
+        assert_eq!(c.get(0), 0.5);
     }
 }

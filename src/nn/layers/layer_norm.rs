@@ -227,11 +227,15 @@ fn build(s: &LayerSpec, b: &mut Builder) -> anyhow::Result<Box<dyn Layer>> {
         anyhow::bail!("layer_norm needs a flat input (put it after a linear or flatten layer)");
     }
     let d = b.dims.last();
+    let eps = s.float("eps") as f32;
+    if !(eps.is_finite() && eps > 0.0) {
+        anyhow::bail!("eps={}: not a positive number in float32 (1.2e-38..3.4e38)", s.float("eps"));
+    }
     let bias = s.flag("bias");
     b.room_for(Some(if bias { 2 * d as u64 } else { d as u64 }))?;
     let name = |what: &str| format!("{}layer_norm.{what}", b.prefix);
     let (wn, bn) = (name("weight"), name("bias"));
     let w = b.params.add(wn, vec![d], Role::NormGain, InitRule::Ones);
     let bb = bias.then(|| b.params.add(bn, vec![d], Role::Bias, InitRule::Zeros));
-    boxed(LayerNorm { d, w, b: bb, eps: s.float("eps") as f32, dims: b.dims.clone() })
+    boxed(LayerNorm { d, w, b: bb, eps, dims: b.dims.clone() })
 }

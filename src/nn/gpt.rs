@@ -188,7 +188,7 @@ impl Gpt {
         let lin = |ps: &mut Params, name: String, o: usize, i: usize, sd: f32| {
             let w = ps.add(format!("{name}.weight"), vec![o, i], Role::Hidden, InitRule::Normal(sd));
             let b = bias.then(|| ps.add(format!("{name}.bias"), vec![o], Role::Bias, InitRule::Zeros));
-            Linear { inp: i, out: o, w, b, tied: None, dims: Dims::seq(t, &[o]) }
+            Linear { inp: i, out: o, w, b, tied: None, dims: Dims::seq(t, &[o]), write: false }
         };
         for i in 0..nl {
             let p = |s: &str| format!("blocks.{i}.{s}");
@@ -214,7 +214,7 @@ impl Gpt {
         }
         body.push(Box::new(ln(&mut ps, "ln_f".into())));
         let tied = ps.find("wte.weight").map(|t| t.name.clone());
-        body.push(Box::new(Linear { inp: d, out: v, w: wte, b: None, tied, dims: Dims::seq(t, &[v]) }));
+        body.push(Box::new(Linear { inp: d, out: v, w: wte, b: None, tied, dims: Dims::seq(t, &[v]), write: false }));
         Ok(Gpt { n_params: ps.len(), params: ps, body, cfg })
     }
 

@@ -146,6 +146,13 @@ pub trait Layer: Send + Sync + fmt::Debug {
     /// [`Layer::scratch_bytes`] but not yet made.
     fn finish(&mut self) {}
 
+    /// Called by a model in which this layer is the only one to touch its parameters'
+    /// gradients, once per backward pass: the layer may then write them instead of adding
+    /// (the model need not zero the gradient first). Returns whether it will.
+    fn write_param_grads(&mut self) -> bool {
+        !self.has_params()
+    }
+
     /// Writes the output `y` for the input `x` (`c.n` samples each).
     fn forward(&self, c: &Ctx, x: &[f32], y: &mut [f32], s: &mut Scratch);
 

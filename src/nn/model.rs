@@ -49,6 +49,8 @@ pub struct Model {
     /// Multiply-adds of one sample's forward and backward pass: forward, weight gradient,
     /// and input gradient for every parametrised layer except the first.
     pub train_macs: usize,
+    /// Whether every layer writes its parameters' gradients (no zeroing before a backward).
+    writes_grads: bool,
 }
 
 /// The input, each layer's output and scratch, the log-probabilities and their gradient and
@@ -188,6 +190,7 @@ impl Model {
             param_shapes,
             forward_macs: to_usize(macs).unwrap_or(usize::MAX),
             train_macs: to_usize(train_macs).unwrap_or(usize::MAX),
+            writes_grads: false,
         };
         check_bytes(
             &format!("the model '{}' (one sample)", crate::nn::spec::show(name, 40)),
@@ -197,6 +200,9 @@ impl Model {
         .map_err(anyhow::Error::msg)?;
         // the conv layers' tables, counted in the bytes above, are made once the total is known
         model.body.layers.iter_mut().for_each(|l| l.finish());
+        // every tensor belongs to one layer of the list: where all of them write their
+        // gradients, nothing needs zeroing before a backward pass
+        model.writes_grads = model.body.layers.iter_mut().fold(true, |all, l| l.write_param_grads() && all);
         Ok(model)
     }
 
@@ -271,7 +277,9 @@ impl Model {
         let classes = self.classes();
         self.forward(params, ws, n);
         let loss = super::loss::class_nll(&ws.logp[..n * classes], classes, labels, &mut ws.dz[..n * classes]);
-        grad.fill(0.0);
+        if !self.writes_grads {
+            grad.fill(0.0);
+        }
         let c = Ctx { k: ws.kernels, params, n, t: 1, tokens: &[] };
         let Workspace { input, body, dz, spare, .. } = ws;
         let x = &input[..n * self.input_len()];

@@ -28,6 +28,9 @@ pub(crate) struct Linear {
     /// The name of the tensor the weight is tied to (`None`: its own).
     pub tied: Option<String>,
     pub dims: Dims,
+    /// Write its parameters' gradients instead of adding to them (see
+    /// [`Layer::write_param_grads`]).
+    pub write: bool,
 }
 
 impl Linear {
@@ -64,9 +67,14 @@ impl Linear {
         dx: Option<&mut [f32]>,
     ) {
         let (inp, out) = (self.inp, self.out);
-        k.gemm(out, rows, inp, dy, 1, out, x, inp, Init::Keep, &mut grad[self.w..self.w + inp * out], inp);
+        // written from +0, the same bits as added into a zeroed gradient
+        let init = if self.write { Init::Zero } else { Init::Keep };
+        k.gemm(out, rows, inp, dy, 1, out, x, inp, init, &mut grad[self.w..self.w + inp * out], inp);
         if let Some(b) = self.b {
             let db = &mut grad[b..b + out];
+            if self.write {
+                db.fill(0.0);
+            }
             for row in dy[..rows * out].chunks_exact(out) {
                 db.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
             }
@@ -98,6 +106,11 @@ impl Layer for Linear {
     }
     fn has_params(&self) -> bool {
         true
+    }
+    fn write_param_grads(&mut self) -> bool {
+        // a tied weight gets a second contribution from the tensor's other user
+        self.write = self.tied.is_none();
+        self.write
     }
     fn forward(&self, c: &Ctx, x: &[f32], y: &mut [f32], _s: &mut Scratch) {
         let rows = x.len() / self.inp;
@@ -140,5 +153,5 @@ fn build(s: &LayerSpec, b: &mut Builder) -> anyhow::Result<Box<dyn Layer>> {
     let w = b.declare("linear.weight", vec![out, inp], init);
     let bb = bias.then(|| b.declare("linear.bias", vec![out], init));
     let dims = if b.dims.seq { Dims::seq(b.dims.dims[0], &[out]) } else { Dims::fixed(&[out]) };
-    boxed(Linear { inp, out, w, b: bb, tied: None, dims })
+    boxed(Linear { inp, out, w, b: bb, tied: None, dims, write: false })
 }

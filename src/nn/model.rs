@@ -202,7 +202,12 @@ impl Model {
         model.body.layers.iter_mut().for_each(|l| l.finish());
         // every tensor belongs to one layer of the list: where all of them write their
         // gradients, nothing needs zeroing before a backward pass
-        model.writes_grads = model.body.layers.iter_mut().fold(true, |all, l| l.write_param_grads() && all);
+        // (every layer is asked, so that each one that can write does)
+        let mut all = true;
+        for l in model.body.layers.iter_mut() {
+            all &= l.write_param_grads();
+        }
+        model.writes_grads = all;
         Ok(model)
     }
 

@@ -281,11 +281,9 @@ pub struct TrainSetup {
     pub n_train: usize,
 }
 
-/// Reads `train`'s flags for an image model (MNIST, Fashion-MNIST), checked before any work.
-pub fn train_setup(a: &TrainArgs) -> Result<TrainSetup> {
-    let allow = Allow { large: a.allow_large };
-    let epochs = check(limits::EPOCHS, a.epochs, allow)?;
-    let batch_size = check(limits::BATCH, a.batch_size.unwrap_or(32), allow)?;
+/// `--seeds`, `--seed` + `--seeds` within 2^64 and `--threads`, as every training checks them;
+/// returns the number of seeds.
+fn check_seeds_and_threads(a: &TrainArgs, allow: Allow) -> Result<u64> {
     let seeds = check(limits::SEEDS, a.seeds as usize, allow)? as u64;
     if a.seed.checked_add(seeds - 1).is_none() {
         return Err(usage(format!(
@@ -296,6 +294,15 @@ pub fn train_setup(a: &TrainArgs) -> Result<TrainSetup> {
     if let Some(t) = a.threads {
         check(limits::THREADS, t, allow)?;
     }
+    Ok(seeds)
+}
+
+/// Reads `train`'s flags for an image model (MNIST, Fashion-MNIST), checked before any work.
+pub fn train_setup(a: &TrainArgs) -> Result<TrainSetup> {
+    let allow = Allow { large: a.allow_large };
+    let epochs = check(limits::EPOCHS, a.epochs, allow)?;
+    let batch_size = check(limits::BATCH, a.batch_size.unwrap_or(32), allow)?;
+    let seeds = check_seeds_and_threads(a, allow)?;
     if a.limit == Some(0) {
         return Err(usage("--limit 0 leaves no training images; give at least 1"));
     }
@@ -438,13 +445,7 @@ pub fn lm_setup(a: &TrainArgs) -> Result<LmSetup> {
     let allow = Allow { large: a.allow_large };
     let steps = check(limits::STEPS, a.steps, allow)?;
     let batch_size = check(limits::BATCH, a.batch_size.unwrap_or(12), allow)?;
-    let seeds = check(limits::SEEDS, a.seeds as usize, allow)? as u64;
-    if a.seed.checked_add(seeds - 1).is_none() {
-        return Err(usage(format!("--seed {} with --seeds {seeds} runs past the largest seed, 2^64 − 1", a.seed)));
-    }
-    if let Some(t) = a.threads {
-        check(limits::THREADS, t, allow)?;
-    }
+    let seeds = check_seeds_and_threads(a, allow)?;
     if a.checkpoint_every == Some(0) {
         return Err(usage("--checkpoint-every 0: give a number of steps ≥ 1"));
     }

@@ -117,15 +117,12 @@ pub fn cmd_train_lm(a: &TrainArgs) -> Result<()> {
         }
         record::write_atomic(&path, &bytes)
     };
-    // history.csv is rewritten (atomically) after every evaluation, so that a run killed
-    // outright keeps the evaluations it finished
-    let history = dir.join("history.csv");
-    let done = std::sync::Mutex::new(Vec::new());
+    // history.csv after every evaluation, so that a run killed outright keeps the evaluations
+    // it finished
+    let history = record::Streamed::new(dir.join("history.csv"), |r| record::lm::history_rows(r));
     let observe = |e: LmEvent| {
         if let LmEvent::Eval { record, .. } = &e {
-            let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
-            d.push((*record).clone());
-            let _ = record::write_atomic(&history, record::lm::history_rows(d.iter()).as_bytes());
+            history.push((*record).clone());
         }
         if let LmEvent::Checkpoint { run, step, params } = &e {
             if let Err(err) = save(*run, *step, params) {

@@ -141,15 +141,11 @@ pub fn cmd_train(a: &TrainArgs) -> Result<()> {
     }
     install_ctrlc();
     let progress = Progress::new(runs, epochs, n_train.div_ceil(batch_size));
-    // history.csv is rewritten (atomically) after every epoch, so that a run killed outright
-    // keeps the epochs it finished; the end of the run writes it again in run order
-    let history = out.join("history.csv");
-    let done = std::sync::Mutex::new(Vec::new());
+    // history.csv after every epoch, so that a run killed outright keeps the epochs it finished
+    let history = crate::record::Streamed::new(out.join("history.csv"), |r| crate::record::train::history_rows(r));
     let observe = |e: Event| {
         if let Event::Epoch { record, .. } = &e {
-            let mut d = done.lock().unwrap_or_else(|p| p.into_inner());
-            d.push((*record).clone());
-            let _ = crate::record::write_atomic(&history, crate::record::train::history_rows(d.iter()).as_bytes());
+            history.push((*record).clone());
         }
         progress.observe(e);
     };

@@ -11,7 +11,7 @@ pub mod tune;
 pub mod writer;
 
 pub use compare::trajectories_csv;
-pub use writer::{write_atomic, write_with, OutDir};
+pub use writer::{write_atomic, write_with, OutDir, Streamed};
 
 use anyhow::{Context, Result};
 use serde::Serialize;

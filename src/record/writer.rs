@@ -243,6 +243,29 @@ impl OutDir {
     }
 }
 
+/// Records written as they complete: every [`Streamed::push`] rewrites the file atomically
+/// with all the rows so far, so that a run killed outright (SIGKILL, a node failure) keeps
+/// what it finished. The end of the run writes the file again in its final order.
+pub struct Streamed<T> {
+    path: PathBuf,
+    rows: std::sync::Mutex<Vec<T>>,
+    render: fn(&[T]) -> String,
+}
+
+impl<T> Streamed<T> {
+    pub fn new(path: PathBuf, render: fn(&[T]) -> String) -> Streamed<T> {
+        Streamed { path, rows: std::sync::Mutex::new(Vec::new()), render }
+    }
+
+    /// Adds a completed row and rewrites the file (a failed write is retried by the next
+    /// push and by the end of the run).
+    pub fn push(&self, row: T) {
+        let mut rows = self.rows.lock().unwrap_or_else(|p| p.into_inner());
+        rows.push(row);
+        let _ = write_atomic(&self.path, (self.render)(&rows).as_bytes());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
